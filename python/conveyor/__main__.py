@@ -1,0 +1,3 @@
+from conveyor._cli import main
+
+main()

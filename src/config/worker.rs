@@ -1,0 +1,446 @@
+//! Worker configuration (Kafka Connect's `WorkerConfig`, `StandaloneConfig`,
+//! `DistributedConfig` and `RestServerConfig` keys).
+
+use std::time::Duration;
+
+use super::def::{
+    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Validator,
+};
+use super::ConfigMap;
+
+/// The JsonConverter, Connect's usual choice and Conveyor's default converter.
+pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// The default header converter.
+pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
+
+/// Which worker flavour a config is for; decides which keys are required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerMode {
+    Standalone,
+    Distributed,
+}
+
+/// A converter class with its own settings (`value.converter.schemas.enable` → `schemas.enable`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConverterSpec {
+    pub class: String,
+    pub config: ConfigMap,
+}
+
+/// Settings for the distributed herder.
+#[derive(Clone, Debug)]
+pub struct DistributedSettings {
+    pub group_id: String,
+    pub config_topic: String,
+    pub offset_topic: String,
+    pub status_topic: String,
+    pub config_replication_factor: i16,
+    pub offset_replication_factor: i16,
+    pub status_replication_factor: i16,
+    pub offset_partitions: i32,
+    pub status_partitions: i32,
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub rebalance_timeout: Duration,
+    pub scheduled_rebalance_max_delay: Duration,
+    pub connect_protocol: String,
+    pub worker_sync_timeout: Duration,
+}
+
+/// A parsed worker config.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub mode: WorkerMode,
+    pub bootstrap_servers: String,
+    pub key_converter: ConverterSpec,
+    pub value_converter: ConverterSpec,
+    pub header_converter: ConverterSpec,
+    pub offset_storage_file: Option<String>,
+    pub offset_flush_interval: Duration,
+    pub offset_flush_timeout: Duration,
+    pub task_shutdown_graceful_timeout: Duration,
+    pub listeners: Vec<String>,
+    pub rest_advertised_host_name: Option<String>,
+    pub rest_advertised_port: Option<u16>,
+    pub plugin_path: Vec<String>,
+    pub config_providers: Vec<String>,
+    pub topic_tracking_enable: bool,
+    pub topic_tracking_allow_reset: bool,
+    /// `producer.*` with the prefix removed.
+    pub producer: ConfigMap,
+    /// `consumer.*` with the prefix removed.
+    pub consumer: ConfigMap,
+    /// `admin.*` with the prefix removed.
+    pub admin: ConfigMap,
+    pub distributed: Option<DistributedSettings>,
+    /// Everything the user wrote, for config providers and plugins.
+    pub raw: ConfigMap,
+    /// Keys Conveyor does not know; reported as a warning.
+    pub unknown_keys: Vec<String>,
+}
+
+/// Prefixes whose keys are passed on to someone else and so are never "unknown".
+const PASSTHROUGH_PREFIXES: &[&str] = &[
+    "producer.",
+    "consumer.",
+    "admin.",
+    "key.converter.",
+    "value.converter.",
+    "header.converter.",
+    "config.providers.",
+    "listeners.https.",
+    "admin.listeners.https.",
+    "config.storage.",
+    "offset.storage.",
+    "status.storage.",
+    "inter.worker.",
+    "ssl.",
+    "sasl.",
+    "metrics.",
+];
+
+/// Keys that Kafka Connect knows but that do not change what Conveyor does; accepted silently.
+const ACCEPTED_CONNECT_KEYS: &[&str] = &[
+    "plugin.discovery",
+    "connector.client.config.override.policy",
+    "topic.creation.enable",
+    "client.dns.lookup",
+    "security.protocol",
+    "metric.reporters",
+    "auto.include.jmx.reporter",
+    "client.id",
+    "admin.listeners",
+    "rest.advertised.listener",
+    "rest.extension.classes",
+    "access.control.allow.origin",
+    "access.control.allow.methods",
+    "response.http.headers.config",
+    "worker.unsync.backoff.ms",
+    "exactly.once.source.support",
+    "header.converter",
+    "internal.key.converter",
+    "internal.value.converter",
+    "request.timeout.ms",
+    "retry.backoff.ms",
+    "reconnect.backoff.ms",
+    "reconnect.backoff.max.ms",
+    "receive.buffer.bytes",
+    "send.buffer.bytes",
+    "connections.max.idle.ms",
+    "task.revocation.timeout.ms",
+];
+
+fn worker_def(mode: WorkerMode) -> ConfigDef {
+    let mut def = ConfigDef::new()
+        .define(
+            ConfigKey::new("bootstrap.servers", ConfigType::List)
+                .default_value("localhost:9092")
+                .importance(Importance::High)
+                .doc("Kafka brokers to connect to, `host:port,...`. The value `embedded` starts \
+                      librdkafka's in-process mock cluster (development only: data lives in \
+                      memory and is gone when the worker stops)."),
+        )
+        .define(
+            ConfigKey::new("key.converter", ConfigType::Class)
+                .default_value(JSON_CONVERTER)
+                .importance(Importance::High)
+                .doc("Converter for record keys. Kafka Connect requires this key; Conveyor \
+                      defaults to the JsonConverter."),
+        )
+        .define(
+            ConfigKey::new("value.converter", ConfigType::Class)
+                .default_value(JSON_CONVERTER)
+                .importance(Importance::High)
+                .doc("Converter for record values (defaults to the JsonConverter)."),
+        )
+        .define(
+            ConfigKey::new("header.converter", ConfigType::Class)
+                .default_value(SIMPLE_HEADER_CONVERTER)
+                .importance(Importance::Low)
+                .doc("Converter for record headers."),
+        )
+        .define(
+            ConfigKey::new("offset.flush.interval.ms", ConfigType::Long)
+                .default_value("60000")
+                .validator(Validator::at_least(0.0))
+                .importance(Importance::Low)
+                .doc("How often source offsets and sink consumer offsets are committed."),
+        )
+        .define(
+            ConfigKey::new("offset.flush.timeout.ms", ConfigType::Long)
+                .default_value("5000")
+                .validator(Validator::at_least(0.0))
+                .importance(Importance::Low)
+                .doc("How long an offset flush waits for outstanding records to be acknowledged."),
+        )
+        .define(
+            ConfigKey::new("task.shutdown.graceful.timeout.ms", ConfigType::Long)
+                .default_value("5000")
+                .validator(Validator::at_least(0.0))
+                .importance(Importance::Low)
+                .doc("How long a stopping task may take to finish before it is abandoned."),
+        )
+        .define(
+            ConfigKey::new("listeners", ConfigType::List)
+                .default_value("http://:8083")
+                .importance(Importance::Low)
+                .doc("REST listeners, `http://host:port`. An empty host binds all interfaces."),
+        )
+        .define(
+            ConfigKey::new("rest.advertised.host.name", ConfigType::String)
+                .default_null()
+                .importance(Importance::Low)
+                .doc("Host name other workers and the status API use for this worker."),
+        )
+        .define(
+            ConfigKey::new("rest.advertised.port", ConfigType::Int)
+                .default_null()
+                .importance(Importance::Low)
+                .doc("Port other workers and the status API use for this worker."),
+        )
+        .define(
+            ConfigKey::new("plugin.path", ConfigType::List)
+                .default_value("")
+                .importance(Importance::Low)
+                .doc("Directories added to Python's import path to find connector, converter \
+                      and transform plugins."),
+        )
+        .define(
+            ConfigKey::new("config.providers", ConfigType::List)
+                .default_value("")
+                .importance(Importance::Low)
+                .doc("Config providers (`file`, `env`, `directory`) that resolve `${provider:path:key}`."),
+        )
+        .define(
+            ConfigKey::new("topic.tracking.enable", ConfigType::Boolean)
+                .default_value("true")
+                .importance(Importance::Low)
+                .doc("Track the topics each connector uses (`GET /connectors/{c}/topics`)."),
+        )
+        .define(
+            ConfigKey::new("topic.tracking.allow.reset", ConfigType::Boolean)
+                .default_value("true")
+                .importance(Importance::Low)
+                .doc("Allow `PUT /connectors/{c}/topics/reset`."),
+        );
+    match mode {
+        WorkerMode::Standalone => {
+            def.add(
+                ConfigKey::new("offset.storage.file.filename", ConfigType::String)
+                    .importance(Importance::High)
+                    .doc("File where source connector offsets are stored."),
+            );
+        }
+        WorkerMode::Distributed => {
+            for (key, doc) in [
+                (
+                    "group.id",
+                    "Group of the Connect cluster this worker belongs to.",
+                ),
+                (
+                    "config.storage.topic",
+                    "Compacted topic holding connector configs.",
+                ),
+                (
+                    "offset.storage.topic",
+                    "Compacted topic holding source offsets.",
+                ),
+                (
+                    "status.storage.topic",
+                    "Compacted topic holding connector and task status.",
+                ),
+            ] {
+                def.add(
+                    ConfigKey::new(key, ConfigType::String)
+                        .importance(Importance::High)
+                        .doc(doc),
+                );
+            }
+            for (key, default) in [
+                ("config.storage.replication.factor", "3"),
+                ("offset.storage.replication.factor", "3"),
+                ("status.storage.replication.factor", "3"),
+            ] {
+                def.add(
+                    ConfigKey::new(key, ConfigType::Short)
+                        .default_value(default)
+                        .importance(Importance::Low)
+                        .doc(
+                            "Replication factor of the internal topic; -1 uses the broker default.",
+                        ),
+                );
+            }
+            for (key, default, doc) in [
+                ("offset.storage.partitions", "25", "Partitions of the offsets topic."),
+                ("status.storage.partitions", "5", "Partitions of the status topic."),
+                ("session.timeout.ms", "10000", "Time without heartbeats before a worker is considered gone."),
+                ("heartbeat.interval.ms", "3000", "Interval between heartbeats to the group coordinator."),
+                ("rebalance.timeout.ms", "60000", "How long members have to rejoin during a rebalance."),
+                ("worker.sync.timeout.ms", "3000", "How long the leader waits to catch up with the config topic."),
+                (
+                    "scheduled.rebalance.max.delay.ms",
+                    "5000",
+                    "How long the tasks of a departed worker wait for it to come back before \
+                     they are reassigned. Kafka Connect defaults to 300000 (5 minutes); Conveyor \
+                     defaults to 5000 so that a crashed worker's tasks run elsewhere within seconds.",
+                ),
+            ] {
+                def.add(
+                    ConfigKey::new(key, ConfigType::Int)
+                        .default_value(default)
+                        .importance(Importance::Low)
+                        .doc(doc),
+                );
+            }
+            def.add(
+                ConfigKey::new("connect.protocol", ConfigType::String)
+                    .default_value("sessioned")
+                    .validator(Validator::one_of_ignore_case(["eager", "compatible", "sessioned"]))
+                    .importance(Importance::Low)
+                    .doc("Rebalance protocol: eager, compatible or sessioned (incremental cooperative)."),
+            );
+        }
+    }
+    def
+}
+
+impl WorkerConfig {
+    /// The config definition for `mode`, for docs and validation.
+    pub fn definition(mode: WorkerMode) -> ConfigDef {
+        worker_def(mode)
+    }
+
+    /// Parses a worker config; errors name every bad key.
+    pub fn parse(raw: &ConfigMap, mode: WorkerMode) -> Result<WorkerConfig, ConfigErrors> {
+        let def = worker_def(mode);
+        let p = def.parse(raw)?;
+        let unknown_keys = raw
+            .keys()
+            .filter(|k| {
+                def.key(k).is_none()
+                    && !ACCEPTED_CONNECT_KEYS.contains(&k.as_str())
+                    && !PASSTHROUGH_PREFIXES.iter().any(|p| k.starts_with(p))
+            })
+            .cloned()
+            .collect();
+        let converter = |key: &str| ConverterSpec {
+            class: p.string(key).unwrap_or_default().to_string(),
+            config: with_prefix(raw, &format!("{key}.")),
+        };
+        let ms = |key: &str| Duration::from_millis(p.long(key).unwrap_or(0).max(0) as u64);
+        let rest_advertised_port = match p.int("rest.advertised.port") {
+            Some(port) => Some(u16::try_from(port).map_err(|_| {
+                ConfigErrors(vec![format!(
+                    "Invalid value {port} for configuration rest.advertised.port: not a TCP port"
+                )])
+            })?),
+            None => None,
+        };
+        let distributed = match mode {
+            WorkerMode::Standalone => None,
+            WorkerMode::Distributed => {
+                let s = |k: &str| p.string(k).unwrap_or_default().to_string();
+                let short = |k: &str| p.int(k).unwrap_or(3) as i16;
+                let int_ms = |k: &str| Duration::from_millis(p.int(k).unwrap_or(0).max(0) as u64);
+                Some(DistributedSettings {
+                    group_id: s("group.id"),
+                    config_topic: s("config.storage.topic"),
+                    offset_topic: s("offset.storage.topic"),
+                    status_topic: s("status.storage.topic"),
+                    config_replication_factor: short("config.storage.replication.factor"),
+                    offset_replication_factor: short("offset.storage.replication.factor"),
+                    status_replication_factor: short("status.storage.replication.factor"),
+                    offset_partitions: p.int("offset.storage.partitions").unwrap_or(25),
+                    status_partitions: p.int("status.storage.partitions").unwrap_or(5),
+                    session_timeout: int_ms("session.timeout.ms"),
+                    heartbeat_interval: int_ms("heartbeat.interval.ms"),
+                    rebalance_timeout: int_ms("rebalance.timeout.ms"),
+                    scheduled_rebalance_max_delay: int_ms("scheduled.rebalance.max.delay.ms"),
+                    connect_protocol: s("connect.protocol").to_ascii_lowercase(),
+                    worker_sync_timeout: int_ms("worker.sync.timeout.ms"),
+                })
+            }
+        };
+        Ok(WorkerConfig {
+            mode,
+            bootstrap_servers: p.list("bootstrap.servers").join(","),
+            key_converter: converter("key.converter"),
+            value_converter: converter("value.converter"),
+            header_converter: converter("header.converter"),
+            offset_storage_file: p
+                .non_empty_string("offset.storage.file.filename")
+                .map(String::from),
+            offset_flush_interval: ms("offset.flush.interval.ms"),
+            offset_flush_timeout: ms("offset.flush.timeout.ms"),
+            task_shutdown_graceful_timeout: ms("task.shutdown.graceful.timeout.ms"),
+            listeners: p.list("listeners"),
+            rest_advertised_host_name: p
+                .non_empty_string("rest.advertised.host.name")
+                .map(String::from),
+            rest_advertised_port,
+            plugin_path: p.list("plugin.path"),
+            config_providers: p.list("config.providers"),
+            topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
+            topic_tracking_allow_reset: p.boolean("topic.tracking.allow.reset").unwrap_or(true),
+            producer: with_prefix(raw, "producer."),
+            consumer: with_prefix(raw, "consumer."),
+            admin: with_prefix(raw, "admin."),
+            distributed,
+            raw: raw.clone(),
+            unknown_keys,
+        })
+    }
+
+    /// True for `bootstrap.servers=embedded`.
+    pub fn uses_embedded_broker(&self) -> bool {
+        self.bootstrap_servers.trim() == "embedded"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn standalone_requires_offset_file_and_reports_unknown_keys() {
+        let err = WorkerConfig::parse(&map(&[]), WorkerMode::Standalone).unwrap_err();
+        assert!(err.0[0].contains("offset.storage.file.filename"), "{err}");
+        let cfg = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                (
+                    "value.converter",
+                    "org.apache.kafka.connect.storage.StringConverter",
+                ),
+                ("value.converter.schemas.enable", "false"),
+                ("producer.linger.ms", "7"),
+                ("bogus.key", "1"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(cfg.bootstrap_servers, "localhost:9092");
+        assert_eq!(cfg.key_converter.class, JSON_CONVERTER);
+        assert_eq!(
+            cfg.value_converter.config,
+            map(&[("schemas.enable", "false")])
+        );
+        assert_eq!(cfg.producer, map(&[("linger.ms", "7")]));
+        assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));
+        assert_eq!(cfg.listeners, vec!["http://:8083"]);
+        assert_eq!(cfg.unknown_keys, vec!["bogus.key"]);
+    }
+
+    #[test]
+    fn distributed_requires_group_and_topics() {
+        let err = WorkerConfig::parse(&map(&[]), WorkerMode::Distributed).unwrap_err();
+        assert_eq!(err.0.len(), 4, "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! Built-in connectors, one folder each.
+
+pub mod file;
+
+use crate::plugin::PluginRegistry;
+
+/// A registry with every built-in plugin: connectors, converters, transformations and
+/// predicates.
+pub fn builtin_registry() -> PluginRegistry {
+    let mut reg = PluginRegistry::new();
+    crate::plugin::builtin::register_converters(&mut reg);
+    file::register(&mut reg);
+    reg
+}

@@ -1,0 +1,120 @@
+//! Conveyor's error type, with Kafka Connect's exception kinds.
+
+/// What went wrong, by kind. Each kind maps to an HTTP status in REST and to a Python
+/// exception class at the FFI boundary.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConnectError {
+    /// A record could not be converted or does not fit its schema (Connect's `DataException`).
+    #[error("{0}")]
+    Data(String),
+    /// A config is invalid (Connect's `ConfigException`).
+    #[error("{0}")]
+    Config(String),
+    /// A temporary failure; the operation may be retried (Connect's `RetriableException`).
+    #[error("{0}")]
+    Retriable(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// A Kafka client operation failed.
+    #[error("{0}")]
+    Kafka(String),
+    /// A file or socket operation failed.
+    #[error("{0}")]
+    Io(String),
+    /// Code in a plugin (a Python connector, task or transform) raised; `trace` is its traceback.
+    #[error("{message}")]
+    Plugin { message: String, trace: String },
+    /// Anything else (Connect's `ConnectException`).
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
+
+impl ConnectError {
+    /// The Kafka Connect exception class this kind corresponds to, shown at the top of traces
+    /// so that tools which look for Connect's exception names keep working.
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            ConnectError::Data(_) => "org.apache.kafka.connect.errors.DataException",
+            ConnectError::Config(_) => "org.apache.kafka.common.config.ConfigException",
+            ConnectError::Retriable(_) => "org.apache.kafka.connect.errors.RetriableException",
+            ConnectError::NotFound(_) => "org.apache.kafka.connect.errors.NotFoundException",
+            ConnectError::AlreadyExists(_) => {
+                "org.apache.kafka.connect.errors.AlreadyExistsException"
+            }
+            ConnectError::BadRequest(_) => {
+                "org.apache.kafka.connect.runtime.rest.errors.BadRequestException"
+            }
+            ConnectError::Conflict(_) => {
+                "org.apache.kafka.connect.runtime.rest.errors.ConnectRestException"
+            }
+            ConnectError::Kafka(_) => "org.apache.kafka.common.KafkaException",
+            ConnectError::Io(_) => "java.io.IOException",
+            ConnectError::Plugin { .. } | ConnectError::Other(_) => {
+                "org.apache.kafka.connect.errors.ConnectException"
+            }
+        }
+    }
+
+    /// The full failure text for a FAILED status: the exception line, then the plugin's
+    /// traceback when there is one.
+    pub fn trace(&self) -> String {
+        match self {
+            ConnectError::Plugin { message, trace } if !trace.is_empty() => {
+                format!("{}: {message}\n{trace}", self.class_name())
+            }
+            _ => format!("{}: {self}", self.class_name()),
+        }
+    }
+
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, ConnectError::Retriable(_))
+    }
+
+    /// Prefixes the message with what was being done, keeping the kind.
+    pub fn context(self, what: impl std::fmt::Display) -> ConnectError {
+        let wrap = |m: String| format!("{what}: {m}");
+        match self {
+            ConnectError::Data(m) => ConnectError::Data(wrap(m)),
+            ConnectError::Config(m) => ConnectError::Config(wrap(m)),
+            ConnectError::Retriable(m) => ConnectError::Retriable(wrap(m)),
+            ConnectError::NotFound(m) => ConnectError::NotFound(wrap(m)),
+            ConnectError::AlreadyExists(m) => ConnectError::AlreadyExists(wrap(m)),
+            ConnectError::BadRequest(m) => ConnectError::BadRequest(wrap(m)),
+            ConnectError::Conflict(m) => ConnectError::Conflict(wrap(m)),
+            ConnectError::Kafka(m) => ConnectError::Kafka(wrap(m)),
+            ConnectError::Io(m) => ConnectError::Io(wrap(m)),
+            ConnectError::Plugin { message, trace } => ConnectError::Plugin {
+                message: wrap(message),
+                trace,
+            },
+            ConnectError::Other(m) => ConnectError::Other(wrap(m)),
+        }
+    }
+}
+
+impl From<std::io::Error> for ConnectError {
+    fn from(e: std::io::Error) -> Self {
+        ConnectError::Io(e.to_string())
+    }
+}
+
+impl From<crate::config::ConfigErrors> for ConnectError {
+    fn from(e: crate::config::ConfigErrors) -> Self {
+        ConnectError::Config(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for ConnectError {
+    fn from(e: serde_json::Error) -> Self {
+        ConnectError::Data(e.to_string())
+    }
+}

@@ -1,0 +1,118 @@
+//! Herders decide what runs and keep connector configs, target states and statuses
+//! (Kafka Connect's `Herder`). The REST API only talks to a [`Herder`].
+
+pub mod common;
+pub mod standalone;
+pub mod status_store;
+pub mod types;
+pub mod validation;
+
+use async_trait::async_trait;
+
+use crate::config::{ConfigKeyInfo, ConfigMap};
+use crate::errors::Result;
+use crate::plugin::{PluginInfo, TaskId};
+use crate::runtime::TargetState;
+
+pub use types::{
+    ConfigInfos, ConnectorInfo, ConnectorOffset, ConnectorOffsets, ConnectorStateInfo,
+    InstanceState, RestartRequest, TaskInfo, TaskState,
+};
+
+/// Whether a config write created the connector or replaced it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Created {
+    Created,
+    Updated,
+}
+
+/// The operations behind the REST API.
+#[async_trait]
+pub trait Herder: Send + Sync {
+    /// This worker's advertised `host:port`.
+    fn worker_id(&self) -> String;
+
+    /// The Kafka cluster id, when known.
+    fn kafka_cluster_id(&self) -> Option<String>;
+
+    /// True once startup has finished (for `/health`).
+    fn is_ready(&self) -> bool;
+
+    async fn connectors(&self) -> Vec<String>;
+
+    async fn connector_info(&self, name: &str) -> Result<ConnectorInfo>;
+
+    /// The stored config; PASSWORD values are masked.
+    async fn connector_config(&self, name: &str) -> Result<ConfigMap>;
+
+    /// Creates or replaces a connector. `initial_state` applies to new connectors only.
+    async fn put_connector_config(
+        &self,
+        name: &str,
+        config: ConfigMap,
+        allow_replace: bool,
+        initial_state: Option<TargetState>,
+    ) -> Result<(Created, ConnectorInfo)>;
+
+    async fn delete_connector(&self, name: &str) -> Result<()>;
+
+    async fn connector_status(&self, name: &str) -> Result<ConnectorStateInfo>;
+
+    async fn task_status(&self, id: &TaskId) -> Result<TaskState>;
+
+    async fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>>;
+
+    async fn pause_connector(&self, name: &str) -> Result<()>;
+
+    async fn resume_connector(&self, name: &str) -> Result<()>;
+
+    async fn stop_connector(&self, name: &str) -> Result<()>;
+
+    /// Restarts per KIP-745; returns the state to report (with RESTARTING markers) unless
+    /// the request is the connector-only form.
+    async fn restart_connector(
+        &self,
+        name: &str,
+        request: RestartRequest,
+    ) -> Result<Option<ConnectorStateInfo>>;
+
+    async fn restart_task(&self, id: &TaskId) -> Result<()>;
+
+    async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets>;
+
+    /// `PATCH /connectors/{c}/offsets` (connector must be STOPPED).
+    async fn alter_connector_offsets(
+        &self,
+        name: &str,
+        offsets: ConnectorOffsets,
+    ) -> Result<String>;
+
+    /// `DELETE /connectors/{c}/offsets` (connector must be STOPPED).
+    async fn reset_connector_offsets(&self, name: &str) -> Result<String>;
+
+    async fn connector_topics(&self, name: &str) -> Result<Vec<String>>;
+
+    async fn reset_connector_topics(&self, name: &str) -> Result<()>;
+
+    /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
+    async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos>;
+
+    fn plugins(&self) -> Vec<PluginInfo>;
+
+    /// A plugin's own config keys (`GET /connector-plugins/{p}/config`).
+    fn plugin_config(&self, name: &str) -> Result<Vec<ConfigKeyInfo>>;
+
+    /// Whether `name` names the same connector class as `class` (for validate's 400 check).
+    fn same_connector_class(&self, name: &str, class: &str) -> bool;
+
+    /// Stops every connector and task.
+    async fn shutdown(&self);
+}
+
+/// `conveyor distributed`: not available yet in this build.
+pub async fn run_distributed_cli(worker: &std::path::Path) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "distributed mode is not available yet (worker config {}); run `conveyor standalone` instead",
+        worker.display()
+    )
+}

@@ -1,0 +1,306 @@
+//! Connector config validation shared by both herders (Kafka Connect's
+//! `AbstractHerder.validateConnectorConfig`): the common keys, the transforms and predicates,
+//! and the connector's own keys, with Connect's error texts.
+
+use crate::config::connector::{common_def, cross_check, ConnectorType, CONNECTOR_CLASS};
+use crate::config::def::split_list;
+use crate::config::{ConfigDef, ConfigInfo, ConfigKey, ConfigMap, ConfigType, Importance};
+use crate::errors::{ConnectError, Result};
+use crate::plugin::PluginRegistry;
+use crate::runtime::transform_chain::stage_config;
+
+use super::types::ConfigInfos;
+
+/// Validates a connector config. Unknown connector classes are a 400 that lists the
+/// available connectors (Kafka Connect answers 500 here).
+pub fn validate_connector_config(
+    registry: &PluginRegistry,
+    config: &ConfigMap,
+) -> Result<ConfigInfos> {
+    let class = config
+        .get(CONNECTOR_CLASS)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            ConnectError::BadRequest(format!(
+                "Connector config {} contains no connector type",
+                display_map(config)
+            ))
+        })?;
+    let plugin = registry
+        .connector(class)
+        .map_err(|e| ConnectError::BadRequest(e.to_string()))?;
+    let connector = (plugin.new_connector)()?;
+
+    let mut infos: Vec<ConfigInfo> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
+
+    // Common keys, plus transforms.*/predicates.* definitions.
+    let mut def = common_def(Some(plugin.connector_type));
+    let mut stage_errors: Vec<(String, String)> = Vec::new();
+    add_stage_defs(registry, config, &mut def, &mut stage_errors);
+    let mut common = def.validate(config);
+    if let Ok(parsed) = def.parse(config) {
+        stage_errors.extend(cross_check(&parsed, Some(plugin.connector_type)));
+    } else {
+        // Still run the cross-key checks on what did parse.
+        let lenient = common_def(Some(plugin.connector_type));
+        if let Ok(parsed) = lenient.parse(config) {
+            stage_errors.extend(cross_check(&parsed, Some(plugin.connector_type)));
+        }
+    }
+    for (key, err) in stage_errors {
+        if let Some(info) = common.iter_mut().find(|i| i.value.name == key) {
+            if !info.value.errors.contains(&err) {
+                info.value.errors.push(err);
+            }
+        }
+    }
+    for g in def.groups() {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    infos.append(&mut common);
+
+    // The connector's own keys.
+    let own_def = connector.config_def();
+    for g in own_def.groups() {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for info in connector.validate(config) {
+        if !infos.iter().any(|i| i.value.name == info.value.name) {
+            infos.push(info);
+        }
+    }
+    let error_count = infos.iter().map(|i| i.value.errors.len()).sum();
+    Ok(ConfigInfos {
+        name: plugin.class,
+        error_count,
+        groups,
+        configs: infos,
+    })
+}
+
+/// Adds `transforms.<alias>.*` and `predicates.<alias>.*` keys, and errors for aliases whose
+/// class cannot be found.
+fn add_stage_defs(
+    registry: &PluginRegistry,
+    config: &ConfigMap,
+    def: &mut ConfigDef,
+    errors: &mut Vec<(String, String)>,
+) {
+    let predicate_aliases = config
+        .get("predicates")
+        .map(|s| split_list(s))
+        .unwrap_or_default();
+    for alias in config
+        .get("transforms")
+        .map(|s| split_list(s))
+        .unwrap_or_default()
+    {
+        let prefix = format!("transforms.{alias}.");
+        let group = format!("Transforms: {alias}");
+        let type_key = format!("{prefix}type");
+        def.add(
+            ConfigKey::new(&type_key, ConfigType::Class)
+                .importance(Importance::High)
+                .doc("Class for the 'transforms' transformation.")
+                .group(&group, 0),
+        );
+        def.add(
+            ConfigKey::new(format!("{prefix}predicate"), ConfigType::String)
+                .default_value("")
+                .importance(Importance::Medium)
+                .doc("The alias of a predicate used to determine whether to apply this transformation.")
+                .group(&group, 1),
+        );
+        def.add(
+            ConfigKey::new(format!("{prefix}negate"), ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Medium)
+                .doc("Whether the configured predicate should be negated.")
+                .group(&group, 2),
+        );
+        if let Some(p) = config
+            .get(&format!("{prefix}predicate"))
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            if !predicate_aliases.iter().any(|a| a == p) {
+                errors.push((
+                    format!("{prefix}predicate"),
+                    format!("Invalid value {p} for configuration {prefix}predicate: the predicate alias is not listed in 'predicates'"),
+                ));
+            }
+        }
+        if let Some(class) = config
+            .get(&type_key)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            match registry.transform(class) {
+                Ok(plugin) => {
+                    def.embed(&prefix, &group, 3, &plugin.config_def);
+                    if let Err(e) = (plugin.new)(&stage_config(config, &prefix)) {
+                        errors.push((
+                            type_key.clone(),
+                            format!("Invalid value {class} for configuration {type_key}: {e}"),
+                        ));
+                    }
+                }
+                Err(e) => errors.push((
+                    type_key.clone(),
+                    format!("Invalid value {class} for configuration {type_key}: {e}"),
+                )),
+            }
+        }
+    }
+    for alias in predicate_aliases {
+        let prefix = format!("predicates.{alias}.");
+        let group = format!("Predicates: {alias}");
+        let type_key = format!("{prefix}type");
+        def.add(
+            ConfigKey::new(&type_key, ConfigType::Class)
+                .importance(Importance::High)
+                .doc("Class for the 'predicates' predicate.")
+                .group(&group, 0),
+        );
+        if let Some(class) = config
+            .get(&type_key)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            match registry.predicate(class) {
+                Ok(plugin) => {
+                    def.embed(&prefix, &group, 1, &plugin.config_def);
+                    if let Err(e) = (plugin.new)(&stage_config(config, &prefix)) {
+                        errors.push((
+                            type_key.clone(),
+                            format!("Invalid value {class} for configuration {type_key}: {e}"),
+                        ));
+                    }
+                }
+                Err(e) => errors.push((
+                    type_key.clone(),
+                    format!("Invalid value {class} for configuration {type_key}: {e}"),
+                )),
+            }
+        }
+    }
+}
+
+/// Connect's 400 text for an invalid config.
+pub fn invalid_config_message(infos: &ConfigInfos) -> String {
+    let errors = infos.error_messages();
+    format!(
+        "Connector configuration is invalid and contains the following {} error(s):\n{}\nYou can also find the above list of errors at the endpoint `/connector-plugins/{{connectorType}}/config/validate`",
+        errors.len(),
+        errors.join("\n")
+    )
+}
+
+/// The connector type for a config, from its class.
+pub fn connector_type_of(registry: &PluginRegistry, config: &ConfigMap) -> Option<ConnectorType> {
+    let class = config.get(CONNECTOR_CLASS)?;
+    registry.connector(class).ok().map(|p| p.connector_type)
+}
+
+/// Names of the PASSWORD keys of a connector config (common, connector and SMT keys).
+pub fn password_keys(registry: &PluginRegistry, config: &ConfigMap) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(class) = config.get(CONNECTOR_CLASS) {
+        if let Ok(plugin) = registry.connector(class) {
+            if let Ok(c) = (plugin.new_connector)() {
+                out.extend(c.config_def().password_keys().map(String::from));
+            }
+        }
+    }
+    for alias in config
+        .get("transforms")
+        .map(|s| split_list(s))
+        .unwrap_or_default()
+    {
+        let prefix = format!("transforms.{alias}.");
+        if let Some(class) = config.get(&format!("{prefix}type")) {
+            if let Ok(p) = registry.transform(class) {
+                out.extend(p.config_def.password_keys().map(|k| format!("{prefix}{k}")));
+            }
+        }
+    }
+    out
+}
+
+fn display_map(config: &ConfigMap) -> String {
+    let inner: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::builtin_registry;
+
+    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn missing_required_keys_are_counted() {
+        let reg = builtin_registry();
+        let infos = validate_connector_config(
+            &reg,
+            &map(&[("connector.class", "FileStreamSource"), ("name", "x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            infos.name,
+            "org.apache.kafka.connect.file.FileStreamSourceConnector"
+        );
+        assert_eq!(infos.error_count, 1, "{:?}", infos.error_messages());
+        assert!(infos.error_messages()[0].contains("\"topic\""));
+        assert!(infos.groups.contains(&"Common".to_string()));
+        let msg = invalid_config_message(&infos);
+        assert!(msg.starts_with(
+            "Connector configuration is invalid and contains the following 1 error(s):\n"
+        ));
+    }
+
+    #[test]
+    fn unknown_class_lists_available_connectors() {
+        let reg = builtin_registry();
+        let err =
+            validate_connector_config(&reg, &map(&[("connector.class", "Nope"), ("name", "x")]))
+                .unwrap_err();
+        assert!(matches!(err, ConnectError::BadRequest(_)));
+        assert!(
+            err.to_string()
+                .contains("org.apache.kafka.connect.file.FileStreamSinkConnector"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sink_topics_rule_is_reported_on_topics() {
+        let reg = builtin_registry();
+        let infos = validate_connector_config(
+            &reg,
+            &map(&[("connector.class", "FileStreamSink"), ("name", "x")]),
+        )
+        .unwrap();
+        let topics = infos
+            .configs
+            .iter()
+            .find(|c| c.value.name == "topics")
+            .unwrap();
+        assert_eq!(
+            topics.value.errors,
+            vec!["Must configure one of topics or topics.regex"]
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The librdkafka client context every Conveyor client uses: librdkafka logs go to
+//! `tracing`, and the latest client error is kept so a task's status can say why it is not
+//! making progress (for example, while the brokers are unreachable).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
+
+/// The most recent client-level error (transport, authentication, all brokers down).
+#[derive(Debug, Default)]
+pub struct ClientHealth {
+    last_error: Mutex<Option<(String, Instant)>>,
+    /// Set with `last_error`, so that `clear` on the hot path is one atomic load.
+    has_error: AtomicBool,
+}
+
+impl ClientHealth {
+    pub fn record_error(&self, message: String) {
+        *self.last_error.lock() = Some((message, Instant::now()));
+        self.has_error.store(true, Ordering::Release);
+    }
+
+    /// Forgets the last error (called when the client makes progress again).
+    pub fn clear(&self) {
+        if self.has_error.swap(false, Ordering::AcqRel) {
+            *self.last_error.lock() = None;
+        }
+    }
+
+    /// The last error, if it happened within `window`.
+    pub fn recent_error(&self, window: std::time::Duration) -> Option<String> {
+        self.last_error
+            .lock()
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() <= window)
+            .map(|(m, _)| m.clone())
+    }
+}
+
+/// Client context shared by producers, consumers and admin clients.
+#[derive(Clone, Default)]
+pub struct LoggingContext {
+    pub health: Arc<ClientHealth>,
+}
+
+impl LoggingContext {
+    pub fn new(health: Arc<ClientHealth>) -> Self {
+        LoggingContext { health }
+    }
+}
+
+impl ClientContext for LoggingContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility = fac, "{message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility = fac, "{message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility = fac, "{message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", facility = fac, "{message}")
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        self.health.record_error(format!("{error}: {reason}"));
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for LoggingContext {}

@@ -1,0 +1,13 @@
+//! Kafka clients: config assembly, the shared client context, topic administration and the
+//! embedded development broker.
+
+pub mod admin;
+pub mod client_config;
+pub mod context;
+pub mod embedded;
+pub mod group_offsets;
+
+pub use admin::{Admin, TopicSpec};
+pub use client_config::{build_client_config, ClientRole};
+pub use context::{ClientHealth, LoggingContext};
+pub use embedded::EmbeddedBroker;

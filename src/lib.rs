@@ -1,0 +1,23 @@
+//! Conveyor: a Kafka Connect runtime with a Rust core and Python connectors.
+//!
+//! The crate is both the Python extension `conveyor._native` and a Rust library. Layers, from
+//! the bottom: [`data`] ← [`convert`]/[`transform`] ← [`plugin`] ← [`connectors`]/[`python`]
+//! ← [`runtime`] ← [`herder`] ← [`rest`]/[`cli`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod convert;
+pub mod data;
+pub mod errors;
+pub mod herder;
+pub mod kafka;
+pub mod logging;
+pub mod plugin;
+pub mod python;
+pub mod rest;
+pub mod runtime;
+pub mod transform;
+
+pub use errors::{ConnectError, Result};

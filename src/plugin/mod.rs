@@ -1,0 +1,18 @@
+//! Plugin interfaces and the registry of built-in and Python plugins.
+
+pub mod api;
+pub mod builtin;
+pub mod registry;
+
+pub use api::{
+    Connector, ConnectorContext, ConnectorRequest, ErrantRecordReporter, OffsetReader, Predicate,
+    SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId,
+    Transformation,
+};
+pub use registry::{
+    default_aliases, ConnectorPlugin, ConverterPlugin, PluginInfo, PluginRegistry, PluginSource,
+    PluginType, PredicatePlugin, TaskPlugin, TransformPlugin,
+};
+
+/// The version reported for built-in plugins and by `GET /`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,268 @@
+//! The Kafka Connect REST API over a [`Herder`], with `/health`; handlers only translate
+//! HTTP to herder calls.
+
+mod connectors;
+pub mod error;
+mod plugins;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::errors::{ConnectError, Result};
+use crate::herder::Herder;
+use crate::logging;
+use error::{RestError, RestResult};
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub herder: Arc<dyn Herder>,
+    pub topic_tracking: bool,
+    pub topic_tracking_reset: bool,
+}
+
+/// Values of a repeated query parameter.
+pub(crate) fn query_values(query: Option<&str>, key: &str) -> Vec<String> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+/// A boolean query parameter (absent = false).
+pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
+    query_values(query, key)
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("true"))
+}
+
+async fn root(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({
+        "version": crate::plugin::VERSION,
+        "commit": option_env!("CONVEYOR_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": s.herder.kafka_cluster_id(),
+    }))
+}
+
+async fn health(State(s): State<AppState>) -> Response {
+    if !s.herder.is_ready() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "starting", "message": "Worker is still starting up."})),
+        )
+            .into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(10), s.herder.connectors()).await {
+        Ok(_) => Json(json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"status": "unhealthy", "message": "Worker was unable to handle this request and may be unable to handle other requests."})),
+        )
+            .into_response(),
+    }
+}
+
+async fn loggers() -> Response {
+    Json(logging::levels()).into_response()
+}
+
+async fn logger(Path(name): Path<String>) -> Response {
+    Json(logging::level(&name)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LevelRequest {
+    level: Option<String>,
+}
+
+async fn set_logger(Path(name): Path<String>, body: axum::body::Bytes) -> RestResult<Response> {
+    let req: LevelRequest = connectors::parse_body(&body)?;
+    let level = req
+        .level
+        .ok_or_else(|| RestError::bad_request("The request body must specify a log level."))?;
+    Ok(Json(logging::set_level(&name, &level)?).into_response())
+}
+
+async fn not_found() -> RestError {
+    RestError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
+}
+
+async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+        return RestError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "HTTP 405 Method Not Allowed",
+        )
+        .into_response();
+    }
+    resp
+}
+
+/// The router, for embedding and tests.
+pub fn router(state: AppState) -> Router {
+    use connectors as c;
+    Router::new()
+        .route("/", get(root))
+        .route("/health", get(health))
+        .route("/connectors", get(c::list).post(c::create))
+        .route("/connectors/", get(c::list).post(c::create))
+        .route("/connectors/{name}", get(c::info).delete(c::delete))
+        .route(
+            "/connectors/{name}/config",
+            get(c::get_config).put(c::put_config).patch(c::patch_config),
+        )
+        .route("/connectors/{name}/status", get(c::status))
+        .route("/connectors/{name}/tasks", get(c::tasks))
+        .route("/connectors/{name}/tasks-config", get(c::tasks_config))
+        .route(
+            "/connectors/{name}/tasks/{task}/status",
+            get(c::task_status),
+        )
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(c::restart_task),
+        )
+        .route("/connectors/{name}/restart", post(c::restart))
+        .route("/connectors/{name}/pause", put(c::pause))
+        .route("/connectors/{name}/resume", put(c::resume))
+        .route("/connectors/{name}/stop", put(c::stop))
+        .route(
+            "/connectors/{name}/offsets",
+            get(c::get_offsets)
+                .patch(c::patch_offsets)
+                .delete(c::delete_offsets),
+        )
+        .route("/connectors/{name}/topics", get(c::topics))
+        .route("/connectors/{name}/topics/reset", put(c::reset_topics))
+        .route("/connector-plugins", get(plugins::list))
+        .route("/connector-plugins/", get(plugins::list))
+        .route("/connector-plugins/{plugin}/config", get(plugins::config))
+        .route(
+            "/connector-plugins/{plugin}/config/validate",
+            put(plugins::validate),
+        )
+        .route("/admin/loggers", get(loggers))
+        .route("/admin/loggers/", get(loggers))
+        .route("/admin/loggers/{name}", get(logger).put(set_logger))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(method_not_allowed))
+        .with_state(state)
+}
+
+/// A bound REST listener.
+pub struct RestListener {
+    pub listener: TcpListener,
+    pub local_addr: SocketAddr,
+    /// The `host` of the `listeners` URL, empty when it binds every interface.
+    pub configured_host: String,
+}
+
+/// Parses `http://host:port` (host may be empty) into an address to bind.
+pub fn parse_listener(url: &str) -> Result<(String, u16)> {
+    let rest = url
+        .trim()
+        .strip_prefix("http://")
+        .ok_or_else(|| {
+            if url.trim().starts_with("https://") {
+                ConnectError::Config(format!("Invalid value {url} for configuration listeners: HTTPS listeners are not supported yet; put a TLS-terminating proxy in front of Conveyor"))
+            } else {
+                ConnectError::Config(format!("Invalid value {url} for configuration listeners: expected http://host:port"))
+            }
+        })?
+        .trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p),
+        None => {
+            return Err(ConnectError::Config(format!(
+                "Invalid value {url} for configuration listeners: expected http://host:port"
+            )))
+        }
+    };
+    let port: u16 = port.parse().map_err(|_| {
+        ConnectError::Config(format!(
+            "Invalid value {url} for configuration listeners: {port} is not a port"
+        ))
+    })?;
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// Binds the first configured listener, with a message that says what to do when the port is taken.
+pub async fn bind(listener_url: &str) -> Result<RestListener> {
+    let (host, port) = parse_listener(listener_url)?;
+    let bind_host = if host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        host.clone()
+    };
+    let listener = TcpListener::bind((bind_host.as_str(), port)).await.map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+            format!(" (another process, perhaps another worker, is using port {port}; stop it or set `listeners` in the worker config to a free port)")
+        } else {
+            String::new()
+        };
+        ConnectError::Io(format!("could not start the REST server on {listener_url} ({bind_host}:{port}): {e}{hint}"))
+    })?;
+    let local_addr = listener.local_addr()?;
+    Ok(RestListener {
+        listener,
+        local_addr,
+        configured_host: host,
+    })
+}
+
+/// Serves the API until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listener_urls() {
+        assert_eq!(
+            parse_listener("http://:8083").unwrap(),
+            ("".to_string(), 8083)
+        );
+        assert_eq!(
+            parse_listener("http://127.0.0.1:0").unwrap(),
+            ("127.0.0.1".to_string(), 0)
+        );
+        assert!(parse_listener("https://:8443")
+            .unwrap_err()
+            .to_string()
+            .contains("HTTPS"));
+        assert!(parse_listener("8083").is_err());
+        assert_eq!(
+            query_values(Some("expand=status&expand=info"), "expand"),
+            vec!["status", "info"]
+        );
+        assert!(query_flag(
+            Some("includeTasks=true&onlyFailed=false"),
+            "includeTasks"
+        ));
+        assert!(!query_flag(
+            Some("includeTasks=true&onlyFailed=false"),
+            "onlyFailed"
+        ));
+    }
+}

@@ -1,0 +1,191 @@
+//! What happens when a record fails in a converter, a transformation or a task
+//! (Kafka Connect's `RetryWithToleranceOperator` and error reporters, KIP-298).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::config::connector::ErrorHandlingConfig;
+use crate::data::Record;
+use crate::errors::ConnectError;
+use crate::plugin::TaskId;
+
+/// Where in the pipeline a failure happened (`__connect.errors.stage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    KeyConverter,
+    ValueConverter,
+    HeaderConverter,
+    Transformation,
+    TaskPut,
+    TaskPoll,
+    KafkaProduce,
+    KafkaConsume,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
+            Stage::Transformation => "TRANSFORMATION",
+            Stage::TaskPut => "TASK_PUT",
+            Stage::TaskPoll => "TASK_POLL",
+            Stage::KafkaProduce => "KAFKA_PRODUCE",
+            Stage::KafkaConsume => "KAFKA_CONSUME",
+        }
+    }
+}
+
+/// A message as it was consumed from Kafka, before conversion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp: Option<i64>,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// A failed operation on one record.
+pub struct Failure<'a> {
+    pub stage: Stage,
+    /// The class that failed (converter, transformation, connector task).
+    pub class: &'a str,
+    pub error: &'a ConnectError,
+    /// For sinks: the consumed message.
+    pub consumed: Option<&'a RawRecord>,
+    /// For sources, or sinks after conversion: the record.
+    pub record: Option<&'a Record>,
+}
+
+impl Failure<'_> {
+    /// `topic='t', partition=0, offset=42` for consumed records.
+    pub fn describe_record(&self) -> String {
+        match (self.consumed, self.record) {
+            (Some(c), _) => format!(
+                "{{topic='{}', partition={}, offset={}, timestamp={}}}",
+                c.topic,
+                c.partition,
+                c.offset,
+                c.timestamp
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "null".into())
+            ),
+            (None, Some(r)) => format!(
+                "{{topic='{}', kafka_partition={}, source_partition={}, source_offset={}}}",
+                r.topic,
+                r.kafka_partition
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "null".into()),
+                match &r.origin {
+                    crate::data::Origin::Source { partition, .. } =>
+                        serde_json::to_string(partition).unwrap_or_default(),
+                    crate::data::Origin::Sink(_) => "null".into(),
+                },
+                match &r.origin {
+                    crate::data::Origin::Source { offset, .. } =>
+                        serde_json::to_string(offset).unwrap_or_default(),
+                    crate::data::Origin::Sink(p) => p.offset.to_string(),
+                },
+            ),
+            (None, None) => "{}".into(),
+        }
+    }
+}
+
+/// Receives tolerated failures: a dead letter queue, for example.
+pub trait FailureReporter: Send + Sync {
+    fn report(&self, task: &TaskId, failure: &Failure<'_>) -> Result<(), ConnectError>;
+}
+
+/// Counters for `task-error-metrics`.
+#[derive(Debug, Default)]
+pub struct ErrorCounters {
+    pub record_failures: AtomicU64,
+    pub records_skipped: AtomicU64,
+    pub errors_logged: AtomicU64,
+    pub last_error_timestamp: AtomicU64,
+}
+
+/// Decides whether a failed record fails the task or is skipped.
+pub struct ErrorHandler {
+    task: TaskId,
+    config: ErrorHandlingConfig,
+    reporters: Vec<Arc<dyn FailureReporter>>,
+    pub counters: Arc<ErrorCounters>,
+}
+
+impl ErrorHandler {
+    pub fn new(task: TaskId, config: ErrorHandlingConfig) -> Self {
+        ErrorHandler {
+            task,
+            config,
+            reporters: Vec::new(),
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn add_reporter(&mut self, reporter: Arc<dyn FailureReporter>) {
+        self.reporters.push(reporter);
+    }
+
+    pub fn config(&self) -> &ErrorHandlingConfig {
+        &self.config
+    }
+
+    pub fn tolerates_all(&self) -> bool {
+        self.config.tolerate_all
+    }
+
+    /// `Ok(())` when the failure is tolerated and the record should be skipped; otherwise the
+    /// error that fails the task.
+    pub fn handle(&self, failure: Failure<'_>) -> Result<(), ConnectError> {
+        self.counters
+            .record_failures
+            .fetch_add(1, Ordering::Relaxed);
+        self.counters.last_error_timestamp.store(
+            chrono::Utc::now().timestamp_millis().max(0) as u64,
+            Ordering::Relaxed,
+        );
+        if self.config.log_enable {
+            self.counters.errors_logged.fetch_add(1, Ordering::Relaxed);
+            if self.config.log_include_messages {
+                tracing::error!(task = %self.task, stage = failure.stage.as_str(), class = failure.class,
+                    record = %failure.describe_record(), error = %failure.error,
+                    "Error encountered in task {}. Executing stage '{}' with class '{}', where consumed record is {}.",
+                    self.task, failure.stage.as_str(), failure.class, failure.describe_record());
+            } else {
+                tracing::error!(task = %self.task, stage = failure.stage.as_str(), class = failure.class, error = %failure.error,
+                    "Error encountered in task {}. Executing stage '{}' with class '{}'.",
+                    self.task, failure.stage.as_str(), failure.class);
+            }
+        }
+        if !self.config.tolerate_all {
+            return Err(tolerance_exceeded(&failure));
+        }
+        for r in &self.reporters {
+            r.report(&self.task, &failure)?;
+        }
+        self.counters
+            .records_skipped
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The task failure for an intolerable record, naming stage, class and record.
+pub fn tolerance_exceeded(failure: &Failure<'_>) -> ConnectError {
+    let cause = failure.error.trace();
+    ConnectError::Plugin {
+        message: format!(
+            "Tolerance exceeded in error handler: stage {} with class '{}' failed for record {}",
+            failure.stage.as_str(),
+            failure.class,
+            failure.describe_record()
+        ),
+        trace: format!("Caused by: {cause}"),
+    }
+}

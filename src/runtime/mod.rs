@@ -1,0 +1,17 @@
+//! The worker runtime: connector and task lifecycles, the source and sink task loops, offset
+//! tracking and error handling.
+
+pub mod converters;
+pub mod errors;
+pub mod offsets;
+pub mod sink_task;
+pub mod source_task;
+pub mod state;
+pub mod status;
+pub mod transform_chain;
+pub mod worker;
+
+pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
+pub use state::{State, TargetState};
+pub use status::{Status, StatusListener};
+pub use worker::{Worker, WorkerServices};

@@ -1,0 +1,359 @@
+//! Source offsets: where each source connector's partitions are up to. Keys and values use
+//! Kafka Connect's bytes (`["<connector>",{partition}]` → `{offset}`), so the same entries can
+//! live in a file (standalone) or a compacted topic (distributed).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+use serde_json::Value as Json;
+
+use crate::data::OffsetMap;
+use crate::errors::{ConnectError, Result};
+use crate::plugin::OffsetReader;
+
+/// The key bytes of a source partition: `["<connector>",{partition}]`, keys sorted.
+pub fn offset_key(connector: &str, partition: &OffsetMap) -> Vec<u8> {
+    serde_json::to_vec(&Json::Array(vec![
+        Json::String(connector.to_string()),
+        Json::Object(partition.clone()),
+    ]))
+    .unwrap_or_default()
+}
+
+/// Parses key bytes; `None` if they are not `["<connector>",{...}]`.
+pub fn parse_offset_key(bytes: &[u8]) -> Option<(String, OffsetMap)> {
+    match serde_json::from_slice::<Json>(bytes).ok()? {
+        Json::Array(mut items) if items.len() == 2 => {
+            let partition = match items.pop()? {
+                Json::Object(m) => m,
+                _ => return None,
+            };
+            let connector = items.pop()?.as_str()?.to_string();
+            Some((connector, partition))
+        }
+        _ => None,
+    }
+}
+
+/// Canonical text of a partition map, used as an index key (object keys are sorted).
+pub fn partition_id(partition: &OffsetMap) -> String {
+    serde_json::to_string(partition).unwrap_or_default()
+}
+
+/// In-memory offsets: connector → partition id → (partition, offset).
+#[derive(Debug, Default, Clone)]
+pub struct OffsetTable {
+    entries: HashMap<String, HashMap<String, (OffsetMap, OffsetMap)>>,
+}
+
+impl OffsetTable {
+    pub fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+        self.entries
+            .get(connector)?
+            .get(&partition_id(partition))
+            .map(|(_, o)| o.clone())
+    }
+
+    /// Sets (or with `None`, removes) an offset.
+    pub fn set(&mut self, connector: &str, partition: OffsetMap, offset: Option<OffsetMap>) {
+        let id = partition_id(&partition);
+        match offset {
+            Some(o) => {
+                self.entries
+                    .entry(connector.to_string())
+                    .or_default()
+                    .insert(id, (partition, o));
+            }
+            None => {
+                if let Some(m) = self.entries.get_mut(connector) {
+                    m.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Applies a raw key/value pair as read from a file or topic; unparseable keys are skipped.
+    pub fn apply_raw(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let Some((connector, partition)) = parse_offset_key(key) else {
+            tracing::warn!(key = %String::from_utf8_lossy(key), "ignoring an offset whose key is not [\"connector\",{{...}}]");
+            return;
+        };
+        let offset = match value {
+            None => None,
+            Some(v) => match serde_json::from_slice::<Json>(v) {
+                Ok(Json::Object(m)) => Some(m),
+                Ok(Json::Null) => None,
+                _ => {
+                    tracing::warn!(%connector, "ignoring an offset value that is not a JSON object");
+                    return;
+                }
+            },
+        };
+        self.set(&connector, partition, offset);
+    }
+
+    pub fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        let mut out: Vec<_> = self
+            .entries
+            .get(connector)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        out.sort_by_key(|(p, _)| partition_id(p));
+        out
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &OffsetMap, &OffsetMap)> {
+        self.entries
+            .iter()
+            .flat_map(|(c, m)| m.values().map(move |(p, o)| (c, p, o)))
+    }
+}
+
+/// Where source offsets are kept.
+#[async_trait]
+pub trait OffsetStore: Send + Sync {
+    /// The committed offset of a source partition.
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap>;
+
+    /// Writes offsets durably; a `None` offset deletes the partition's entry.
+    async fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()>;
+
+    /// Every partition and offset a connector has committed.
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)>;
+}
+
+/// Offsets in memory only (tests, and workers that need no persistence).
+#[derive(Default)]
+pub struct MemoryOffsetStore {
+    table: RwLock<OffsetTable>,
+}
+
+#[async_trait]
+impl OffsetStore for MemoryOffsetStore {
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+        self.table.read().get(connector, partition)
+    }
+
+    async fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()> {
+        let mut t = self.table.write();
+        for (p, o) in entries {
+            t.set(connector, p, o);
+        }
+        Ok(())
+    }
+
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        self.table.read().connector_offsets(connector)
+    }
+}
+
+/// Standalone offsets: `offset.storage.file.filename`, rewritten atomically on each commit.
+///
+/// Kafka Connect writes a Java-serialized `HashMap`; Conveyor writes JSON with the same key
+/// and value bytes (as strings), which people and tools can read.
+pub struct FileOffsetStore {
+    path: PathBuf,
+    table: RwLock<OffsetTable>,
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OffsetFile {
+    format: String,
+    offsets: Vec<OffsetEntry>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct OffsetEntry {
+    key: String,
+    value: String,
+}
+
+const FILE_FORMAT: &str = "conveyor-offsets-v1";
+
+impl FileOffsetStore {
+    /// Opens (or prepares to create) the offset file.
+    pub fn open(path: impl AsRef<Path>) -> Result<FileOffsetStore> {
+        let path = path.as_ref().to_path_buf();
+        let mut table = OffsetTable::default();
+        match std::fs::read(&path) {
+            Ok(bytes) if bytes.is_empty() => {}
+            Ok(bytes) => {
+                let file: OffsetFile = serde_json::from_slice(&bytes).map_err(|e| {
+                    ConnectError::Config(format!(
+                        "offset.storage.file.filename {} is not a Conveyor offset file ({e}); move it aside or point the setting at a new file",
+                        path.display()
+                    ))
+                })?;
+                for e in file.offsets {
+                    table.apply_raw(e.key.as_bytes(), Some(e.value.as_bytes()));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ConnectError::Io(format!(
+                    "cannot read offset file {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        Ok(FileOffsetStore {
+            path,
+            table: RwLock::new(table),
+            write_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn snapshot(&self) -> OffsetFile {
+        let t = self.table.read();
+        let mut offsets: Vec<OffsetEntry> = t
+            .iter()
+            .map(|(c, p, o)| OffsetEntry {
+                key: String::from_utf8_lossy(&offset_key(c, p)).into_owned(),
+                value: serde_json::to_string(o).unwrap_or_default(),
+            })
+            .collect();
+        offsets.sort_by(|a, b| a.key.cmp(&b.key));
+        OffsetFile {
+            format: FILE_FORMAT.into(),
+            offsets,
+        }
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[async_trait]
+impl OffsetStore for FileOffsetStore {
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+        self.table.read().get(connector, partition)
+    }
+
+    async fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        {
+            let mut t = self.table.write();
+            for (p, o) in entries {
+                t.set(connector, p, o);
+            }
+        }
+        let bytes = serde_json::to_vec_pretty(&self.snapshot())?;
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+            .await
+            .map_err(|e| ConnectError::Other(format!("offset writer panicked: {e}")))?
+            .map_err(|e| {
+                ConnectError::Io(format!(
+                    "cannot write offset file {}: {e}",
+                    self.path.display()
+                ))
+            })
+    }
+
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        self.table.read().connector_offsets(connector)
+    }
+}
+
+/// A connector's view of the offset store (what a task's `offset_storage_reader` reads).
+pub struct ConnectorOffsetReader {
+    pub store: Arc<dyn OffsetStore>,
+    pub connector: String,
+}
+
+impl OffsetReader for ConnectorOffsetReader {
+    fn offset(&self, partition: &OffsetMap) -> Result<Option<OffsetMap>> {
+        Ok(self.store.get(&self.connector, partition))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Json) -> OffsetMap {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn key_bytes_match_connect() {
+        let key = offset_key(
+            "local-file-source",
+            &map(json!({"filename": "/tmp/test.txt"})),
+        );
+        assert_eq!(
+            String::from_utf8(key.clone()).unwrap(),
+            r#"["local-file-source",{"filename":"/tmp/test.txt"}]"#
+        );
+        let (c, p) = parse_offset_key(&key).unwrap();
+        assert_eq!(c, "local-file-source");
+        assert_eq!(p, map(json!({"filename": "/tmp/test.txt"})));
+        // Key order in stored bytes does not matter for lookups.
+        let mut t = OffsetTable::default();
+        t.apply_raw(br#"["c",{"b":1,"a":2}]"#, Some(br#"{"position":5}"#));
+        assert_eq!(
+            t.get("c", &map(json!({"a": 2, "b": 1}))),
+            Some(map(json!({"position": 5})))
+        );
+        t.apply_raw(br#"["c",{"a":2,"b":1}]"#, None);
+        assert_eq!(t.get("c", &map(json!({"a": 2, "b": 1}))), None);
+    }
+
+    #[tokio::test]
+    async fn file_store_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.json");
+        let store = FileOffsetStore::open(&path).unwrap();
+        let p = map(json!({"filename": "a"}));
+        store
+            .put("src", vec![(p.clone(), Some(map(json!({"position": 42}))))])
+            .await
+            .unwrap();
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(reopened.get("src", &p), Some(map(json!({"position": 42}))));
+        assert_eq!(reopened.connector_offsets("src").len(), 1);
+        assert!(reopened.connector_offsets("other").is_empty());
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.json");
+        std::fs::write(&path, b"\xac\xed\x00\x05java").unwrap();
+        let err = FileOffsetStore::open(&path).err().unwrap();
+        assert!(
+            err.to_string().contains("not a Conveyor offset file"),
+            "{err}"
+        );
+    }
+}

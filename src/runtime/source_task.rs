@@ -1,0 +1,582 @@
+//! The source task loop (Kafka Connect's `WorkerSourceTask`): poll the task, run the SMT
+//! chain, convert, produce; commit the offsets of acknowledged records every
+//! `offset.flush.interval.ms` and when the task stops.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+
+use super::converters::ConverterSet;
+use super::errors::{ErrorHandler, Failure, Stage};
+use super::offsets::{partition_id, ConnectorOffsetReader};
+use super::state::TargetState;
+use super::transform_chain::TransformChain;
+use super::worker::TaskEnv;
+use crate::data::{OffsetMap, Origin, Record};
+use crate::errors::{ConnectError, Result};
+use crate::kafka::{build_client_config, ClientRole, LoggingContext};
+use crate::plugin::{SourceTask, SourceTaskContext};
+
+/// A record's key, value and headers as Kafka bytes.
+type KafkaPayload = (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>);
+
+const PENDING: u8 = 0;
+const ACKED: u8 = 1;
+const FAILED: u8 = 2;
+/// Dropped by a transformation or skipped under `errors.tolerance=all`: done, commit past it.
+const SKIPPED: u8 = 3;
+
+/// Delivery state of one produced record, shared with the delivery callback.
+#[derive(Debug, Default)]
+pub struct DeliveryState(AtomicU8);
+
+impl DeliveryState {
+    fn new(state: u8) -> Arc<Self> {
+        Arc::new(DeliveryState(AtomicU8::new(state)))
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self, state: u8) {
+        self.0.store(state, Ordering::Release)
+    }
+}
+
+/// Records sent but not yet committed, per source partition, in send order. An offset is
+/// committed only when it and every earlier record of its partition are acknowledged
+/// (Connect's `SubmittedRecords`).
+#[derive(Default)]
+pub struct SubmittedRecords {
+    partitions: HashMap<String, PartitionQueue>,
+    last: Option<(OffsetMap, String)>,
+    pending: usize,
+}
+
+struct PartitionQueue {
+    partition: OffsetMap,
+    records: VecDeque<(Arc<DeliveryState>, OffsetMap)>,
+}
+
+impl SubmittedRecords {
+    pub fn submit(&mut self, partition: &OffsetMap, offset: OffsetMap, state: Arc<DeliveryState>) {
+        // Most tasks send long runs from one partition: skip re-serializing its id.
+        let id = match &self.last {
+            Some((p, id)) if p == partition => id.clone(),
+            _ => {
+                let id = partition_id(partition);
+                self.last = Some((partition.clone(), id.clone()));
+                id
+            }
+        };
+        self.partitions
+            .entry(id)
+            .or_insert_with(|| PartitionQueue {
+                partition: partition.clone(),
+                records: VecDeque::new(),
+            })
+            .records
+            .push_back((state, offset));
+        self.pending += 1;
+    }
+
+    /// Pops the acknowledged prefix of each partition and returns its latest offset.
+    /// Failed records are passed over only when `skip_failed` (errors.tolerance=all).
+    pub fn committable(&mut self, skip_failed: bool) -> Vec<(OffsetMap, OffsetMap)> {
+        let mut out = Vec::new();
+        for q in self.partitions.values_mut() {
+            let mut latest = None;
+            while let Some((state, _)) = q.records.front() {
+                let done = match state.get() {
+                    ACKED | SKIPPED => true,
+                    FAILED => skip_failed,
+                    _ => false,
+                };
+                if !done {
+                    break;
+                }
+                latest = q.records.pop_front().map(|(_, o)| o);
+                self.pending -= 1;
+            }
+            if let Some(o) = latest {
+                out.push((q.partition.clone(), o));
+            }
+        }
+        self.partitions.retain(|_, q| !q.records.is_empty());
+        out
+    }
+
+    /// Records sent and not yet committable.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+}
+
+/// Producer context: delivery reports mark records acknowledged or failed.
+pub struct SourceProducerContext {
+    log: LoggingContext,
+    first_failure: Mutex<Option<String>>,
+}
+
+impl ClientContext for SourceProducerContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.log.log(level, fac, message)
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.log.error(error, reason)
+    }
+}
+
+impl ProducerContext for SourceProducerContext {
+    type DeliveryOpaque = Arc<DeliveryState>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, state: Arc<DeliveryState>) {
+        match result {
+            Ok(_) => {
+                state.set(ACKED);
+                self.log.health.clear();
+            }
+            Err((e, msg)) => {
+                use rdkafka::Message;
+                state.set(FAILED);
+                let mut first = self.first_failure.lock();
+                if first.is_none() {
+                    *first = Some(format!(
+                        "failed to send a record to topic {} partition {}: {e}",
+                        msg.topic(),
+                        msg.partition()
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// One source task's loop, run on its own thread.
+pub(crate) struct SourceTaskLoop {
+    env: TaskEnv,
+    task: Box<dyn SourceTask>,
+    producer: ThreadedProducer<SourceProducerContext>,
+    converters: ConverterSet,
+    chain: TransformChain,
+    errors: ErrorHandler,
+    submitted: SubmittedRecords,
+    /// Offsets whose write failed, retried with the next commit.
+    unwritten: HashMap<String, (OffsetMap, OffsetMap)>,
+    last_commit: Instant,
+    status_note: Option<String>,
+}
+
+impl SourceTaskLoop {
+    pub(crate) fn new(env: TaskEnv, task: Box<dyn SourceTask>) -> Result<Self> {
+        let converters = ConverterSet::build(&env.registry, &env.worker, &env.connector)?;
+        let chain = TransformChain::build(&env.connector.raw, &env.registry)?;
+        let client_id = format!("connector-producer-{}-{}", env.id.connector, env.id.task);
+        let defaults = [
+            ("client.id", client_id.as_str()),
+            ("acks", "all"),
+            // Keep order under retries, as Kafka Connect does.
+            ("max.in.flight.requests.per.connection", "1"),
+            ("enable.idempotence", "false"),
+            // Never give up on a record: Connect's delivery.timeout.ms=MAX.
+            ("message.timeout.ms", "0"),
+        ];
+        let overrides = crate::config::def::with_prefix(
+            &env.connector.raw,
+            ClientRole::Producer.override_prefix(),
+        );
+        let producer: ThreadedProducer<SourceProducerContext> = build_client_config(
+            &env.bootstrap,
+            ClientRole::Producer,
+            &defaults,
+            &env.worker.producer,
+            &overrides,
+        )
+        .create_with_context(SourceProducerContext {
+            log: LoggingContext::new(env.health.clone()),
+            first_failure: Mutex::new(None),
+        })
+        .map_err(|e| ConnectError::Kafka(format!("could not create the producer: {e}")))?;
+        let errors = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
+        Ok(SourceTaskLoop {
+            env,
+            task,
+            producer,
+            converters,
+            chain,
+            errors,
+            submitted: SubmittedRecords::default(),
+            unwritten: HashMap::new(),
+            last_commit: Instant::now(),
+            status_note: None,
+        })
+    }
+
+    pub(crate) fn run(mut self) -> Result<()> {
+        let ctx = SourceTaskContext {
+            task_id: self.env.id.clone(),
+            offsets: Arc::new(ConnectorOffsetReader {
+                store: self.env.offsets.clone(),
+                connector: self.env.id.connector.clone(),
+            }),
+        };
+        let config = self.env.task_config.clone();
+        self.env
+            .rt
+            .clone()
+            .block_on(self.task.start(config, ctx))
+            .map_err(|e| e.context("error calling SourceTask.start"))?;
+        let result = self.execute();
+        let shutdown = self.shutdown();
+        self.chain.close();
+        result.and(shutdown)
+    }
+
+    fn execute(&mut self) -> Result<()> {
+        let mut target = *self.env.control.target.borrow();
+        self.env.report(target.running_state(), None);
+        loop {
+            if self.env.control.cancel.is_cancelled() {
+                return Ok(());
+            }
+            let new_target = *self.env.control.target.borrow();
+            if new_target != target {
+                target = new_target;
+                self.env.report(target.running_state(), None);
+            }
+            self.check_producer()?;
+            if target != TargetState::Started {
+                self.maybe_commit();
+                self.wait_while_paused();
+                continue;
+            }
+            let cancel = self.env.control.cancel.clone();
+            let polled = self.env.rt.clone().block_on(async {
+                tokio::select! {
+                    r = self.task.poll() => Some(r),
+                    _ = cancel.cancelled() => None,
+                }
+            });
+            let records = match polled {
+                None => return Ok(()),
+                Some(Ok(r)) => r,
+                Some(Err(e)) if e.is_retriable() => {
+                    tracing::warn!(error = %e, "retriable error in SourceTask.poll; polling again");
+                    Vec::new()
+                }
+                Some(Err(e)) => return Err(e.context("error calling SourceTask.poll")),
+            };
+            if !records.is_empty() {
+                self.send_batch(records)?;
+            }
+            self.maybe_commit();
+            self.update_status_note();
+        }
+    }
+
+    fn wait_while_paused(&self) {
+        let mut target = self.env.control.target.clone();
+        let cancel = self.env.control.cancel.clone();
+        let wait = self
+            .env
+            .worker
+            .offset_flush_interval
+            .min(Duration::from_secs(1));
+        self.env.rt.block_on(async {
+            tokio::select! {
+                _ = target.changed() => {}
+                _ = cancel.cancelled() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        });
+    }
+
+    fn check_producer(&self) -> Result<()> {
+        if self.errors.tolerates_all() {
+            return Ok(());
+        }
+        match self.producer.context().first_failure.lock().clone() {
+            Some(f) => Err(ConnectError::Kafka(f)),
+            None => Ok(()),
+        }
+    }
+
+    fn send_batch(&mut self, records: Vec<Record>) -> Result<()> {
+        let mut originals: Vec<(OffsetMap, OffsetMap)> = Vec::with_capacity(records.len());
+        for r in &records {
+            match &r.origin {
+                Origin::Source { partition, offset } => {
+                    originals.push((partition.clone(), offset.clone()))
+                }
+                Origin::Sink(_) => originals.push((OffsetMap::new(), OffsetMap::new())),
+            }
+        }
+        let transformed = if self.chain.is_empty() {
+            records.into_iter().map(|r| Ok(Some(r))).collect()
+        } else {
+            self.chain.apply(records)
+        };
+        for ((partition, offset), result) in originals.into_iter().zip(transformed) {
+            let tracked = !(partition.is_empty() && offset.is_empty());
+            match result {
+                Ok(Some(record)) => self.send(record, tracked.then_some((partition, offset)))?,
+                Ok(None) => {
+                    if tracked {
+                        self.submitted
+                            .submit(&partition, offset, DeliveryState::new(SKIPPED));
+                    }
+                }
+                Err(f) => {
+                    self.errors.handle(Failure {
+                        stage: Stage::Transformation,
+                        class: &f.class,
+                        error: &f.error,
+                        consumed: None,
+                        record: None,
+                    })?;
+                    if tracked {
+                        self.submitted
+                            .submit(&partition, offset, DeliveryState::new(SKIPPED));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn convert(&self, record: &Record) -> Result<Option<KafkaPayload>> {
+        let c = &self.converters;
+        let fail = |stage: Stage, class: &str, e: ConnectError| -> Result<Option<_>> {
+            self.errors.handle(Failure {
+                stage,
+                class,
+                error: &e,
+                consumed: None,
+                record: Some(record),
+            })?;
+            Ok(None)
+        };
+        let key = match c
+            .key
+            .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
+        {
+            Ok(k) => k,
+            Err(e) => return fail(Stage::KeyConverter, &c.key_class, e),
+        };
+        let value =
+            match c
+                .value
+                .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
+            {
+                Ok(v) => v,
+                Err(e) => return fail(Stage::ValueConverter, &c.value_class, e),
+            };
+        let headers = if record.headers.is_empty() {
+            None
+        } else {
+            let mut h = OwnedHeaders::new_with_capacity(record.headers.len());
+            for header in record.headers.iter() {
+                match c.header.header_to_bytes(&record.topic, header) {
+                    Ok(bytes) => {
+                        h = h.insert(KafkaHeader {
+                            key: &header.key,
+                            value: bytes.as_deref(),
+                        });
+                    }
+                    Err(e) => return fail(Stage::HeaderConverter, &c.header_class, e),
+                }
+            }
+            Some(h)
+        };
+        Ok(Some((key, value, headers)))
+    }
+
+    fn send(&mut self, record: Record, position: Option<(OffsetMap, OffsetMap)>) -> Result<()> {
+        let Some((key, value, headers)) = self.convert(&record)? else {
+            if let Some((p, o)) = position {
+                self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
+            }
+            return Ok(());
+        };
+        let state = DeliveryState::new(PENDING);
+        if let Some((p, o)) = position {
+            self.submitted.submit(&p, o, state.clone());
+        }
+        let mut rec: BaseRecord<'_, [u8], [u8], Arc<DeliveryState>> =
+            BaseRecord::with_opaque_to(&record.topic, state.clone());
+        if let Some(k) = key.as_deref() {
+            rec = rec.key(k);
+        }
+        if let Some(v) = value.as_deref() {
+            rec = rec.payload(v);
+        }
+        if let Some(h) = headers {
+            rec = rec.headers(h);
+        }
+        if let Some(ts) = record.timestamp {
+            rec = rec.timestamp(ts);
+        }
+        if let Some(p) = record.kafka_partition {
+            rec = rec.partition(p);
+        }
+        loop {
+            match self.producer.send(rec) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // Back-pressure: the broker is slow or away. Wait for deliveries, keep the
+                    // status honest, and give up only if the task is being stopped.
+                    rec = back;
+                    if self.env.control.cancel.is_cancelled() {
+                        state.set(FAILED);
+                        return Err(ConnectError::Retriable(
+                            "task stopped while the producer queue was full".into(),
+                        ));
+                    }
+                    self.producer.poll(Duration::from_millis(10));
+                    self.maybe_commit();
+                    self.update_status_note();
+                }
+                Err((e, _)) => {
+                    state.set(FAILED);
+                    let err = ConnectError::Kafka(format!(
+                        "failed to send a record to topic {}: {e}",
+                        record.topic
+                    ));
+                    self.errors.handle(Failure {
+                        stage: Stage::KafkaProduce,
+                        class: "org.apache.kafka.clients.producer.KafkaProducer",
+                        error: &err,
+                        consumed: None,
+                        record: Some(&record),
+                    })?;
+                    state.set(SKIPPED);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Shows on a RUNNING status why records are not being delivered, and clears it after.
+    fn update_status_note(&mut self) {
+        let note = if self.submitted.pending() > 0 || self.producer.in_flight_count() > 0 {
+            self.env
+                .health
+                .recent_error(Duration::from_secs(30))
+                .map(|e| format!("Records are waiting to be delivered to Kafka; retrying. Last client error: {e}"))
+        } else {
+            None
+        };
+        if note != self.status_note {
+            self.status_note = note.clone();
+            let target = *self.env.control.target.borrow();
+            self.env.report(target.running_state(), note);
+        }
+    }
+
+    fn maybe_commit(&mut self) {
+        if self.last_commit.elapsed() >= self.env.worker.offset_flush_interval {
+            if let Err(e) = self.commit_offsets() {
+                tracing::error!(error = %e, "failed to commit source offsets; will retry");
+            }
+        }
+    }
+
+    /// Writes the offsets of acknowledged records, then calls `SourceTask.commit`.
+    fn commit_offsets(&mut self) -> Result<()> {
+        self.last_commit = Instant::now();
+        let tolerate = self.errors.tolerates_all();
+        for (p, o) in self.submitted.committable(tolerate) {
+            self.unwritten.insert(partition_id(&p), (p, o));
+        }
+        if self.unwritten.is_empty() {
+            return Ok(());
+        }
+        let entries: Vec<(OffsetMap, Option<OffsetMap>)> = self
+            .unwritten
+            .values()
+            .map(|(p, o)| (p.clone(), Some(o.clone())))
+            .collect();
+        let count = entries.len();
+        let rt = self.env.rt.clone();
+        rt.block_on(self.env.offsets.put(&self.env.id.connector, entries))?;
+        self.unwritten.clear();
+        tracing::debug!(partitions = count, "committed source offsets");
+        rt.block_on(self.task.commit())
+            .map_err(|e| e.context("error calling SourceTask.commit"))
+    }
+
+    /// Waits for outstanding records (bounded), commits what was acknowledged, stops the task.
+    fn shutdown(&mut self) -> Result<()> {
+        let deadline = Instant::now()
+            + self
+                .env
+                .worker
+                .task_shutdown_graceful_timeout
+                .max(self.env.worker.offset_flush_timeout);
+        while self.submitted.pending() > 0 && Instant::now() < deadline {
+            if self.producer.flush(Duration::from_millis(100)).is_ok()
+                && self.producer.in_flight_count() == 0
+            {
+                // Every delivery report has been served.
+                let _ = self.submitted.committable(self.errors.tolerates_all());
+                if self.submitted.pending() == 0 {
+                    break;
+                }
+            }
+        }
+        if self.submitted.pending() > 0 {
+            tracing::warn!(outstanding = self.submitted.pending(), "stopping with unacknowledged records; their offsets are not committed and they will be sent again");
+        }
+        // Even after a failure, acknowledged records are in Kafka: commit their offsets.
+        let commit = self.commit_offsets();
+        let stop = self
+            .env
+            .rt
+            .clone()
+            .block_on(self.task.stop())
+            .map_err(|e| e.context("error calling SourceTask.stop"));
+        commit.and(stop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: serde_json::Value) -> OffsetMap {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn commits_only_acknowledged_prefix_per_partition() {
+        let mut s = SubmittedRecords::default();
+        let a = map(json!({"f": "a"}));
+        let b = map(json!({"f": "b"}));
+        let states: Vec<_> = (0..3).map(|_| DeliveryState::new(PENDING)).collect();
+        s.submit(&a, map(json!({"p": 1})), states[0].clone());
+        s.submit(&a, map(json!({"p": 2})), states[1].clone());
+        s.submit(&b, map(json!({"p": 9})), states[2].clone());
+        states[1].set(ACKED);
+        states[2].set(ACKED);
+        assert_eq!(
+            s.committable(false),
+            vec![(b.clone(), map(json!({"p": 9})))]
+        );
+        assert_eq!(s.pending(), 2);
+        states[0].set(FAILED);
+        assert!(s.committable(false).is_empty());
+        assert_eq!(s.committable(true), vec![(a, map(json!({"p": 2})))]);
+        assert_eq!(s.pending(), 0);
+    }
+}

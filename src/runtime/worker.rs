@@ -1,0 +1,388 @@
+//! The worker runs connectors and tasks (Kafka Connect's `Worker`). It does not decide what
+//! runs where: a herder tells it.
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::offsets::OffsetStore;
+use super::sink_task::SinkTaskLoop;
+use super::source_task::SourceTaskLoop;
+use super::state::{State, TargetState};
+use super::status::StatusListener;
+use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
+use crate::config::{ConfigMap, WorkerConfig};
+use crate::errors::{ConnectError, Result};
+use crate::kafka::ClientHealth;
+use crate::plugin::{Connector, ConnectorContext, ConnectorRequest, PluginRegistry, Task, TaskId};
+
+/// What a task thread needs from the worker.
+pub(crate) struct TaskEnv {
+    pub id: TaskId,
+    pub worker: Arc<WorkerConfig>,
+    pub bootstrap: String,
+    pub registry: Arc<PluginRegistry>,
+    pub offsets: Arc<dyn OffsetStore>,
+    pub connector: ConnectorConfig,
+    pub task_config: ConfigMap,
+    pub control: TaskControl,
+    pub rt: Handle,
+    pub health: Arc<ClientHealth>,
+    status: Arc<dyn StatusListener>,
+    superseded: Arc<AtomicBool>,
+}
+
+impl TaskEnv {
+    /// Reports this task's state, unless the worker has given up on this instance.
+    pub fn report(&self, state: State, trace: Option<String>) {
+        if !self.superseded.load(Ordering::Acquire) {
+            self.status.task_status(&self.id, state, trace);
+        }
+    }
+}
+
+/// How the worker steers a running task.
+#[derive(Clone)]
+pub(crate) struct TaskControl {
+    pub cancel: CancellationToken,
+    pub target: watch::Receiver<TargetState>,
+}
+
+struct RunningTask {
+    cancel: CancellationToken,
+    target: watch::Sender<TargetState>,
+    done: Option<oneshot::Receiver<()>>,
+    superseded: Arc<AtomicBool>,
+}
+
+struct RunningConnector {
+    connector: Arc<tokio::sync::Mutex<Box<dyn Connector>>>,
+    connector_type: ConnectorType,
+}
+
+/// Identity and shared services of a worker.
+pub struct WorkerServices {
+    pub worker_id: String,
+    pub config: Arc<WorkerConfig>,
+    /// `bootstrap.servers` as clients use it (the embedded broker's address when embedded).
+    pub bootstrap: String,
+    pub registry: Arc<PluginRegistry>,
+    pub offsets: Arc<dyn OffsetStore>,
+    pub status: Arc<dyn StatusListener>,
+}
+
+/// Runs connectors and tasks.
+pub struct Worker {
+    services: WorkerServices,
+    rt: Handle,
+    connectors: Mutex<HashMap<String, RunningConnector>>,
+    tasks: Mutex<HashMap<TaskId, RunningTask>>,
+    requests: mpsc::UnboundedSender<ConnectorRequest>,
+}
+
+impl Worker {
+    /// A worker; requests connectors make (reconfigure, fail) arrive on the returned receiver.
+    pub fn new(
+        services: WorkerServices,
+        rt: Handle,
+    ) -> (Worker, mpsc::UnboundedReceiver<ConnectorRequest>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Worker {
+                services,
+                rt,
+                connectors: Mutex::new(HashMap::new()),
+                tasks: Mutex::new(HashMap::new()),
+                requests: tx,
+            },
+            rx,
+        )
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.services.worker_id
+    }
+
+    pub fn config(&self) -> &Arc<WorkerConfig> {
+        &self.services.config
+    }
+
+    pub fn registry(&self) -> &Arc<PluginRegistry> {
+        &self.services.registry
+    }
+
+    pub fn offsets(&self) -> &Arc<dyn OffsetStore> {
+        &self.services.offsets
+    }
+
+    pub fn bootstrap(&self) -> &str {
+        &self.services.bootstrap
+    }
+
+    /// Starts a connector instance under `target`. Failures become a FAILED status, and are
+    /// also returned.
+    pub async fn start_connector(
+        &self,
+        name: &str,
+        config: &ConfigMap,
+        target: TargetState,
+    ) -> Result<()> {
+        let status = self.services.status.clone();
+        if target == TargetState::Stopped {
+            status.connector_status(name, State::Stopped, None);
+            return Ok(());
+        }
+        let span = tracing::info_span!("connector", connector = %name);
+        let result = async {
+            let class = config
+                .get(crate::config::connector::CONNECTOR_CLASS)
+                .cloned()
+                .unwrap_or_default();
+            let plugin = self.services.registry.connector(&class)?;
+            let mut connector = (plugin.new_connector)()?;
+            let ctx = ConnectorContext::new(name, self.requests.clone());
+            connector
+                .start(config.clone(), ctx)
+                .await
+                .map_err(|e| e.context("error calling Connector.start"))?;
+            tracing::info!(class = %plugin.class, "connector started");
+            Ok::<_, ConnectError>(RunningConnector {
+                connector: Arc::new(tokio::sync::Mutex::new(connector)),
+                connector_type: plugin.connector_type,
+            })
+        }
+        .instrument(span)
+        .await;
+        match result {
+            Ok(running) => {
+                self.connectors.lock().insert(name.to_string(), running);
+                status.connector_status(name, target.running_state(), None);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(connector = %name, error = %e, "connector failed to start");
+                status.connector_status(name, State::Failed, Some(e.trace()));
+                Err(e)
+            }
+        }
+    }
+
+    pub fn is_connector_running(&self, name: &str) -> bool {
+        self.connectors.lock().contains_key(name)
+    }
+
+    pub fn connector_type(&self, name: &str) -> Option<ConnectorType> {
+        self.connectors.lock().get(name).map(|c| c.connector_type)
+    }
+
+    /// Asks a running connector for task configs, each with `task.class` added.
+    pub async fn task_configs(&self, name: &str, max_tasks: usize) -> Result<Vec<ConfigMap>> {
+        let connector = self
+            .connectors
+            .lock()
+            .get(name)
+            .map(|c| c.connector.clone())
+            .ok_or_else(|| {
+                ConnectError::NotFound(format!("Connector {name} is not running on this worker"))
+            })?;
+        let mut c = connector.lock().await;
+        let task_class = c.task_class();
+        let configs = c
+            .task_configs(max_tasks)
+            .await
+            .map_err(|e| e.context("error calling Connector.task_configs"))?;
+        if configs.len() > max_tasks {
+            return Err(ConnectError::Config(format!(
+                "The connector {name} has generated {} tasks, which is greater than {max_tasks}, the maximum number of tasks it is configured to create.",
+                configs.len()
+            )));
+        }
+        Ok(configs
+            .into_iter()
+            .map(|mut cfg| {
+                cfg.insert(TASK_CLASS.to_string(), task_class.clone());
+                cfg
+            })
+            .collect())
+    }
+
+    /// Stops a connector instance (not its tasks).
+    pub async fn stop_connector(&self, name: &str) {
+        let running = self.connectors.lock().remove(name);
+        if let Some(r) = running {
+            let mut c = r.connector.lock().await;
+            if let Err(e) = c.stop().await {
+                tracing::warn!(connector = %name, error = %e, "error calling Connector.stop");
+            }
+        }
+    }
+
+    /// Starts a task thread. Failures to build the task become its FAILED status.
+    pub fn start_task(
+        &self,
+        id: TaskId,
+        task_config: ConfigMap,
+        connector_config: &ConfigMap,
+        target: TargetState,
+    ) {
+        self.stop_task_now(&id);
+        let (target_tx, target_rx) = watch::channel(target);
+        let cancel = CancellationToken::new();
+        let superseded = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = oneshot::channel();
+        let status = self.services.status.clone();
+        let registry = self.services.registry.clone();
+        let connector_cfg = connector_config.clone();
+        let env_parts = (
+            self.services.config.clone(),
+            self.services.bootstrap.clone(),
+            self.services.offsets.clone(),
+            self.rt.clone(),
+        );
+        let thread_id = id.clone();
+        let control = TaskControl {
+            cancel: cancel.clone(),
+            target: target_rx,
+        };
+        let sup = superseded.clone();
+        let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
+            let id = thread_id;
+            let (worker, bootstrap, offsets, rt) = env_parts;
+            let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
+            let _entered = span.enter();
+            let report = |state: State, trace: Option<String>| {
+                if !sup.load(Ordering::Acquire) {
+                    status.task_status(&id, state, trace);
+                }
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
+                let class = task_config.get(TASK_CLASS).cloned().unwrap_or_default();
+                let task = (registry.task(&class)?.new_task)()?;
+                let connector_type = match &task {
+                    Task::Source(_) => ConnectorType::Source,
+                    Task::Sink(_) => ConnectorType::Sink,
+                };
+                let connector = ConnectorConfig::parse(&connector_cfg, Some(connector_type))?;
+                let env = TaskEnv {
+                    id: id.clone(),
+                    worker,
+                    bootstrap,
+                    registry: registry.clone(),
+                    offsets,
+                    connector,
+                    task_config,
+                    control,
+                    rt,
+                    health: Arc::new(ClientHealth::default()),
+                    status: status.clone(),
+                    superseded: sup.clone(),
+                };
+                match task {
+                    Task::Source(task) => SourceTaskLoop::new(env, task)?.run(),
+                    Task::Sink(task) => SinkTaskLoop::new(env, task)?.run(),
+                }
+            }));
+            match outcome {
+                Ok(Ok(())) => {
+                    tracing::info!("task stopped");
+                    report(State::Unassigned, None);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "task failed");
+                    report(State::Failed, Some(e.trace()));
+                }
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    tracing::error!(panic = %msg, "task panicked");
+                    report(State::Failed, Some(format!("org.apache.kafka.connect.errors.ConnectException: task panicked: {msg}")));
+                }
+            }
+            let _ = done_tx.send(());
+        });
+        if let Err(e) = spawn {
+            self.services.status.task_status(
+                &id,
+                State::Failed,
+                Some(format!("could not start the task thread: {e}")),
+            );
+            return;
+        }
+        self.tasks.lock().insert(
+            id,
+            RunningTask {
+                cancel,
+                target: target_tx,
+                done: Some(done_rx),
+                superseded,
+            },
+        );
+    }
+
+    /// Signals a task to stop without waiting for it.
+    fn stop_task_now(&self, id: &TaskId) -> Option<RunningTask> {
+        let t = self.tasks.lock().remove(id)?;
+        t.cancel.cancel();
+        Some(t)
+    }
+
+    /// Stops tasks and waits for them, up to `task.shutdown.graceful.timeout.ms` in all
+    /// (a stuck task is abandoned and its later status updates are ignored).
+    pub async fn stop_tasks(&self, ids: &[TaskId]) {
+        let mut waiting = Vec::new();
+        for id in ids {
+            if let Some(t) = self.stop_task_now(id) {
+                waiting.push((id.clone(), t));
+            }
+        }
+        // Tasks flush their producer and offsets on the way out; give them the flush timeout too.
+        let timeout = self.services.config.task_shutdown_graceful_timeout
+            + self.services.config.offset_flush_timeout;
+        let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(1));
+        for (id, mut t) in waiting {
+            if let Some(done) = t.done.take() {
+                if tokio::time::timeout_at(deadline, done).await.is_err() {
+                    tracing::error!(task = %id, "task did not stop in time; abandoning it");
+                    t.superseded.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    /// Changes a task's target state (pause/resume).
+    pub fn set_task_target(&self, id: &TaskId, target: TargetState) {
+        if let Some(t) = self.tasks.lock().get(id) {
+            let _ = t.target.send(target);
+        }
+    }
+
+    pub fn task_ids(&self) -> Vec<TaskId> {
+        let mut ids: Vec<_> = self.tasks.lock().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn connector_names(&self) -> Vec<String> {
+        self.connectors.lock().keys().cloned().collect()
+    }
+
+    /// Stops every task and connector.
+    pub async fn stop_all(&self) {
+        let ids = self.task_ids();
+        self.stop_tasks(&ids).await;
+        for name in self.connector_names() {
+            self.stop_connector(&name).await;
+        }
+    }
+}

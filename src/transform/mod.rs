@@ -1,0 +1,1 @@
+//! Built-in single message transforms and predicates.
