@@ -9,6 +9,7 @@ use crate::plugin::PluginRegistry;
 pub fn builtin_registry() -> PluginRegistry {
     let mut reg = PluginRegistry::new();
     crate::plugin::builtin::register_converters(&mut reg);
+    crate::plugin::builtin::register_transforms(&mut reg);
     file::register(&mut reg);
     reg
 }

@@ -266,23 +266,3 @@ pub enum Task {
     Source(Box<dyn SourceTask>),
     Sink(Box<dyn SinkTask>),
 }
-
-/// A single message transform (Connect's `Transformation`).
-pub trait Transformation: Send {
-    /// The transformed record, or `None` to drop it.
-    fn apply(&mut self, record: Record) -> Result<Option<Record>>;
-
-    /// Applies to a batch; Python transforms override this to cross the FFI boundary once.
-    fn apply_batch(&mut self, records: Vec<Record>) -> Vec<Result<Option<Record>>> {
-        records.into_iter().map(|r| self.apply(r)).collect()
-    }
-
-    fn close(&mut self) {}
-}
-
-/// A condition for applying a transformation (Connect's `Predicate`).
-pub trait Predicate: Send {
-    fn test(&mut self, record: &Record) -> Result<bool>;
-
-    fn close(&mut self) {}
-}

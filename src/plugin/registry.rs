@@ -7,7 +7,8 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use super::api::{Connector, Predicate, Task, Transformation};
+use super::api::{Connector, Task};
+use crate::transform::{Predicate, Transformation};
 use crate::config::connector::ConnectorType;
 use crate::config::{ConfigDef, ConfigMap};
 use crate::convert::{ConverterFactory, HeaderConverterFactory};
