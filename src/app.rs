@@ -99,6 +99,7 @@ impl StandaloneApp {
                 registry: Arc::new(opts.registry),
                 offsets,
                 status: statuses.clone(),
+                embedded_topics: embedded.as_ref().and_then(EmbeddedBroker::topics),
             },
             tokio::runtime::Handle::current(),
         );

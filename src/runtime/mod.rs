@@ -8,6 +8,7 @@ pub mod sink_task;
 pub mod source_task;
 pub mod state;
 pub mod status;
+pub mod topic_creation;
 pub mod transform_chain;
 pub mod worker;
 

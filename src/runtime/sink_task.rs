@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use tokio::runtime::Handle;
@@ -40,6 +40,8 @@ struct SinkShared {
     task: Mutex<Box<dyn SinkTask>>,
     /// Next offset to commit per partition: one past the last record handed to `put`.
     current: Mutex<HashMap<TopicPartition, i64>>,
+    /// What was last committed, to skip commits that would change nothing.
+    last_committed: Mutex<HashMap<TopicPartition, i64>>,
     context: Arc<Mutex<SinkContextState>>,
     /// The connector is paused: newly assigned partitions are paused too.
     paused: AtomicBool,
@@ -90,13 +92,18 @@ impl SinkShared {
                 .block_on(task.pre_commit(offsets))
                 .map_err(|e| e.context("error calling SinkTask.pre_commit"))?
         };
-        if committable.is_empty() {
+        let unchanged = {
+            let last = self.last_committed.lock();
+            committable.iter().all(|(tp, o)| last.get(tp) == Some(o))
+        };
+        if committable.is_empty() || unchanged {
             return Ok(());
         }
         consumer
             .commit(&to_tpl(&committable), mode)
             .map_err(|e| ConnectError::Kafka(format!("commit of offsets failed: {e}")))?;
         tracing::debug!(task = %self.id, partitions = committable.len(), "committed sink offsets");
+        self.last_committed.lock().extend(committable);
         Ok(())
     }
 
@@ -195,6 +202,11 @@ pub(crate) struct SinkTaskLoop {
     last_commit: Instant,
     /// The task itself failed (not a record): do not call it again.
     task_failed: bool,
+    /// Topics this task has consumed from (topic tracking).
+    seen_topics: std::collections::HashSet<String>,
+    /// A subscribed topic was reported missing; its metadata is refreshed until it exists.
+    missing_topics: AtomicBool,
+    last_metadata_refresh: Instant,
 }
 
 impl SinkTaskLoop {
@@ -230,6 +242,7 @@ impl SinkTaskLoop {
             id: env.id.clone(),
             task: Mutex::new(task),
             current: Mutex::new(HashMap::new()),
+            last_committed: Mutex::new(HashMap::new()),
             context: Arc::new(Mutex::new(SinkContextState::default())),
             paused: AtomicBool::new(false),
             live: AtomicBool::new(false),
@@ -259,6 +272,9 @@ impl SinkTaskLoop {
             max_poll_records,
             last_commit: Instant::now(),
             task_failed: false,
+            seen_topics: Default::default(),
+            missing_topics: AtomicBool::new(false),
+            last_metadata_refresh: Instant::now(),
         })
     }
 
@@ -326,6 +342,7 @@ impl SinkTaskLoop {
             }
             self.apply_context_requests();
             self.maybe_commit(false);
+            self.refresh_missing_topics();
             // Say on the status why nothing arrives when the brokers cannot be reached.
             let new_note = if polled_any {
                 None
@@ -372,7 +389,12 @@ impl SinkTaskLoop {
             match self.consumer.poll(timeout) {
                 Some(Ok(m)) => batch.push(m),
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
+                    if matches!(e, KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) {
+                        self.missing_topics.store(true, Ordering::Release);
+                        tracing::debug!(error = %e, "a subscribed topic does not exist yet");
+                    } else {
+                        tracing::warn!(error = %e, "consumer error");
+                    }
                     self.env.health.record_error(e.to_string());
                     break;
                 }
@@ -383,19 +405,46 @@ impl SinkTaskLoop {
         batch
     }
 
+    /// While a subscribed topic is missing, asks for its metadata every second: librdkafka
+    /// would otherwise only notice it at the next periodic refresh (minutes later).
+    fn refresh_missing_topics(&mut self) {
+        if !self.missing_topics.load(Ordering::Acquire) || self.last_metadata_refresh.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last_metadata_refresh = Instant::now();
+        let mut all_present = true;
+        for topic in &self.env.connector.topics {
+            let present = self
+                .consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(1))
+                .map(|md| md.topics().iter().any(|t| t.error().is_none() && !t.partitions().is_empty()))
+                .unwrap_or(false);
+            all_present &= present;
+        }
+        if all_present {
+            self.missing_topics.store(false, Ordering::Release);
+        }
+    }
+
     /// Converts a polled batch. Also returns, per partition, the batch's first offset and the
     /// next offset after it.
     fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> Result<(Vec<Record>, BatchOffsets)> {
-        let mut offsets = BatchOffsets::new();
+        // Batches are long runs of one partition: compare with the last entry before hashing.
+        let mut runs: Vec<(TopicPartition, i64, i64)> = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
         for msg in batch {
             if let Some(r) = self.convert(msg)? {
                 records.push(r);
             }
-            offsets
-                .entry(TopicPartition::new(msg.topic(), msg.partition()))
-                .and_modify(|(_, next)| *next = msg.offset() + 1)
-                .or_insert((msg.offset(), msg.offset() + 1));
+            let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+            match runs.iter_mut().rev().find(|(tp, _, _)| tp.partition == partition && tp.topic == topic) {
+                Some(run) => run.2 = offset + 1,
+                None => runs.push((TopicPartition::new(topic, partition), offset, offset + 1)),
+            }
+        }
+        let mut offsets = BatchOffsets::new();
+        for (tp, first, next) in runs {
+            offsets.entry(tp).and_modify(|e| e.1 = e.1.max(next)).or_insert((first, next));
         }
         Ok((records, offsets))
     }
@@ -421,6 +470,12 @@ impl SinkTaskLoop {
             }
             out
         };
+        for tp in offsets.keys() {
+            if !self.seen_topics.contains(&tp.topic) {
+                self.env.topic_used(&tp.topic);
+                self.seen_topics.insert(tp.topic.clone());
+            }
+        }
         if self.put(records, &offsets)? {
             let mut current = self.shared.current.lock();
             for (tp, (_, next)) in offsets {

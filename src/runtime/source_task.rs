@@ -175,6 +175,8 @@ pub(crate) struct SourceTaskLoop {
     unwritten: HashMap<String, (OffsetMap, OffsetMap)>,
     last_commit: Instant,
     status_note: Option<String>,
+    /// Topics this task has written to (for topic creation and tracking).
+    seen_topics: std::collections::HashSet<String>,
 }
 
 impl SourceTaskLoop {
@@ -219,6 +221,7 @@ impl SourceTaskLoop {
             unwritten: HashMap::new(),
             last_commit: Instant::now(),
             status_note: None,
+            seen_topics: Default::default(),
         })
     }
 
@@ -402,6 +405,9 @@ impl SourceTaskLoop {
     }
 
     fn send(&mut self, record: Record, position: Option<(OffsetMap, OffsetMap)>) -> Result<()> {
+        if !self.seen_topics.contains(&record.topic) {
+            self.first_use_of_topic(&record.topic);
+        }
         let Some((key, value, headers)) = self.convert(&record)? else {
             if let Some((p, o)) = position {
                 self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
@@ -464,6 +470,14 @@ impl SourceTaskLoop {
                 }
             }
         }
+    }
+
+    fn first_use_of_topic(&mut self, topic: &str) {
+        if self.env.worker.raw.get("topic.creation.enable").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")) {
+            self.env.rt.block_on(self.env.topics.ensure(topic, &self.env.connector.raw));
+        }
+        self.env.topic_used(topic);
+        self.seen_topics.insert(topic.to_string());
     }
 
     /// Shows on a RUNNING status why records are not being delivered, and clears it after.

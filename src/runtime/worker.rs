@@ -18,6 +18,7 @@ use super::sink_task::SinkTaskLoop;
 use super::source_task::SourceTaskLoop;
 use super::state::{State, TargetState};
 use super::status::StatusListener;
+use super::topic_creation::TopicCreator;
 use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
@@ -36,11 +37,19 @@ pub(crate) struct TaskEnv {
     pub control: TaskControl,
     pub rt: Handle,
     pub health: Arc<ClientHealth>,
+    pub topics: Arc<TopicCreator>,
     status: Arc<dyn StatusListener>,
     superseded: Arc<AtomicBool>,
 }
 
 impl TaskEnv {
+    /// Records that this task's connector uses `topic` (KIP-558).
+    pub fn topic_used(&self, topic: &str) {
+        if !self.superseded.load(Ordering::Acquire) {
+            self.status.topic_used(&self.id.connector, topic);
+        }
+    }
+
     /// Reports this task's state, unless the worker has given up on this instance.
     pub fn report(&self, state: State, trace: Option<String>) {
         if !self.superseded.load(Ordering::Acquire) {
@@ -77,12 +86,15 @@ pub struct WorkerServices {
     pub registry: Arc<PluginRegistry>,
     pub offsets: Arc<dyn OffsetStore>,
     pub status: Arc<dyn StatusListener>,
+    /// Topic creation on the embedded broker, when the worker runs on it.
+    pub embedded_topics: Option<crate::kafka::EmbeddedTopics>,
 }
 
 /// Runs connectors and tasks.
 pub struct Worker {
     services: WorkerServices,
     rt: Handle,
+    topics: Arc<TopicCreator>,
     connectors: Mutex<HashMap<String, RunningConnector>>,
     tasks: Mutex<HashMap<TaskId, RunningTask>>,
     requests: mpsc::UnboundedSender<ConnectorRequest>,
@@ -95,10 +107,20 @@ impl Worker {
         rt: Handle,
     ) -> (Worker, mpsc::UnboundedReceiver<ConnectorRequest>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        // The embedded mock broker would give new topics 4 partitions: one keeps a quickstart's
+        // lines in order.
+        let default_partitions = if services.config.uses_embedded_broker() { 1 } else { -1 };
+        let topics = Arc::new(TopicCreator::new(
+            services.bootstrap.clone(),
+            services.config.admin.clone(),
+            default_partitions,
+            services.embedded_topics.clone(),
+        ));
         (
             Worker {
                 services,
                 rt,
+                topics,
                 connectors: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
                 requests: tx,
@@ -246,6 +268,7 @@ impl Worker {
             self.services.bootstrap.clone(),
             self.services.offsets.clone(),
             self.rt.clone(),
+            self.topics.clone(),
         );
         let thread_id = id.clone();
         let control = TaskControl {
@@ -255,7 +278,7 @@ impl Worker {
         let sup = superseded.clone();
         let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
             let id = thread_id;
-            let (worker, bootstrap, offsets, rt) = env_parts;
+            let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
             let _entered = span.enter();
             let report = |state: State, trace: Option<String>| {
@@ -282,6 +305,7 @@ impl Worker {
                     control,
                     rt,
                     health: Arc::new(ClientHealth::default()),
+                    topics,
                     status: status.clone(),
                     superseded: sup.clone(),
                 };
@@ -291,10 +315,9 @@ impl Worker {
                 }
             }));
             match outcome {
-                Ok(Ok(())) => {
-                    tracing::info!("task stopped");
-                    report(State::Unassigned, None);
-                }
+                // A deliberate stop leaves the status to the herder (deleted, restarting,
+                // reassigned, ...): reporting here could overwrite what it set.
+                Ok(Ok(())) => tracing::info!("task stopped"),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "task failed");
                     report(State::Failed, Some(e.trace()));
