@@ -305,25 +305,41 @@ impl ConnectorConfig {
 
 /// Rules that involve more than one key, checked on the raw config so they are reported
 /// even when other keys fail to parse; each error is reported against a key.
-pub fn cross_check(raw: &ConfigMap, connector_type: Option<ConnectorType>) -> Vec<(String, String)> {
+pub fn cross_check(
+    raw: &ConfigMap,
+    connector_type: Option<ConnectorType>,
+) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     if connector_type == Some(ConnectorType::Sink) {
         let topics = raw.get(TOPICS).map(|t| split_list(t)).unwrap_or_default();
-        let regex = raw.get(TOPICS_REGEX).map(|r| r.trim()).filter(|r| !r.is_empty());
+        let regex = raw
+            .get(TOPICS_REGEX)
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty());
         match (topics.is_empty(), regex) {
             (false, Some(_)) => errors.push((
                 TOPICS.to_string(),
-                "topics and topics.regex are mutually exclusive options, but both are set.".to_string(),
+                "topics and topics.regex are mutually exclusive options, but both are set."
+                    .to_string(),
             )),
-            (true, None) => errors.push((TOPICS.to_string(), "Must configure one of topics or topics.regex".to_string())),
+            (true, None) => errors.push((
+                TOPICS.to_string(),
+                "Must configure one of topics or topics.regex".to_string(),
+            )),
             (true, Some(r)) => {
                 if let Err(e) = regex::Regex::new(r) {
-                    errors.push((TOPICS_REGEX.to_string(), format!("Invalid value {r} for configuration topics.regex: {e}")));
+                    errors.push((
+                        TOPICS_REGEX.to_string(),
+                        format!("Invalid value {r} for configuration topics.regex: {e}"),
+                    ));
                 }
             }
             _ => {}
         }
-        let dlq = raw.get("errors.deadletterqueue.topic.name").map(|d| d.trim()).filter(|d| !d.is_empty());
+        let dlq = raw
+            .get("errors.deadletterqueue.topic.name")
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty());
         if let Some(dlq) = dlq {
             if topics.iter().any(|t| t == dlq) {
                 errors.push((

@@ -10,7 +10,11 @@ use rdkafka::mocking::MockCluster;
 use crate::errors::{ConnectError, Result};
 
 enum Command {
-    CreateTopic { name: String, partitions: i32, reply: mpsc::Sender<Result<()>> },
+    CreateTopic {
+        name: String,
+        partitions: i32,
+        reply: mpsc::Sender<Result<()>>,
+    },
 }
 
 /// Creates topics on the embedded broker (its admin API cannot).
@@ -23,9 +27,15 @@ impl EmbeddedTopics {
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         let (reply, answer) = mpsc::channel();
         self.commands
-            .send(Command::CreateTopic { name: name.to_string(), partitions: partitions.max(1), reply })
+            .send(Command::CreateTopic {
+                name: name.to_string(),
+                partitions: partitions.max(1),
+                reply,
+            })
             .map_err(|_| ConnectError::Kafka("the embedded broker has stopped".into()))?;
-        answer.recv().map_err(|_| ConnectError::Kafka("the embedded broker has stopped".into()))?
+        answer
+            .recv()
+            .map_err(|_| ConnectError::Kafka("the embedded broker has stopped".into()))?
     }
 }
 
@@ -50,10 +60,16 @@ impl EmbeddedBroker {
                     // Runs until every sender (the broker handle and its topic handles) is gone.
                     while let Ok(cmd) = command_rx.recv() {
                         match cmd {
-                            Command::CreateTopic { name, partitions, reply } => {
-                                let r = cluster
-                                    .create_topic(&name, partitions, 1)
-                                    .map_err(|e| ConnectError::Kafka(format!("could not create topic {name}: {e}")));
+                            Command::CreateTopic {
+                                name,
+                                partitions,
+                                reply,
+                            } => {
+                                let r = cluster.create_topic(&name, partitions, 1).map_err(|e| {
+                                    ConnectError::Kafka(format!(
+                                        "could not create topic {name}: {e}"
+                                    ))
+                                });
                                 let _ = reply.send(r);
                             }
                         }
@@ -61,17 +77,26 @@ impl EmbeddedBroker {
                     drop(cluster);
                 }
                 Err(e) => {
-                    let _ = ready_tx.send(Err(ConnectError::Kafka(format!("could not start the embedded broker: {e}"))));
+                    let _ = ready_tx.send(Err(ConnectError::Kafka(format!(
+                        "could not start the embedded broker: {e}"
+                    ))));
                 }
             })
-            .map_err(|e| ConnectError::Other(format!("could not start the embedded broker thread: {e}")))?;
-        let bootstrap_servers =
-            ready_rx.recv().map_err(|_| ConnectError::Kafka("the embedded broker thread exited".into()))??;
+            .map_err(|e| {
+                ConnectError::Other(format!("could not start the embedded broker thread: {e}"))
+            })?;
+        let bootstrap_servers = ready_rx
+            .recv()
+            .map_err(|_| ConnectError::Kafka("the embedded broker thread exited".into()))??;
         tracing::warn!(
             %bootstrap_servers,
             "using the embedded development broker (bootstrap.servers=embedded): data is kept in memory and lost when the worker stops; do not use it in production"
         );
-        Ok(EmbeddedBroker { bootstrap_servers, commands: Some(command_tx), thread: Some(thread) })
+        Ok(EmbeddedBroker {
+            bootstrap_servers,
+            commands: Some(command_tx),
+            thread: Some(thread),
+        })
     }
 
     pub fn bootstrap_servers(&self) -> &str {
@@ -80,7 +105,9 @@ impl EmbeddedBroker {
 
     /// A handle for creating topics; it keeps the broker running while it exists.
     pub fn topics(&self) -> Option<EmbeddedTopics> {
-        self.commands.clone().map(|commands| EmbeddedTopics { commands })
+        self.commands
+            .clone()
+            .map(|commands| EmbeddedTopics { commands })
     }
 }
 

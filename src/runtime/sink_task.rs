@@ -332,13 +332,18 @@ impl SinkTaskLoop {
             }
             // Records that arrive just as the connector pauses are delivered anyway: dropping
             // them would move the consumer position past records that were never put.
-            let (records, offsets) = {
+            let (records, offsets, failure) = {
                 let batch = self.poll_batch();
-                self.convert_batch(&batch)?
+                self.convert_batch(&batch)
             };
-            let polled_any = !offsets.is_empty();
+            let polled_any = !offsets.is_empty() || failure.is_some();
             if polled_any || target == TargetState::Started {
+                // Records before an intolerable one are still delivered, so the committed
+                // offset ends up pointing exactly at the record that failed.
                 self.deliver(records, offsets)?;
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             self.apply_context_requests();
             self.maybe_commit(false);
@@ -351,7 +356,7 @@ impl SinkTaskLoop {
                     .health
                     .recent_error(Duration::from_secs(30))
                     .map(|e| {
-                        format!("Cannot fetch records from Kafka; retrying. Last client error: {e}")
+                        format!("Cannot fetch records from Kafka ({}); retrying. Last client error: {e}", self.env.bootstrap)
                     })
             };
             if polled_any {
@@ -389,13 +394,25 @@ impl SinkTaskLoop {
             match self.consumer.poll(timeout) {
                 Some(Ok(m)) => batch.push(m),
                 Some(Err(e)) => {
-                    if matches!(e, KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)) {
+                    if matches!(
+                        e,
+                        KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)
+                    ) {
                         self.missing_topics.store(true, Ordering::Release);
                         tracing::debug!(error = %e, "a subscribed topic does not exist yet");
                     } else {
                         tracing::warn!(error = %e, "consumer error");
                     }
-                    self.env.health.record_error(e.to_string());
+                    // The client context already recorded transport errors with the broker
+                    // address; keep that more useful text.
+                    if self
+                        .env
+                        .health
+                        .recent_error(Duration::from_secs(5))
+                        .is_none()
+                    {
+                        self.env.health.record_error(e.to_string());
+                    }
                     break;
                 }
                 None => break,
@@ -408,7 +425,9 @@ impl SinkTaskLoop {
     /// While a subscribed topic is missing, asks for its metadata every second: librdkafka
     /// would otherwise only notice it at the next periodic refresh (minutes later).
     fn refresh_missing_topics(&mut self) {
-        if !self.missing_topics.load(Ordering::Acquire) || self.last_metadata_refresh.elapsed() < Duration::from_secs(1) {
+        if !self.missing_topics.load(Ordering::Acquire)
+            || self.last_metadata_refresh.elapsed() < Duration::from_secs(1)
+        {
             return;
         }
         self.last_metadata_refresh = Instant::now();
@@ -417,7 +436,11 @@ impl SinkTaskLoop {
             let present = self
                 .consumer
                 .fetch_metadata(Some(topic), Duration::from_secs(1))
-                .map(|md| md.topics().iter().any(|t| t.error().is_none() && !t.partitions().is_empty()))
+                .map(|md| {
+                    md.topics()
+                        .iter()
+                        .any(|t| t.error().is_none() && !t.partitions().is_empty())
+                })
                 .unwrap_or(false);
             all_present &= present;
         }
@@ -428,25 +451,40 @@ impl SinkTaskLoop {
 
     /// Converts a polled batch. Also returns, per partition, the batch's first offset and the
     /// next offset after it.
-    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> Result<(Vec<Record>, BatchOffsets)> {
+    /// Stops at the first record whose failure is not tolerated and returns that error with
+    /// the records and offsets before it.
+    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> (Vec<Record>, BatchOffsets, Option<ConnectError>) {
         // Batches are long runs of one partition: compare with the last entry before hashing.
         let mut runs: Vec<(TopicPartition, i64, i64)> = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
+        let mut failure = None;
         for msg in batch {
-            if let Some(r) = self.convert(msg)? {
-                records.push(r);
+            match self.convert(msg) {
+                Ok(Some(r)) => records.push(r),
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
             let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-            match runs.iter_mut().rev().find(|(tp, _, _)| tp.partition == partition && tp.topic == topic) {
+            match runs
+                .iter_mut()
+                .rev()
+                .find(|(tp, _, _)| tp.partition == partition && tp.topic == topic)
+            {
                 Some(run) => run.2 = offset + 1,
                 None => runs.push((TopicPartition::new(topic, partition), offset, offset + 1)),
             }
         }
         let mut offsets = BatchOffsets::new();
         for (tp, first, next) in runs {
-            offsets.entry(tp).and_modify(|e| e.1 = e.1.max(next)).or_insert((first, next));
+            offsets
+                .entry(tp)
+                .and_modify(|e| e.1 = e.1.max(next))
+                .or_insert((first, next));
         }
-        Ok((records, offsets))
+        (records, offsets, failure)
     }
 
     /// Transforms and puts a batch; then advances the offsets to commit.

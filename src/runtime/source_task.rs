@@ -473,8 +473,16 @@ impl SourceTaskLoop {
     }
 
     fn first_use_of_topic(&mut self, topic: &str) {
-        if self.env.worker.raw.get("topic.creation.enable").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false")) {
-            self.env.rt.block_on(self.env.topics.ensure(topic, &self.env.connector.raw));
+        if self
+            .env
+            .worker
+            .raw
+            .get("topic.creation.enable")
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+        {
+            self.env
+                .rt
+                .block_on(self.env.topics.ensure(topic, &self.env.connector.raw));
         }
         self.env.topic_used(topic);
         self.seen_topics.insert(topic.to_string());
@@ -486,7 +494,12 @@ impl SourceTaskLoop {
             self.env
                 .health
                 .recent_error(Duration::from_secs(30))
-                .map(|e| format!("Records are waiting to be delivered to Kafka; retrying. Last client error: {e}"))
+                .map(|e| {
+                    format!(
+                        "Records are waiting to be delivered to Kafka ({}); retrying. Last client error: {e}",
+                        self.env.bootstrap
+                    )
+                })
         } else {
             None
         };

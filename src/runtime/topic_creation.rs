@@ -24,7 +24,12 @@ pub struct TopicCreator {
 }
 
 impl TopicCreator {
-    pub fn new(bootstrap: String, admin_config: ConfigMap, default_partitions: i32, embedded: Option<EmbeddedTopics>) -> Self {
+    pub fn new(
+        bootstrap: String,
+        admin_config: ConfigMap,
+        default_partitions: i32,
+        embedded: Option<EmbeddedTopics>,
+    ) -> Self {
         TopicCreator {
             bootstrap,
             admin_config,
@@ -74,6 +79,9 @@ impl TopicCreator {
                 Some(a) => Some(a.clone()),
                 None => match Admin::new(&self.bootstrap, &self.admin_config) {
                     Ok(a) => {
+                        // A task waits for this before its first record: do not wait long
+                        // when the brokers are away (producing auto-creates the topic anyway).
+                        let a = a.with_timeout(std::time::Duration::from_secs(10));
                         let a = Arc::new(a);
                         *slot = Some(a.clone());
                         Some(a)
@@ -87,11 +95,16 @@ impl TopicCreator {
         };
         if let Some(admin) = admin {
             match admin.create_topics(&[spec]).await {
-                Ok(created) if !created.is_empty() => tracing::info!(%topic, partitions, replication_factor = rf, "created topic"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(%topic, error = %e, "could not create topic; relying on the broker to auto-create it"),
+                Ok(created) => {
+                    if !created.is_empty() {
+                        tracing::info!(%topic, partitions, replication_factor = rf, "created topic");
+                    }
+                    self.known.lock().insert(topic.to_string());
+                }
+                Err(e) => {
+                    tracing::warn!(%topic, error = %e, "could not create topic; relying on the broker to auto-create it")
+                }
             }
         }
-        self.known.lock().insert(topic.to_string());
     }
 }

@@ -109,7 +109,11 @@ impl Worker {
         let (tx, rx) = mpsc::unbounded_channel();
         // The embedded mock broker would give new topics 4 partitions: one keeps a quickstart's
         // lines in order.
-        let default_partitions = if services.config.uses_embedded_broker() { 1 } else { -1 };
+        let default_partitions = if services.config.uses_embedded_broker() {
+            1
+        } else {
+            -1
+        };
         let topics = Arc::new(TopicCreator::new(
             services.bootstrap.clone(),
             services.config.admin.clone(),
