@@ -112,6 +112,14 @@ impl StandaloneApp {
             config_dir,
             cluster_id.clone(),
         );
+        // Idle workers give memory back: see Worker::release_free_memory.
+        tokio::spawn(async {
+            let mut every = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                every.tick().await;
+                Worker::release_free_memory();
+            }
+        });
         tokio::spawn(fetch_cluster_id(
             bootstrap_servers.clone(),
             worker_config.admin.clone(),

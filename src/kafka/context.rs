@@ -78,7 +78,10 @@ impl ClientContext for LoggingContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         let message = format!("{error}: {reason}");
-        let repeated = self.health.recent_error(Duration::from_secs(60)).is_some_and(|m| m == message);
+        let repeated = self
+            .health
+            .recent_error(Duration::from_secs(60))
+            .is_some_and(|m| m == message);
         if repeated {
             // librdkafka repeats the same error every second while brokers are away.
             tracing::debug!(target: "librdkafka", %error, "{reason}");
@@ -87,7 +90,10 @@ impl ClientContext for LoggingContext {
         }
         // "All brokers down" says less than the transport error before it (which names the
         // broker): keep that one while it is recent.
-        let all_down = matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::AllBrokersDown));
+        let all_down = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        );
         if all_down && self.health.recent_error(Duration::from_secs(30)).is_some() {
             return;
         }

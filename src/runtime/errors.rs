@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::config::connector::ErrorHandlingConfig;
-use crate::data::Record;
+use crate::data::{OffsetMap, Origin, Record};
 use crate::errors::ConnectError;
 use crate::plugin::TaskId;
 
@@ -59,13 +59,15 @@ pub struct Failure<'a> {
     pub consumed: Option<&'a RawRecord>,
     /// For sources, or sinks after conversion: the record.
     pub record: Option<&'a Record>,
+    /// For sources: the record's source partition and offset (kept apart from the record).
+    pub source_position: Option<(&'a OffsetMap, &'a OffsetMap)>,
 }
 
 impl Failure<'_> {
     /// `topic='t', partition=0, offset=42` for consumed records.
     pub fn describe_record(&self) -> String {
-        match (self.consumed, self.record) {
-            (Some(c), _) => format!(
+        if let Some(c) = self.consumed {
+            return format!(
                 "{{topic='{}', partition={}, offset={}, timestamp={}}}",
                 c.topic,
                 c.partition,
@@ -73,25 +75,22 @@ impl Failure<'_> {
                 c.timestamp
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "null".into())
-            ),
-            (None, Some(r)) => format!(
-                "{{topic='{}', kafka_partition={}, source_partition={}, source_offset={}}}",
+            );
+        }
+        let json = |m: &OffsetMap| serde_json::to_string(m).unwrap_or_default();
+        let (partition, offset) = match (self.source_position, self.record.map(|r| &r.origin)) {
+            (Some((p, o)), _) => (json(p), json(o)),
+            (None, Some(Origin::Source { partition, offset })) => (json(partition), json(offset)),
+            (None, Some(Origin::Sink(p))) => ("null".into(), p.offset.to_string()),
+            (None, None) => ("null".into(), "null".into()),
+        };
+        match self.record {
+            Some(r) => format!(
+                "{{topic='{}', kafka_partition={}, source_partition={partition}, source_offset={offset}}}",
                 r.topic,
-                r.kafka_partition
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "null".into()),
-                match &r.origin {
-                    crate::data::Origin::Source { partition, .. } =>
-                        serde_json::to_string(partition).unwrap_or_default(),
-                    crate::data::Origin::Sink(_) => "null".into(),
-                },
-                match &r.origin {
-                    crate::data::Origin::Source { offset, .. } =>
-                        serde_json::to_string(offset).unwrap_or_default(),
-                    crate::data::Origin::Sink(p) => p.offset.to_string(),
-                },
+                r.kafka_partition.map(|p| p.to_string()).unwrap_or_else(|| "null".into()),
             ),
-            (None, None) => "{}".into(),
+            None => format!("{{source_partition={partition}, source_offset={offset}}}"),
         }
     }
 }

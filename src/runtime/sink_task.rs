@@ -237,6 +237,8 @@ impl SinkTaskLoop {
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             ("enable.partition.eof", "false"),
+            // Prefetch per consumer; librdkafka's default (64 MB) dominates a worker's memory.
+            ("queued.max.messages.kbytes", "16384"),
         ];
         let shared = Arc::new(SinkShared {
             id: env.id.clone(),
@@ -453,7 +455,10 @@ impl SinkTaskLoop {
     /// next offset after it.
     /// Stops at the first record whose failure is not tolerated and returns that error with
     /// the records and offsets before it.
-    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> (Vec<Record>, BatchOffsets, Option<ConnectError>) {
+    fn convert_batch(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+    ) -> (Vec<Record>, BatchOffsets, Option<ConnectError>) {
         // Batches are long runs of one partition: compare with the last entry before hashing.
         let mut runs: Vec<(TopicPartition, i64, i64)> = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
@@ -503,6 +508,7 @@ impl SinkTaskLoop {
                         error: &f.error,
                         consumed: None,
                         record: None,
+                        source_position: None,
                     })?,
                 }
             }
@@ -610,6 +616,7 @@ impl SinkTaskLoop {
                 error: &e,
                 consumed: Some(&raw),
                 record: None,
+                source_position: None,
             })?;
             Ok(None)
         };

@@ -377,6 +377,7 @@ impl Worker {
         let timeout = self.services.config.task_shutdown_graceful_timeout
             + self.services.config.offset_flush_timeout;
         let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(1));
+        let stopped_any = !waiting.is_empty();
         for (id, mut t) in waiting {
             if let Some(done) = t.done.take() {
                 if tokio::time::timeout_at(deadline, done).await.is_err() {
@@ -384,6 +385,19 @@ impl Worker {
                     t.superseded.store(true, Ordering::Release);
                 }
             }
+        }
+        if stopped_any {
+            Self::release_free_memory();
+        }
+    }
+
+    /// Returns memory freed by stopped clients to the OS. librdkafka allocates its buffers
+    /// with the C allocator, which keeps freed memory in per-thread arenas otherwise.
+    pub fn release_free_memory() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
         }
     }
 
