@@ -38,8 +38,15 @@ fn take_position(record: &mut Record) -> Position {
     }
 }
 
-/// A record's key, value and headers as Kafka bytes.
-type KafkaPayload = (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>);
+/// A record converted for the producer.
+struct OutgoingRecord {
+    topic: String,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Option<OwnedHeaders>,
+}
 
 const PENDING: u8 = 0;
 const ACKED: u8 = 1;
@@ -372,11 +379,7 @@ impl SourceTaskLoop {
     }
 
     /// Key, value and headers as bytes; `None` when a converter failed and it was tolerated.
-    fn convert(
-        &self,
-        mut record: Record,
-        position: &Position,
-    ) -> Result<Option<(String, Option<i32>, Option<i64>, KafkaPayload)>> {
+    fn convert(&self, mut record: Record, position: &Position) -> Result<Option<OutgoingRecord>> {
         let c = &self.converters;
         let fail =
             |stage: Stage, class: &str, e: ConnectError, record: &Record| -> Result<Option<_>> {
@@ -445,8 +448,14 @@ impl SourceTaskLoop {
         if !self.seen_topics.contains(&record.topic) {
             self.first_use_of_topic(&record.topic);
         }
-        let Some((topic, kafka_partition, timestamp, (key, value, headers))) =
-            self.convert(record, &position)?
+        let Some(OutgoingRecord {
+            topic,
+            partition: kafka_partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        }) = self.convert(record, &position)?
         else {
             self.skip(position);
             return Ok(());
