@@ -436,12 +436,14 @@ impl SourceTaskLoop {
             timestamp,
             ..
         } = record;
-        Ok(Some((
+        Ok(Some(OutgoingRecord {
             topic,
-            kafka_partition,
+            partition: kafka_partition,
             timestamp,
-            (key, value, headers),
-        )))
+            key,
+            value,
+            headers,
+        }))
     }
 
     fn send(&mut self, record: Record, position: Position) -> Result<()> {
