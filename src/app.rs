@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::connector::NAME;
+use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
@@ -100,6 +101,7 @@ impl StandaloneApp {
                 offsets,
                 status: statuses.clone(),
                 embedded_topics: embedded.as_ref().and_then(EmbeddedBroker::topics),
+                providers: Arc::new(ConfigProviders::from_worker_config(&worker_config.raw)?),
             },
             tokio::runtime::Handle::current(),
         );

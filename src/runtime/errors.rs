@@ -98,6 +98,11 @@ impl Failure<'_> {
 /// Receives tolerated failures: a dead letter queue, for example.
 pub trait FailureReporter: Send + Sync {
     fn report(&self, task: &TaskId, failure: &Failure<'_>) -> Result<(), ConnectError>;
+
+    /// Waits until everything reported is durable; called before offsets move past them.
+    fn flush(&self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }
 
 /// Counters for `task-error-metrics`.
@@ -107,6 +112,27 @@ pub struct ErrorCounters {
     pub records_skipped: AtomicU64,
     pub errors_logged: AtomicU64,
     pub last_error_timestamp: AtomicU64,
+}
+
+/// A sink task's `errant_record_reporter` (KIP-610): records `put` cannot handle go through
+/// the same policy (tolerance, log, dead letter queue) as converter failures.
+pub struct ErrantReporter {
+    pub handler: Arc<ErrorHandler>,
+    /// The connector class, reported as the failing class.
+    pub class: String,
+}
+
+impl crate::plugin::ErrantRecordReporter for ErrantReporter {
+    fn report(&self, record: &Record, error: &ConnectError) -> Result<(), ConnectError> {
+        self.handler.handle(Failure {
+            stage: Stage::TaskPut,
+            class: &self.class,
+            error,
+            consumed: None,
+            record: Some(record),
+            source_position: None,
+        })
+    }
 }
 
 /// Decides whether a failed record fails the task or is skipped.
@@ -131,12 +157,46 @@ impl ErrorHandler {
         self.reporters.push(reporter);
     }
 
+    /// Whether failed records go anywhere (then callers keep what reporters need).
+    pub fn has_reporters(&self) -> bool {
+        !self.reporters.is_empty()
+    }
+
+    /// The wait before retry `attempt` (0-based) of a retriable operation: exponential from
+    /// 300 ms, capped at `errors.retry.delay.max.ms`, with up to 20% jitter (Connect's
+    /// `RetryWithToleranceOperator`).
+    pub fn retry_delay(&self, attempt: u32) -> std::time::Duration {
+        let max = self.config.retry_delay_max_ms.max(1) as u64;
+        let base = 300u64.saturating_mul(1u64 << attempt.min(20)).min(max);
+        let jitter = rand::random::<u64>() % (base / 5 + 1);
+        std::time::Duration::from_millis(base.saturating_sub(jitter).max(1))
+    }
+
+    /// Whether a retriable failure that started `elapsed` ago may be retried again
+    /// (`errors.retry.timeout`: -1 forever, 0 Kafka Connect's default behaviour for the
+    /// operation, otherwise that many milliseconds).
+    pub fn may_retry(&self, elapsed: std::time::Duration, retry_by_default: bool) -> bool {
+        match self.config.retry_timeout_ms {
+            t if t < 0 => true,
+            0 => retry_by_default,
+            t => elapsed.as_millis() < t as u128,
+        }
+    }
+
     pub fn config(&self) -> &ErrorHandlingConfig {
         &self.config
     }
 
     pub fn tolerates_all(&self) -> bool {
         self.config.tolerate_all
+    }
+
+    /// Flushes every reporter (before offsets are committed past reported records).
+    pub fn flush(&self) -> Result<(), ConnectError> {
+        for r in &self.reporters {
+            r.flush()?;
+        }
+        Ok(())
     }
 
     /// `Ok(())` when the failure is tolerated and the record should be skipped; otherwise the

@@ -2,6 +2,7 @@
 //! tracking and error handling.
 
 pub mod converters;
+pub mod dead_letter;
 pub mod errors;
 pub mod offsets;
 pub mod sink_task;

@@ -17,7 +17,8 @@ use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use tokio::runtime::Handle;
 
 use super::converters::ConverterSet;
-use super::errors::{ErrorHandler, Failure, RawRecord, Stage};
+use super::dead_letter::error_handler;
+use super::errors::{ErrantReporter, ErrorHandler, Failure, RawRecord, Stage};
 use super::state::TargetState;
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
@@ -28,6 +29,15 @@ use crate::plugin::{SinkContextState, SinkTask, SinkTaskContext, TaskId};
 
 /// Per partition in a batch: first offset, and the offset after the last record.
 type BatchOffsets = HashMap<TopicPartition, (i64, i64)>;
+
+/// A converted batch: records, their consumed form (when kept), offsets, and the error that
+/// stopped conversion early, if any.
+type ConvertedBatch = (
+    Vec<Record>,
+    Vec<RawRecord>,
+    BatchOffsets,
+    Option<ConnectError>,
+);
 
 /// Default `consumer.max.poll.records`.
 const DEFAULT_MAX_POLL_RECORDS: usize = 500;
@@ -49,6 +59,8 @@ struct SinkShared {
     live: AtomicBool,
     /// A failure inside a callback, raised by the loop.
     failure: Mutex<Option<ConnectError>>,
+    /// Reported records must be durable before offsets move past them.
+    errors: Arc<ErrorHandler>,
     rt: Handle,
 }
 
@@ -92,6 +104,7 @@ impl SinkShared {
                 .block_on(task.pre_commit(offsets))
                 .map_err(|e| e.context("error calling SinkTask.pre_commit"))?
         };
+        self.errors.flush()?;
         let unchanged = {
             let last = self.last_committed.lock();
             committable.iter().all(|(tp, o)| last.get(tp) == Some(o))
@@ -197,8 +210,10 @@ pub(crate) struct SinkTaskLoop {
     shared: Arc<SinkShared>,
     converters: ConverterSet,
     chain: TransformChain,
-    errors: ErrorHandler,
+    errors: Arc<ErrorHandler>,
     max_poll_records: usize,
+    /// When the current run of retriable `put` failures started, and how many there were.
+    put_retries: Option<(Instant, u32)>,
     last_commit: Instant,
     /// The task itself failed (not a record): do not call it again.
     task_failed: bool,
@@ -240,6 +255,7 @@ impl SinkTaskLoop {
             // Prefetch per consumer; librdkafka's default (64 MB) dominates a worker's memory.
             ("queued.max.messages.kbytes", "16384"),
         ];
+        let errors = Arc::new(error_handler(&env, &converters)?);
         let shared = Arc::new(SinkShared {
             id: env.id.clone(),
             task: Mutex::new(task),
@@ -249,6 +265,7 @@ impl SinkTaskLoop {
             paused: AtomicBool::new(false),
             live: AtomicBool::new(false),
             failure: Mutex::new(None),
+            errors: errors.clone(),
             rt: env.rt.clone(),
         });
         let consumer: BaseConsumer<SinkConsumerContext> = build_client_config(
@@ -263,7 +280,6 @@ impl SinkTaskLoop {
             shared: shared.clone(),
         })
         .map_err(|e| ConnectError::Kafka(format!("could not create the consumer: {e}")))?;
-        let errors = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
         Ok(SinkTaskLoop {
             env,
             consumer,
@@ -272,6 +288,7 @@ impl SinkTaskLoop {
             chain,
             errors,
             max_poll_records,
+            put_retries: None,
             last_commit: Instant::now(),
             task_failed: false,
             seen_topics: Default::default(),
@@ -281,7 +298,15 @@ impl SinkTaskLoop {
     }
 
     pub(crate) fn run(mut self) -> Result<()> {
-        let ctx = SinkTaskContext::new(self.env.id.clone(), self.shared.context.clone(), None);
+        let reporter = Arc::new(ErrantReporter {
+            handler: self.errors.clone(),
+            class: self.env.connector.class.clone(),
+        });
+        let ctx = SinkTaskContext::new(
+            self.env.id.clone(),
+            self.shared.context.clone(),
+            Some(reporter),
+        );
         let config = self.env.task_config.clone();
         {
             let mut task = self.shared.task.lock();
@@ -334,7 +359,7 @@ impl SinkTaskLoop {
             }
             // Records that arrive just as the connector pauses are delivered anyway: dropping
             // them would move the consumer position past records that were never put.
-            let (records, offsets, failure) = {
+            let (records, raws, offsets, failure) = {
                 let batch = self.poll_batch();
                 self.convert_batch(&batch)
             };
@@ -342,7 +367,7 @@ impl SinkTaskLoop {
             if polled_any || target == TargetState::Started {
                 // Records before an intolerable one are still delivered, so the committed
                 // offset ends up pointing exactly at the record that failed.
-                self.deliver(records, offsets)?;
+                self.deliver(records, raws, offsets)?;
             }
             if let Some(e) = failure {
                 return Err(e);
@@ -455,17 +480,22 @@ impl SinkTaskLoop {
     /// next offset after it.
     /// Stops at the first record whose failure is not tolerated and returns that error with
     /// the records and offsets before it.
-    fn convert_batch(
-        &self,
-        batch: &[BorrowedMessage<'_>],
-    ) -> (Vec<Record>, BatchOffsets, Option<ConnectError>) {
+    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> ConvertedBatch {
         // Batches are long runs of one partition: compare with the last entry before hashing.
         let mut runs: Vec<(TopicPartition, i64, i64)> = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
+        // Only kept when failed records are reported somewhere (a transformation may fail later).
+        let keep_raw = self.errors.has_reporters() && !self.chain.is_empty();
+        let mut raws = Vec::new();
         let mut failure = None;
         for msg in batch {
             match self.convert(msg) {
-                Ok(Some(r)) => records.push(r),
+                Ok(Some(r)) => {
+                    records.push(r);
+                    if keep_raw {
+                        raws.push(Self::raw(msg));
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => {
                     failure = Some(e);
@@ -489,16 +519,21 @@ impl SinkTaskLoop {
                 .and_modify(|e| e.1 = e.1.max(next))
                 .or_insert((first, next));
         }
-        (records, offsets, failure)
+        (records, raws, offsets, failure)
     }
 
     /// Transforms and puts a batch; then advances the offsets to commit.
-    fn deliver(&mut self, records: Vec<Record>, offsets: BatchOffsets) -> Result<()> {
+    fn deliver(
+        &mut self,
+        records: Vec<Record>,
+        raws: Vec<RawRecord>,
+        offsets: BatchOffsets,
+    ) -> Result<()> {
         let records = if self.chain.is_empty() {
             records
         } else {
             let mut out = Vec::with_capacity(records.len());
-            for result in self.chain.apply(records) {
+            for (i, result) in self.chain.apply(records).into_iter().enumerate() {
                 match result {
                     Ok(Some(r)) => out.push(r),
                     Ok(None) => {}
@@ -506,7 +541,7 @@ impl SinkTaskLoop {
                         stage: Stage::Transformation,
                         class: &f.class,
                         error: &f.error,
-                        consumed: None,
+                        consumed: raws.get(i),
                         record: None,
                         source_position: None,
                     })?,
@@ -537,15 +572,34 @@ impl SinkTaskLoop {
             self.env.rt.block_on(task.put(records))
         };
         match result {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.put_retries = None;
+                Ok(true)
+            }
             Err(e) if e.is_retriable() => {
-                let wait = self.shared.context.lock().timeout_ms.take().unwrap_or(1000);
-                tracing::warn!(error = %e, wait_ms = wait, "retriable error in SinkTask.put; the batch will be delivered again");
+                let (since, attempt) = *self.put_retries.get_or_insert((Instant::now(), 0));
+                // Kafka Connect redelivers a batch after a retriable put failure forever;
+                // errors.retry.timeout > 0 bounds that, so a target that stays away fails the
+                // task with a clear trace instead of hiding behind RUNNING.
+                if !self.errors.may_retry(since.elapsed(), true) {
+                    self.task_failed = true;
+                    return Err(e.context(format!(
+                        "SinkTask.put kept failing with retriable errors for {} ms (errors.retry.timeout={} ms); last error",
+                        since.elapsed().as_millis(),
+                        self.env.connector.errors.retry_timeout_ms
+                    )));
+                }
+                let requested = self.shared.context.lock().timeout_ms.take();
+                let wait = requested
+                    .map(Duration::from_millis)
+                    .unwrap_or_else(|| self.errors.retry_delay(attempt));
+                self.put_retries = Some((since, attempt + 1));
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in SinkTask.put; the batch will be delivered again");
                 let assignment = self.consumer.assignment().ok();
                 if let Some(a) = &assignment {
                     let _ = self.consumer.pause(a);
                 }
-                let deadline = Instant::now() + Duration::from_millis(wait);
+                let deadline = Instant::now() + wait;
                 // Keep group membership alive while waiting; paused partitions return nothing.
                 while Instant::now() < deadline && !self.env.control.cancel.is_cancelled() {
                     if let Some(Ok(m)) = self

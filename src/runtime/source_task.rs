@@ -236,7 +236,7 @@ impl SourceTaskLoop {
             first_failure: Mutex::new(None),
         })
         .map_err(|e| ConnectError::Kafka(format!("could not create the producer: {e}")))?;
-        let errors = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
+        let errors = super::dead_letter::error_handler(&env, &converters)?;
         Ok(SourceTaskLoop {
             env,
             task,
@@ -351,7 +351,17 @@ impl SourceTaskLoop {
         }
         // SMTs may drop or replace records: keep each one's position to commit it anyway.
         let positions: Vec<Position> = records.iter_mut().map(take_position).collect();
-        for (position, result) in positions.into_iter().zip(self.chain.apply(records)) {
+        // A record whose transformation fails can only be reported if a copy was kept.
+        let originals: Vec<Record> = if self.errors.has_reporters() {
+            records.clone()
+        } else {
+            Vec::new()
+        };
+        for (i, (position, result)) in positions
+            .into_iter()
+            .zip(self.chain.apply(records))
+            .enumerate()
+        {
             match result {
                 Ok(Some(record)) => self.send(record, position)?,
                 Ok(None) => self.skip(position),
@@ -361,7 +371,7 @@ impl SourceTaskLoop {
                         class: &f.class,
                         error: &f.error,
                         consumed: None,
-                        record: None,
+                        record: originals.get(i),
                         source_position: position.as_ref().map(|(p, o)| (p.as_ref(), o)),
                     })?;
                     self.skip(position);
@@ -576,6 +586,8 @@ impl SourceTaskLoop {
         if self.unwritten.is_empty() {
             return Ok(());
         }
+        // Records sent to the dead letter queue must be there before their offsets commit.
+        self.errors.flush()?;
         let entries: Vec<(OffsetMap, Option<OffsetMap>)> = self
             .unwritten
             .values()

@@ -20,10 +20,24 @@ use super::state::{State, TargetState};
 use super::status::StatusListener;
 use super::topic_creation::TopicCreator;
 use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
+use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::ClientHealth;
 use crate::plugin::{Connector, ConnectorContext, ConnectorRequest, PluginRegistry, Task, TaskId};
+
+/// Puts `${...}` references back into task configs where the connector copied a resolved
+/// value, so secrets are not stored or shown (Connect's `AbstractHerder.reverseTransform`).
+fn reverse_transform(mut task: ConfigMap, raw: &ConfigMap, resolved: &ConfigMap) -> ConfigMap {
+    for (key, value) in task.iter_mut() {
+        if let (Some(r), Some(res)) = (raw.get(key), resolved.get(key)) {
+            if r != res && value == res {
+                *value = r.clone();
+            }
+        }
+    }
+    task
+}
 
 /// What a task thread needs from the worker.
 pub(crate) struct TaskEnv {
@@ -75,6 +89,9 @@ struct RunningTask {
 struct RunningConnector {
     connector: Arc<tokio::sync::Mutex<Box<dyn Connector>>>,
     connector_type: ConnectorType,
+    /// The config as stored (with `${...}` references) and as the connector saw it.
+    raw_config: ConfigMap,
+    resolved_config: ConfigMap,
 }
 
 /// Identity and shared services of a worker.
@@ -88,6 +105,8 @@ pub struct WorkerServices {
     pub status: Arc<dyn StatusListener>,
     /// Topic creation on the embedded broker, when the worker runs on it.
     pub embedded_topics: Option<crate::kafka::EmbeddedTopics>,
+    /// Resolves `${provider:path:key}` references when connectors and tasks start.
+    pub providers: Arc<ConfigProviders>,
 }
 
 /// Runs connectors and tasks.
@@ -173,16 +192,19 @@ impl Worker {
                 .cloned()
                 .unwrap_or_default();
             let plugin = self.services.registry.connector(&class)?;
+            let resolved = self.services.providers.resolve(config)?;
             let mut connector = (plugin.new_connector)()?;
             let ctx = ConnectorContext::new(name, self.requests.clone());
             connector
-                .start(config.clone(), ctx)
+                .start(resolved.clone(), ctx)
                 .await
                 .map_err(|e| e.context("error calling Connector.start"))?;
             tracing::info!(class = %plugin.class, "connector started");
             Ok::<_, ConnectError>(RunningConnector {
                 connector: Arc::new(tokio::sync::Mutex::new(connector)),
                 connector_type: plugin.connector_type,
+                raw_config: config.clone(),
+                resolved_config: resolved,
             })
         }
         .instrument(span)
@@ -211,11 +233,17 @@ impl Worker {
 
     /// Asks a running connector for task configs, each with `task.class` added.
     pub async fn task_configs(&self, name: &str, max_tasks: usize) -> Result<Vec<ConfigMap>> {
-        let connector = self
+        let (connector, raw, resolved) = self
             .connectors
             .lock()
             .get(name)
-            .map(|c| c.connector.clone())
+            .map(|c| {
+                (
+                    c.connector.clone(),
+                    c.raw_config.clone(),
+                    c.resolved_config.clone(),
+                )
+            })
             .ok_or_else(|| {
                 ConnectError::NotFound(format!("Connector {name} is not running on this worker"))
             })?;
@@ -233,7 +261,8 @@ impl Worker {
         }
         Ok(configs
             .into_iter()
-            .map(|mut cfg| {
+            .map(|cfg| {
+                let mut cfg = reverse_transform(cfg, &raw, &resolved);
                 cfg.insert(TASK_CLASS.to_string(), task_class.clone());
                 cfg
             })
@@ -267,6 +296,7 @@ impl Worker {
         let status = self.services.status.clone();
         let registry = self.services.registry.clone();
         let connector_cfg = connector_config.clone();
+        let providers = self.services.providers.clone();
         let env_parts = (
             self.services.config.clone(),
             self.services.bootstrap.clone(),
@@ -292,6 +322,9 @@ impl Worker {
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
                 let class = task_config.get(TASK_CLASS).cloned().unwrap_or_default();
+                // Secrets are resolved here, at task start, and live only in the task.
+                let task_config = providers.resolve(&task_config)?;
+                let connector_cfg = providers.resolve(&connector_cfg)?;
                 let task = (registry.task(&class)?.new_task)()?;
                 let connector_type = match &task {
                     Task::Source(_) => ConnectorType::Source,
