@@ -27,23 +27,23 @@ use crate::plugin::TaskId;
 
 pub const ERROR_HEADER_PREFIX: &str = "__connect.errors.";
 
+/// Key, value and headers as they go to Kafka.
+type KafkaBytes = (
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(String, Option<Vec<u8>>)>,
+);
+
 /// The task's error policy, with a dead letter queue when `errors.tolerance=all` and
 /// `errors.deadletterqueue.topic.name` are set (as in Kafka Connect, the DLQ only receives
 /// tolerated records).
 pub(crate) fn error_handler(env: &TaskEnv, converters: &ConverterSet) -> Result<ErrorHandler> {
     let mut handler = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
     let cfg = &env.connector.errors;
-    if let (true, Some(topic)) = (cfg.tolerate_all, &cfg.dlq_topic) {
-        let dlq = env.rt.block_on(DeadLetterQueue::new(
-            &env.id,
-            &env.bootstrap,
-            &env.worker.producer,
-            &env.worker.admin,
-            topic,
-            cfg.dlq_replication_factor,
-            cfg.dlq_context_headers,
-            converters.clone(),
-        ))?;
+    if cfg.tolerate_all && cfg.dlq_topic.is_some() {
+        let dlq = env
+            .rt
+            .block_on(DeadLetterQueue::new(env, converters.clone()))?;
         handler.add_reporter(Arc::new(dlq));
     }
     Ok(handler)
@@ -90,16 +90,13 @@ pub struct DeadLetterQueue {
 impl DeadLetterQueue {
     /// Creates the topic when missing (1 partition, the configured replication factor), and
     /// the producer. Records keep their order: one partition, one request in flight.
-    pub async fn new(
-        task: &TaskId,
-        bootstrap: &str,
-        worker_producer: &ConfigMap,
-        worker_admin: &ConfigMap,
-        topic: &str,
-        replication_factor: i16,
-        context_headers: bool,
-        converters: ConverterSet,
-    ) -> Result<DeadLetterQueue> {
+    pub(crate) async fn new(env: &TaskEnv, converters: ConverterSet) -> Result<DeadLetterQueue> {
+        let cfg = &env.connector.errors;
+        let topic = cfg.dlq_topic.as_deref().unwrap_or_default();
+        let (task, bootstrap) = (&env.id, env.bootstrap.as_str());
+        let (worker_producer, worker_admin) = (&env.worker.producer, &env.worker.admin);
+        let (replication_factor, context_headers) =
+            (cfg.dlq_replication_factor, cfg.dlq_context_headers);
         match Admin::new(bootstrap, worker_admin) {
             Ok(admin) => {
                 let admin = admin.with_timeout(Duration::from_secs(10));
@@ -152,14 +149,7 @@ impl DeadLetterQueue {
 
     /// Key, value and headers of a record that did not come from Kafka bytes: converted with
     /// the connector's converters, or schemaless JSON where they fail.
-    fn record_bytes(
-        &self,
-        r: &Record,
-    ) -> (
-        Option<Vec<u8>>,
-        Option<Vec<u8>>,
-        Vec<(String, Option<Vec<u8>>)>,
-    ) {
+    fn record_bytes(&self, r: &Record) -> KafkaBytes {
         let json = JsonConverter::schemaless();
         let encode = |conv: &dyn crate::convert::Converter, schema, value: &crate::data::Value| {
             conv.to_bytes(&r.topic, schema, value)
