@@ -4,7 +4,7 @@
 # shows the REST API answering, and stops the worker gracefully.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-work="${TMPDIR:-/tmp}"
+work=/tmp  # where the .properties files point
 input="$work/conveyor-quickstart-input.txt"
 output="$work/conveyor-quickstart-output.txt"
 rm -f "$output" "$work/conveyor-quickstart.offsets"
