@@ -72,6 +72,17 @@ async fn health(State(s): State<AppState>) -> Response {
     }
 }
 
+async fn prometheus_metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::metrics().encode(),
+    )
+        .into_response()
+}
+
 async fn loggers() -> Response {
     Json(logging::levels()).into_response()
 }
@@ -115,6 +126,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/health", get(health))
+        .route("/metrics", get(prometheus_metrics))
         .route("/connectors", get(c::list).post(c::create))
         .route("/connectors/", get(c::list).post(c::create))
         .route("/connectors/{name}", get(c::info).delete(c::delete))

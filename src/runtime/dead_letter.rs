@@ -38,7 +38,11 @@ type KafkaBytes = (
 /// `errors.deadletterqueue.topic.name` are set (as in Kafka Connect, the DLQ only receives
 /// tolerated records).
 pub(crate) fn error_handler(env: &TaskEnv, converters: &ConverterSet) -> Result<ErrorHandler> {
-    let mut handler = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
+    let mut handler = ErrorHandler::new(
+        env.id.clone(),
+        env.connector.errors.clone(),
+        env.metrics.clone(),
+    );
     let cfg = &env.connector.errors;
     if cfg.tolerate_all && cfg.dlq_topic.is_some() {
         let dlq = env

@@ -221,3 +221,28 @@ def test_admin_loggers(broker, start_worker):
     assert got["level"] == "DEBUG" and isinstance(got["last_modified"], int)
     assert w.rest.put("/admin/loggers/x", {}).status_code == 400
     assert w.rest.put("/admin/loggers/x", {"level": "LOUD"}).status_code == 404
+
+
+def test_prometheus_metrics_use_connect_names(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("metrics"))
+    w = start_worker()
+    w.rest.post("/connectors", {"name": "msrc", "config": _source(tmp_path, topic)})
+    out = tmp_path / "msink.out"
+    w.rest.post("/connectors", {"name": "msink", "config": {**_sink(tmp_path, topic, "msink")}})
+    wait_until(lambda: read_lines(out) == ["a", "b", "c"], 60, what="pipeline output")
+
+    def sample(text, name, labels):
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def counts():
+        text = w.rest.get("/metrics").text
+        return (sample(text, "kafka_connect_source_task_metrics_source_record_poll_total", {"connector": "msrc"}),
+                sample(text, "kafka_connect_sink_task_metrics_sink_record_send_total", {"connector": "msink"}), text)
+
+    polled, sent, text = wait_until(lambda: (c := counts())[0] == 3 and c[1] == 3 and c, 30, what="metrics")
+    assert "kafka_connect_connect_worker_metrics_task_count 2" in text
+    assert "kafka_connect_connect_worker_metrics_connector_count 2" in text
+    assert "kafka_connect_sink_task_metrics_put_batch_time_ms_bucket" in text
