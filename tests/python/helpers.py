@@ -193,7 +193,8 @@ class WorkerProcess:
 
     @classmethod
     def standalone(cls, tmp: Path, bootstrap: str, connector_files=(), extra=None, config_dir=None,
-                   name="worker", port: int | None = None, wait: bool = True, offsets_file=None):
+                   name="worker", port: int | None = None, wait: bool = True, offsets_file=None,
+                   stdin=None):
         port = port or free_port()
         props = {
             "bootstrap.servers": bootstrap,
@@ -209,14 +210,14 @@ class WorkerProcess:
         args = [*conveyor_cmd(), "standalone", str(worker_file), *map(str, connector_files)]
         if config_dir:
             args += ["--config-dir", str(config_dir)]
-        return cls.launch(args, port, tmp / f"{name}.log", wait=wait)
+        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin)
 
     @classmethod
-    def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None):
+    def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None, stdin=None):
         env = dict(os.environ if env is None else env)
         env.setdefault("CONVEYOR_LOG_LEVEL", "INFO")
         out = open(log, "ab")
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=stdin)
         w = cls(proc, port, log, args, env)
         if wait:
             w.wait_healthy()
