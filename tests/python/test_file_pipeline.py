@@ -6,20 +6,26 @@ from helpers import read_lines, unique, wait_until, write_properties
 
 
 def _connector_files(tmp_path, topic, source_file, sink_file):
-    src = write_properties(tmp_path / "source.properties", {
-        "name": "file-source",
-        "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
-        "tasks.max": 1,
-        "file": source_file,
-        "topic": topic,
-    })
-    sink = write_properties(tmp_path / "sink.properties", {
-        "name": "file-sink",
-        "connector.class": "FileStreamSink",
-        "tasks.max": 1,
-        "file": sink_file,
-        "topics": topic,
-    })
+    src = write_properties(
+        tmp_path / "source.properties",
+        {
+            "name": "file-source",
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "tasks.max": 1,
+            "file": source_file,
+            "topic": topic,
+        },
+    )
+    sink = write_properties(
+        tmp_path / "sink.properties",
+        {
+            "name": "file-sink",
+            "connector.class": "FileStreamSink",
+            "tasks.max": 1,
+            "file": sink_file,
+            "topics": topic,
+        },
+    )
     return src, sink
 
 
@@ -49,10 +55,14 @@ def test_json_converter_envelope_reaches_kafka(tmp_path, broker, start_worker):
     source_file, sink_file = tmp_path / "in.txt", tmp_path / "out.txt"
     source_file.write_text("hello\nworld\n")
     src, sink = _connector_files(tmp_path, topic, source_file, sink_file)
-    worker = start_worker(src, sink, extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "true",
-    })
+    worker = start_worker(
+        src,
+        sink,
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "true",
+        },
+    )
     wait_until(lambda: read_lines(sink_file) == ["hello", "world"], 60, what="sink output")
     msgs = broker.consume(topic, 2)
     assert [m.value() for m in msgs] == [
