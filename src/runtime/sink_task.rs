@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
@@ -139,15 +137,7 @@ pub struct SinkConsumerContext {
     shared: Arc<SinkShared>,
 }
 
-impl ClientContext for SinkConsumerContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.log.log(level, fac, message)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason)
-    }
-}
+crate::delegate_client_context!(SinkConsumerContext, log);
 
 impl ConsumerContext for SinkConsumerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -162,15 +160,7 @@ pub struct SourceProducerContext {
     first_failure: Mutex<Option<String>>,
 }
 
-impl ClientContext for SourceProducerContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.log.log(level, fac, message)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason)
-    }
-}
+crate::delegate_client_context!(SourceProducerContext, log);
 
 impl ProducerContext for SourceProducerContext {
     type DeliveryOpaque = Arc<DeliveryState>;
