@@ -250,16 +250,14 @@ impl TableQuerier {
                     fields.push((index, decoder));
                     builder = builder.field(column.name(), schema);
                 }
-                None if matches!(self.source, QuerySource::Table(_)) => {
+                None => {
+                    // Other types (arrays, inet, intervals, enums, ...) are read as text.
                     select.push(format!("{ident}::text AS {ident}"));
                     let (decoder, schema) =
                         Decoder::for_column(&PgType::Text, !not_null, self.config.numeric)
                             .ok_or_else(|| ConnectError::Other("text decoder".into()))?;
                     fields.push((index, decoder));
                     builder = builder.field(column.name(), schema);
-                }
-                None => {
-                    tracing::warn!(column = column.name(), type_name = column.type_().name(), "skipping a column of an unsupported type; cast it to text in the query to include it");
                 }
             }
         }

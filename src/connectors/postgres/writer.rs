@@ -335,7 +335,9 @@ impl BatchWriter {
         one_by_one: bool,
     ) -> std::result::Result<WriteSummary, AttemptError> {
         self.connect().await?;
+        let started = std::time::Instant::now();
         let batch = self.prepare(records).await?;
+        let prepared = started.elapsed();
         if !batch.bad.is_empty() && self.reporter.is_none() {
             let (i, why) = &batch.bad[0];
             return Err(AttemptError::Fatal(ConnectError::Data(format!(
@@ -346,11 +348,17 @@ impl BatchWriter {
                 records[*i].kafka_offset().unwrap_or(-1)
             ))));
         }
-        if one_by_one {
+        let summary = if one_by_one {
             self.execute_one_by_one(records, batch).await
         } else {
             self.execute(records, batch).await
-        }
+        }?;
+        tracing::debug!(
+            connector = %self.connector, records = records.len(), written = summary.written, deleted = summary.deleted,
+            reported = summary.reported, prepare_us = prepared.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64, "batch written"
+        );
+        Ok(summary)
     }
 
     fn table_id(&mut self, topic: &str) -> std::result::Result<TableId, String> {
@@ -372,20 +380,25 @@ impl BatchWriter {
     ) -> std::result::Result<PreparedBatch, AttemptError> {
         let mut bad: Vec<(usize, String)> = Vec::new();
         let mut offsets: HashMap<TopicPartition, i64> = HashMap::new();
+        let exactly_once = self.config.delivery == DeliveryGuarantee::ExactlyOnce;
         // Records grouped by table, in first-seen order; each group in record order.
         let mut groups: Vec<(TableId, Vec<(usize, Op)>)> = Vec::new();
         let mut group_of: HashMap<TableId, usize> = HashMap::new();
+        // Most batches come from one topic: remember the last topic's group.
+        let mut last_topic: Option<(&str, usize)> = None;
         for (i, r) in records.iter().enumerate() {
-            if let Some((tp, offset)) = position(r) {
-                if self
-                    .stored_offsets
-                    .get(&tp)
-                    .is_some_and(|stored| offset < *stored)
-                {
-                    continue;
+            if exactly_once || !self.stored_offsets.is_empty() {
+                if let Some((tp, offset)) = position(r) {
+                    if self
+                        .stored_offsets
+                        .get(&tp)
+                        .is_some_and(|stored| offset < *stored)
+                    {
+                        continue;
+                    }
+                    let next = offsets.entry(tp).or_insert(offset + 1);
+                    *next = (*next).max(offset + 1);
                 }
-                let next = offsets.entry(tp).or_insert(offset + 1);
-                *next = (*next).max(offset + 1);
             }
             let op = match record_op(&self.config, r) {
                 Ok(op) => op,
@@ -394,17 +407,24 @@ impl BatchWriter {
                     continue;
                 }
             };
-            let table = match self.table_id(&r.topic) {
-                Ok(t) => t,
-                Err(why) => {
-                    bad.push((i, why));
-                    continue;
+            let g = match last_topic {
+                Some((topic, g)) if topic == r.topic => g,
+                _ => {
+                    let table = match self.table_id(&r.topic) {
+                        Ok(t) => t,
+                        Err(why) => {
+                            bad.push((i, why));
+                            continue;
+                        }
+                    };
+                    let g = *group_of.entry(table.clone()).or_insert_with(|| {
+                        groups.push((table, Vec::new()));
+                        groups.len() - 1
+                    });
+                    last_topic = Some((r.topic.as_str(), g));
+                    g
                 }
             };
-            let g = *group_of.entry(table.clone()).or_insert_with(|| {
-                groups.push((table, Vec::new()));
-                groups.len() - 1
-            });
             groups[g].1.push((i, op));
         }
         let mut runs = Vec::new();
@@ -458,17 +478,19 @@ impl BatchWriter {
             .collect();
         let mut deletes = Vec::new();
         let mut writes = Vec::new();
-        if keys.is_empty() {
+        let has_deletes = ops.contains(&Op::Delete);
+        if keys.is_empty() || (self.config.insert_mode == InsertMode::Insert && !has_deletes) {
+            // Nothing to resolve: every record is a row.
             writes.extend(
                 run.iter()
                     .filter(|(_, op)| *op == Op::Write)
                     .map(|(i, _)| *i),
             );
         } else {
-            // The key of each record, as its encoded cells.
-            let mut last_delete: HashMap<Vec<u8>, usize> = HashMap::new();
-            let mut last_write: HashMap<Vec<u8>, usize> = HashMap::new();
-            let mut keyed: Vec<(usize, Op, Vec<u8>)> = Vec::with_capacity(run.len());
+            // Per distinct key (its encoded cells): the last write and the last delete.
+            let mut slot_of: HashMap<Vec<u8>, usize> = HashMap::with_capacity(run.len());
+            let mut slots: Vec<(Option<usize>, Option<usize>)> = Vec::with_capacity(run.len());
+            let mut keyed: Vec<(usize, usize)> = Vec::with_capacity(run.len());
             let mut scratch = BytesMut::new();
             'records: for (i, op) in run {
                 scratch.clear();
@@ -492,34 +514,38 @@ impl BatchWriter {
                         continue 'records;
                     }
                 }
-                let key = scratch.to_vec();
+                let slot = match slot_of.get(&scratch[..]) {
+                    Some(s) => *s,
+                    None => {
+                        slots.push((None, None));
+                        slot_of.insert(scratch.to_vec(), slots.len() - 1);
+                        slots.len() - 1
+                    }
+                };
                 match op {
-                    Op::Delete => {
-                        last_delete.insert(key.clone(), *i);
-                    }
-                    Op::Write => {
-                        last_write.insert(key.clone(), *i);
-                    }
+                    Op::Delete => slots[slot].1 = Some(*i),
+                    Op::Write => slots[slot].0 = Some(*i),
                 }
-                keyed.push((*i, *op, key));
+                if *op == Op::Write {
+                    keyed.push((*i, slot));
+                }
             }
-            let after_delete =
-                |i: usize, key: &Vec<u8>| last_delete.get(key).is_none_or(|d| i > *d);
-            deletes.extend(last_delete.values().copied());
+            let after_delete = |i: usize, slot: usize| slots[slot].1.is_none_or(|d| i > d);
+            deletes.extend(slots.iter().filter_map(|(_, d)| *d));
             deletes.sort_unstable();
             match self.config.insert_mode {
                 InsertMode::Insert => writes.extend(
                     keyed
                         .iter()
-                        .filter(|(i, op, key)| *op == Op::Write && after_delete(*i, key))
-                        .map(|(i, _, _)| *i),
+                        .filter(|(i, slot)| after_delete(*i, *slot))
+                        .map(|(i, _)| *i),
                 ),
                 InsertMode::Upsert | InsertMode::Update => {
                     writes.extend(
-                        last_write
+                        slots
                             .iter()
-                            .filter(|(key, i)| after_delete(**i, key))
-                            .map(|(_, i)| *i),
+                            .enumerate()
+                            .filter_map(|(slot, (w, _))| w.filter(|w| after_delete(*w, slot))),
                     );
                     writes.sort_unstable();
                 }
