@@ -416,6 +416,51 @@ def test_not_null_violation_fails_the_task_with_the_postgres_error(broker, start
     assert query(pgdb, "SELECT count(*) FROM orders") == [(0,)]
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the runtime does not hand sink tasks an errant record reporter yet; "
+    "remove this marker when it does",
+)
+def test_not_null_violation_goes_to_the_dead_letter_queue(broker, start_worker, pgdb):
+    topic, dlq = broker.create_topic(unique("notnull")), broker.create_topic(unique("dlq"))
+    execute(
+        pgdb, "CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, seq bigint)"
+    )
+    worker = start_worker(extra=JSON_CONVERTERS)
+    worker.create(
+        "tolerant-sink",
+        sink_config(
+            pgdb,
+            topic,
+            insert_mode="upsert",
+            pk_mode="record_key",
+            pk_fields="id",
+            table_name_format="orders",
+            **{
+                "errors.tolerance": "all",
+                "errors.deadletterqueue.topic.name": dlq,
+                "errors.deadletterqueue.topic.replication.factor": "1",
+            },
+        ),
+    )
+    worker.rest.wait_running("tolerant-sink")
+    produce(
+        broker.bootstrap,
+        topic,
+        [(envelope(KEY_SCHEMA, k), order(k, k, None if k == 2 else "ok")) for k in (1, 2, 3)],
+    )
+
+    def settled():
+        failed = worker.rest.status("tolerant-sink")["tasks"][0]["state"] == "FAILED"
+        return failed or query(pgdb, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
+
+    wait_until(settled, 60, what="the good records written or the task failed")
+    assert query(pgdb, "SELECT id FROM orders ORDER BY id") == [(1,), (3,)]
+    dead = broker.consume(dlq, 1, timeout=30)
+    assert len(dead) == 1 and json.loads(dead[0].value())["payload"]["id"] == 2
+    assert worker.rest.status("tolerant-sink")["tasks"][0]["state"] == "RUNNING"
+
+
 def test_other_databases_are_rejected_naming_connection_url(start_worker):
     worker = start_worker()
     r = worker.rest.put(

@@ -316,11 +316,15 @@ impl BatchWriter {
                     tokio::time::sleep(self.config.retry_backoff).await;
                     if self.config.delivery == DeliveryGuarantee::ExactlyOnce {
                         // The failed COMMIT may have gone through: skip what is stored.
-                        let partitions: Vec<TopicPartition> = records
+                        let mut partitions: Vec<TopicPartition> = records
                             .iter()
                             .filter_map(|r| position(r).map(|p| p.0))
                             .collect();
+                        partitions.dedup();
                         if let Ok(found) = self.try_load_offsets(&partitions).await {
+                            for p in &partitions {
+                                self.stored_offsets.remove(p);
+                            }
                             self.stored_offsets.extend(found);
                         }
                     }
@@ -726,6 +730,7 @@ impl BatchWriter {
             self.rollback().await;
             return Err(e);
         }
+        self.committed(&batch.offsets);
         Ok(summary)
     }
 
@@ -762,6 +767,7 @@ impl BatchWriter {
             self.rollback().await;
             return Err(e);
         }
+        self.committed(&batch.offsets);
         Ok(summary)
     }
 
@@ -961,10 +967,16 @@ impl BatchWriter {
         let next: Vec<i64> = offsets.iter().map(|(_, o)| *o).collect();
         let params: [&(dyn ToSql + Sync); 4] = [&self.connector, &topics, &partitions, &next];
         self.conn()?.execute(&statement, &params).await?;
-        for (tp, o) in offsets {
-            self.stored_offsets.insert(tp.clone(), *o);
-        }
         Ok(())
+    }
+
+    /// Records the offsets a committed transaction stored (exactly-once mode).
+    fn committed(&mut self, offsets: &[(TopicPartition, i64)]) {
+        if self.config.delivery == DeliveryGuarantee::ExactlyOnce {
+            for (tp, o) in offsets {
+                self.stored_offsets.insert(tp.clone(), *o);
+            }
+        }
     }
 
     /// Hands bad records to the reporter (before the transaction commits, so that a crash
