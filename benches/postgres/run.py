@@ -18,7 +18,7 @@ Every contender's table is checked for the expected rows afterwards.
 Each contender runs ``--repeat`` times (order alternating, a CHECKPOINT before each run) and
 its best run counts, which keeps other load on the machine from deciding the ratio.
 
-    python benches/postgres/run.py [--records 200000] [--keys 20000] [--repeat 2]
+    python benches/postgres/run.py [--records 200000] [--keys 20000] [--repeat 2] [--schemaless]
 """
 
 from __future__ import annotations
