@@ -416,11 +416,6 @@ def test_not_null_violation_fails_the_task_with_the_postgres_error(broker, start
     assert query(pgdb, "SELECT count(*) FROM orders") == [(0,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runtime does not hand sink tasks an errant record reporter yet; "
-    "remove this marker when it does",
-)
 def test_not_null_violation_goes_to_the_dead_letter_queue(broker, start_worker, pgdb):
     topic, dlq = broker.create_topic(unique("notnull")), broker.create_topic(unique("dlq"))
     execute(
