@@ -113,7 +113,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn connect_responses(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let Ok(resp) = tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await else {
-        return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out").into_response();
+        return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out")
+            .into_response();
     };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
         return RestError::new(

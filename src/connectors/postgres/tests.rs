@@ -995,7 +995,9 @@ impl StoredOffsets {
     fn commit(&self, records: &[Record]) {
         if let Some(r) = records.last() {
             if let Origin::Source { partition, offset } = &r.origin {
-                self.0.lock().push((partition.as_ref().clone(), offset.clone()));
+                self.0
+                    .lock()
+                    .push((partition.as_ref().clone(), offset.clone()));
             }
         }
     }
@@ -1167,7 +1169,10 @@ async fn bulk_and_query_modes() {
     let Origin::Source { partition, .. } = &first[0].origin else {
         panic!()
     };
-    assert_eq!(partition.as_ref(), json!({"table": "a"}).as_object().unwrap());
+    assert_eq!(
+        partition.as_ref(),
+        json!({"table": "a"}).as_object().unwrap()
+    );
 
     let mut task = source(
         source_config(
@@ -1192,7 +1197,10 @@ async fn bulk_and_query_modes() {
     let Origin::Source { partition, offset } = &rows[1].origin else {
         panic!()
     };
-    assert_eq!(partition.as_ref(), json!({"query": "query"}).as_object().unwrap());
+    assert_eq!(
+        partition.as_ref(),
+        json!({"query": "query"}).as_object().unwrap()
+    );
     assert_eq!(offset, json!({"incrementing": 2}).as_object().unwrap());
 }
 
