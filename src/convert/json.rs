@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
+use super::json_payload::PayloadSeed;
 use super::{bool_setting, Converter, HeaderConverter, SchemaAndValue};
 use crate::config::ConfigMap;
 use crate::data::{logical, Header, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
@@ -212,6 +213,17 @@ impl JsonConverter {
         Ok(SchemaAndValue::new(Some(schema), value))
     }
 
+    /// Reads payload text into a value, per the schema.
+    fn read_payload(&self, schema: Option<&SchemaRef>, text: &str) -> Result<Value, ConnectError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let seed = PayloadSeed {
+            schema,
+            replace_null_with_default: self.replace_null_with_default,
+        };
+        serde::de::DeserializeSeed::deserialize(seed, &mut de)
+            .map_err(|e| ConnectError::Data(e.to_string()))
+    }
+
     fn to_connect_value(&self, schema: &SchemaRef, json: Json) -> Result<Value, ConnectError> {
         if json.is_null() {
             if let Some(d) = &schema.default {
@@ -389,13 +401,12 @@ impl Converter for JsonConverter {
         if self.schemas_enable {
             // Fast path: a well-formed envelope, its schema looked up by text.
             if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
-                let payload: Json = serde_json::from_str(envelope.payload.get())?;
-                if envelope.schema.get() == "null" {
-                    return Ok(SchemaAndValue::new(None, schemaless_to_connect(payload)));
-                }
-                let schema = self.schema_cache.get_or_parse(envelope.schema.get())?;
-                let value = self.to_connect_value(&schema, payload)?;
-                return Ok(SchemaAndValue::new(Some(schema), value));
+                let schema = match envelope.schema.get() {
+                    "null" => None,
+                    text => Some(self.schema_cache.get_or_parse(text)?),
+                };
+                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
+                return Ok(SchemaAndValue::new(schema, value));
             }
         }
         // Everything else (schemaless data, or an error to report) goes through a full parse.
