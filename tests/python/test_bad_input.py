@@ -141,3 +141,22 @@ def test_pause_survives_restart_with_config_dir(tmp_path, broker, start_worker):
     assert w.rest.delete("/connectors/keep").status_code == 204
     w = w.restart()
     assert w.rest.get("/connectors").json() == []
+
+
+def test_cli_plugins_version_and_help():
+    import json
+
+    r = _run(["plugins", "--json"])
+    assert r.returncode == 0, r.stderr
+    plugins = {(p["class"], p["type"]) for p in json.loads(r.stdout)}
+    assert ("org.apache.kafka.connect.file.FileStreamSourceConnector", "source") in plugins
+    assert ("org.apache.kafka.connect.json.JsonConverter", "converter") in plugins
+    assert ("org.apache.kafka.connect.transforms.InsertField$Value", "transformation") in plugins
+    assert ("org.apache.kafka.connect.transforms.predicates.TopicNameMatches", "predicate") in plugins
+    r = _run(["plugins"])
+    assert "transformation:" in r.stdout and "FileStreamSinkConnector" in r.stdout
+    r = _run(["version"])
+    assert r.returncode == 0 and r.stdout.startswith("conveyor ")
+    for sub in ([], ["standalone"], ["distributed"], ["plugins"]):
+        r = _run([*sub, "--help"])
+        assert r.returncode == 0 and "Usage: conveyor" in r.stdout, (sub, r.stdout, r.stderr)
