@@ -359,12 +359,7 @@ pub fn cross_check(
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn sink_needs_exactly_one_of_topics_and_regex() {

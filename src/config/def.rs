@@ -747,12 +747,7 @@ mod tests {
             .define(ConfigKey::new("topics", ConfigType::List).default_value(""))
     }
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn parse_reports_every_error_with_connect_texts() {

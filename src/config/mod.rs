@@ -15,3 +15,17 @@ pub use def::{
 };
 pub use properties::{parse_properties, read_properties_file, PropertiesError};
 pub use worker::{ConverterSpec, WorkerConfig, WorkerMode};
+
+/// Helpers for unit tests across the crate.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::ConfigMap;
+
+    /// A config map from `(key, value)` pairs.
+    pub(crate) fn map(pairs: &[(&str, &str)]) -> ConfigMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}

@@ -429,12 +429,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     fn secrets_file(dir: &Path) -> PathBuf {
         let path = dir.join("secrets.properties");

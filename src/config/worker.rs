@@ -401,12 +401,7 @@ impl WorkerConfig {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn standalone_requires_offset_file_and_reports_unknown_keys() {

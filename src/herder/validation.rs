@@ -235,12 +235,7 @@ mod tests {
     use super::*;
     use crate::connectors::builtin_registry;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn missing_required_keys_are_counted() {

@@ -351,12 +351,7 @@ pub fn validate(config: &ConfigMap) -> Vec<ConfigInfo> {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn seed_config_parses_with_jdbc_defaults() {

@@ -410,12 +410,7 @@ impl SourceConfig {
 mod tests {
     use super::*;
 
-    fn map(pairs: &[(&str, &str)]) -> ConfigMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::test_support::map;
 
     #[test]
     fn parses_and_checks() {
