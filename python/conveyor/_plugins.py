@@ -125,7 +125,9 @@ def check(kind: str, obj: Any, label: str) -> type:
     """``obj`` if it is a usable plugin class of ``kind``; otherwise a ConfigError naming it."""
     bases = BASES[kind]
     if not inspect.isclass(obj):
-        raise ConfigError(f"{label} is a {type(obj).__name__}, not a class ({_BASE_NAMES[kind]} subclass)")
+        raise ConfigError(
+            f"{label} is a {type(obj).__name__}, not a class ({_BASE_NAMES[kind]} subclass)"
+        )
     if not issubclass(obj, bases):
         parents = ", ".join(class_name(b) for b in obj.__mro__[1:-1]) or "object"
         raise ConfigError(
@@ -142,7 +144,8 @@ def check(kind: str, obj: Any, label: str) -> type:
             want = SourceTask if issubclass(obj, SourceConnector) else SinkTask
             if not (inspect.isclass(task) and issubclass(task, want)):
                 raise ConfigError(
-                    f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} subclass, got {task!r}"
+                    f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} "
+                    f"subclass, got {task!r}"
                 )
     if kind == "transformation" and not (
         _overrides(obj, Transformation, "apply") or _overrides(obj, Transformation, "apply_batch")
@@ -274,7 +277,9 @@ def scan() -> list[tuple[str, type]]:
             try:
                 cls = check(kind, ep.load(), f"entry point {ep.name!r} ({ep.value})")
             except Exception as e:  # noqa: BLE001 - one broken plugin must not hide the others
-                _problems.append(f"entry point {ep.name!r} in {group} ({ep.value}): {type(e).__name__}: {e}")
+                _problems.append(
+                    f"entry point {ep.name!r} in {group} ({ep.value}): {type(e).__name__}: {e}"
+                )
                 continue
             _remember(kind, cls, [ep.name])
             found.append((kind, cls))

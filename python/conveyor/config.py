@@ -226,7 +226,9 @@ class ConfigDef:
         elif callable(validator):
             spec = ("custom", validator)
         else:
-            raise TypeError(f"validator must be a Range, OneOf, ... or a callable, not {validator!r}")
+            raise TypeError(
+                f"validator must be a Range, OneOf, ... or a callable, not {validator!r}"
+            )
         new = ConfigDef.__new__(ConfigDef)
         new._native = self._native.define(
             name, _type_name(type), rendered, is_null, spec, importance, doc, group,

@@ -3,7 +3,7 @@ configs; its tasks move the data (Kafka Connect's ``SourceConnector``/``SinkConn
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Union
+from typing import TYPE_CHECKING, ClassVar
 
 from conveyor.config import ConfigDef
 
@@ -79,7 +79,7 @@ class SourceConnector(Connector):
     Set :attr:`task_class` to the :class:`~conveyor.SourceTask` subclass that does the work.
     """
 
-    task_class: ClassVar[Union[type[SourceTask], str]]
+    task_class: ClassVar[type[SourceTask] | str]
     """The task class, or its name as ``"package.module:Class"`` (imported when a task starts,
     so an import error fails the task instead of the connector)."""
 
@@ -91,7 +91,7 @@ class SinkConnector(Connector):
     Set :attr:`task_class` to the :class:`~conveyor.SinkTask` subclass that does the work.
     """
 
-    task_class: ClassVar[Union[type[SinkTask], str]]
+    task_class: ClassVar[type[SinkTask] | str]
     """The task class, or its name as ``"package.module:Class"``."""
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:

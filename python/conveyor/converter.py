@@ -7,7 +7,7 @@ the header methods), on the worker or on a connector.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from conveyor._native import Schema
@@ -35,23 +35,23 @@ class Converter:
             is_key: True when converting keys, false for values and headers.
         """
 
-    def from_connect_data(self, topic: str, schema: Optional[Schema], value: Any) -> Optional[bytes]:
+    def from_connect_data(self, topic: str, schema: Schema | None, value: Any) -> bytes | None:
         """Serializes a key or value; ``None`` writes a Kafka null."""
         raise NotImplementedError(f"{type(self).__qualname__} must implement from_connect_data")
 
-    def to_connect_data(self, topic: str, data: Optional[bytes]) -> tuple[Optional[Schema], Any]:
+    def to_connect_data(self, topic: str, data: bytes | None) -> tuple[Schema | None, Any]:
         """Deserializes Kafka bytes (``None`` for a Kafka null) to ``(schema, value)``; the
         schema may be ``None`` for schemaless data."""
         raise NotImplementedError(f"{type(self).__qualname__} must implement to_connect_data")
 
     def from_connect_header(
-        self, topic: str, key: str, schema: Optional[Schema], value: Any
-    ) -> Optional[bytes]:
+        self, topic: str, key: str, schema: Schema | None, value: Any
+    ) -> bytes | None:
         """Serializes a header value."""
         raise NotImplementedError
 
     def to_connect_header(
-        self, topic: str, key: str, data: Optional[bytes]
-    ) -> tuple[Optional[Schema], Any]:
+        self, topic: str, key: str, data: bytes | None
+    ) -> tuple[Schema | None, Any]:
         """Deserializes a header value to ``(schema, value)``."""
         raise NotImplementedError

@@ -9,7 +9,8 @@ opened in ``start`` can be used in every later call.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Awaitable, NamedTuple, Optional, Union
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from conveyor._native import SinkRecord, SinkTaskContext, SourceRecord, SourceTaskContext
@@ -42,7 +43,7 @@ class SourceTask(ABC):
     context: SourceTaskContext
     """The task's view of the runtime: ``offset_storage_reader``."""
 
-    def start(self, config: dict[str, str]) -> None:
+    def start(self, config: dict[str, str]) -> None:  # noqa: B027 - an optional hook
         """Called once before the first :meth:`poll`: open connections, read committed
         offsets.
 
@@ -53,7 +54,7 @@ class SourceTask(ABC):
     @abstractmethod
     def poll(
         self,
-    ) -> Union[Optional[list[SourceRecord]], Awaitable[Optional[list[SourceRecord]]]]:
+    ) -> list[SourceRecord] | None | Awaitable[list[SourceRecord] | None]:
         """The next records, or ``None``/``[]`` when there are none right now.
 
         Keep it short (wait at most about a second for data): the task is paused, stopped
@@ -61,11 +62,11 @@ class SourceTask(ABC):
         have the runtime simply poll again.
         """
 
-    def commit(self) -> None:
+    def commit(self) -> None:  # noqa: B027 - an optional hook
         """Called after the offsets of acknowledged records have been committed; a source
         that must acknowledge its own system (a queue, a replication slot) does it here."""
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # noqa: B027 - an optional hook
         """Called once when the task stops: close connections. Exceptions are logged."""
 
 
@@ -84,19 +85,19 @@ class SinkTask(ABC):
     """The task's view of the runtime: pause/resume partitions, rewind (``offset``),
     ``request_commit``, ``timeout``, ``errant_record_reporter``."""
 
-    def start(self, config: dict[str, str]) -> None:
+    def start(self, config: dict[str, str]) -> None:  # noqa: B027 - an optional hook
         """Called once before the first :meth:`put`."""
 
-    def open(self, partitions: list[TopicPartition]) -> None:
+    def open(self, partitions: list[TopicPartition]) -> None:  # noqa: B027 - an optional hook
         """Partitions were assigned to this task (after a rebalance)."""
 
     @abstractmethod
-    def put(self, records: list[SinkRecord]) -> Union[None, Awaitable[None]]:
+    def put(self, records: list[SinkRecord]) -> None | Awaitable[None]:
         """Writes a batch (possibly empty). Raise
         :class:`~conveyor.errors.RetriableError` to have the same batch delivered again after
         ``context.timeout(ms)`` (default 1 s); any other exception fails the task."""
 
-    def flush(self, offsets: dict[TopicPartition, int]) -> None:
+    def flush(self, offsets: dict[TopicPartition, int]) -> None:  # noqa: B027 - an optional hook
         """Makes everything :meth:`put` so far durable.
 
         Arguments:
@@ -115,8 +116,8 @@ class SinkTask(ABC):
         self.flush(offsets)
         return offsets
 
-    def close(self, partitions: list[TopicPartition]) -> None:
+    def close(self, partitions: list[TopicPartition]) -> None:  # noqa: B027 - an optional hook
         """Partitions were revoked (their offsets are committed first)."""
 
-    def stop(self) -> None:
+    def stop(self) -> None:  # noqa: B027 - an optional hook
         """Called once when the task stops. Exceptions are logged."""

@@ -22,7 +22,7 @@ own exception propagates (``pytest.raises(ValueError)`` works)::
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 from conveyor import _native, _plugins
 from conveyor._native import SinkRecord, SourceRecord
@@ -68,7 +68,7 @@ def sink_records(
     start_offset: int = 0,
     key: Any = None,
     value_schema: Any = None,
-    timestamp: Optional[int] = None,
+    timestamp: int | None = None,
 ) -> list[SinkRecord]:
     """Sink records with consecutive offsets, as a consumer would deliver them.
 
@@ -106,10 +106,10 @@ class SourceTaskRunner:
 
     def __init__(
         self,
-        task: Union[type[SourceTask], SourceTask],
+        task: type[SourceTask] | SourceTask,
         config: Mapping[str, Any],
         *,
-        offsets: Optional[Sequence[tuple[dict[str, Any], dict[str, Any]]]] = None,
+        offsets: Sequence[tuple[dict[str, Any], dict[str, Any]]] | None = None,
         connector: str = "test-connector",
         task_number: int = 0,
     ) -> None:
@@ -165,10 +165,10 @@ class SinkTaskRunner:
 
     def __init__(
         self,
-        task: Union[type[SinkTask], SinkTask],
+        task: type[SinkTask] | SinkTask,
         config: Mapping[str, Any],
         *,
-        assignment: Optional[Iterable[tuple[str, int]]] = None,
+        assignment: Iterable[tuple[str, int]] | None = None,
         connector: str = "test-connector",
         task_number: int = 0,
     ) -> None:
@@ -220,8 +220,8 @@ class TransformationRunner:
 
     def __init__(
         self,
-        transformation: Union[type[Transformation], Transformation],
-        config: Optional[Mapping[str, Any]] = None,
+        transformation: type[Transformation] | Transformation,
+        config: Mapping[str, Any] | None = None,
     ) -> None:
         cfg = _config(config or {})
         self.transformation: Transformation = _instance(
@@ -232,7 +232,7 @@ class TransformationRunner:
         self.transformation.configure(dict(cfg))
         self._runner = _native.TransformationRunner(self.transformation)
 
-    def apply(self, records: Iterable[Record]) -> list[Optional[Record]]:
+    def apply(self, records: Iterable[Record]) -> list[Record | None]:
         """One result per record: the new record, or ``None`` when it was dropped."""
         return self._runner.apply(list(records))
 
@@ -247,10 +247,10 @@ class TransformationRunner:
 
 
 def run_transformation(
-    transformation: Union[type[Transformation], Transformation],
-    config: Optional[Mapping[str, Any]],
+    transformation: type[Transformation] | Transformation,
+    config: Mapping[str, Any] | None,
     records: Iterable[Record],
-) -> list[Optional[Record]]:
+) -> list[Record | None]:
     """Configures ``transformation``, applies it to ``records`` and closes it.
 
     Returns:

@@ -10,7 +10,7 @@ transformation a whole batch at a time.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, ClassVar, Optional, Union
+from typing import TYPE_CHECKING, ClassVar, Union
 
 from conveyor.config import ConfigDef
 
@@ -44,13 +44,13 @@ class Transformation:
         """Called once with the transformation's config (checked against
         :attr:`config_def`)."""
 
-    def apply(self, record: Record) -> Optional[Record]:
+    def apply(self, record: Record) -> Record | None:
         """The transformed record (usually ``record.replace(...)``), the same record, or
         ``None`` to drop it. An exception is a failure of this record, handled under the
         connector's ``errors.tolerance``."""
         raise NotImplementedError(f"{type(self).__qualname__} must implement apply")
 
-    def apply_batch(self, records: list[Record]) -> list[Optional[Record]]:
+    def apply_batch(self, records: list[Record]) -> list[Record | None]:
         """Applies to a batch; returns one result per record, in order. The default calls
         :meth:`apply` for each record (an exception then fails only that record)."""
         return [self.apply(r) for r in records]
@@ -67,12 +67,12 @@ class Predicate(ABC):
     version: ClassVar[str | None] = None
     config: dict[str, str]
 
-    def configure(self, config: dict[str, str]) -> None:
+    def configure(self, config: dict[str, str]) -> None:  # noqa: B027 - an optional hook
         """Called once with the predicate's config."""
 
     @abstractmethod
     def test(self, record: Record) -> bool:
         """True when the transformation should apply to ``record``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook
         """Called when the task stops."""

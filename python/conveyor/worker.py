@@ -22,7 +22,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from os import PathLike
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal
 
 from conveyor import _native
 from conveyor.errors import PluginError
@@ -100,8 +100,8 @@ def peek(
     timeout: float = 10.0,
     key_converter: str = "auto",
     value_converter: str = "auto",
-    converter_config: Optional[Mapping[str, Any]] = None,
-    consumer_config: Optional[Mapping[str, Any]] = None,
+    converter_config: Mapping[str, Any] | None = None,
+    consumer_config: Mapping[str, Any] | None = None,
 ) -> Records:
     """The first ``n`` records of ``topic`` (every partition, from the beginning), read by a
     consumer that joins no group and commits nothing.
@@ -172,11 +172,11 @@ class Worker:
         self,
         bootstrap_servers: str = "embedded",
         *,
-        config: Optional[Mapping[str, Any]] = None,
+        config: Mapping[str, Any] | None = None,
         connectors: Iterable[Mapping[str, Any]] = (),
-        listeners: Optional[str] = None,
-        offset_storage_file: Union[str, PathLike[str], None] = None,
-        plugin_path: Iterable[Union[str, PathLike[str]]] = (),
+        listeners: str | None = None,
+        offset_storage_file: str | PathLike[str] | None = None,
+        plugin_path: Iterable[str | PathLike[str]] = (),
         log_level: str = "WARN",
     ) -> None:
         settings: dict[str, Any] = {
@@ -223,7 +223,7 @@ class Worker:
         return self._native.bootstrap_servers
 
     @property
-    def rest_url(self) -> Optional[str]:
+    def rest_url(self) -> str | None:
         """The REST API's base URL, when ``listeners`` was given."""
         return self._native.rest_url
 
@@ -242,7 +242,7 @@ class Worker:
         name: str,
         config: Mapping[str, Any],
         *,
-        initial_state: Optional[State] = None,
+        initial_state: State | None = None,
     ) -> dict[str, Any]:
         """Creates a connector (``POST /connectors``).
 
@@ -306,7 +306,7 @@ class Worker:
 
     def restart(
         self, name: str, *, include_tasks: bool = False, only_failed: bool = False
-    ) -> Optional[dict[str, Any]]:
+    ) -> dict[str, Any] | None:
         """``POST /connectors/{name}/restart``.
 
         Returns:
@@ -350,7 +350,7 @@ class Worker:
     # -- conveniences ------------------------------------------------------------------
 
     def wait_running(
-        self, name: str, *, tasks: Optional[int] = None, timeout: float = 30.0
+        self, name: str, *, tasks: int | None = None, timeout: float = 30.0
     ) -> dict[str, Any]:
         """Waits until the connector and its tasks are ``RUNNING``.
 

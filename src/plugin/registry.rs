@@ -8,11 +8,11 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use super::api::{Connector, Task};
-use crate::transform::{Predicate, Transformation};
 use crate::config::connector::ConnectorType;
 use crate::config::{ConfigDef, ConfigMap};
 use crate::convert::{ConverterFactory, HeaderConverterFactory};
 use crate::errors::{ConnectError, Result};
+use crate::transform::{Predicate, Transformation};
 
 /// Plugin kinds, with the names REST uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -29,7 +29,7 @@ fn importance(name: &str) -> PyResult<Importance> {
         "low" => Importance::Low,
         _ => {
             return Err(PyValueError::new_err(format!(
-                "importance must be \"high\", \"medium\" or \"low\", got {name:?}"
+                "importance must be \"high\", \"medium\" or \"low\", got '{name}'"
             )))
         }
     })
@@ -43,7 +43,7 @@ fn width(name: &str) -> PyResult<Width> {
         "long" => Width::Long,
         _ => {
             return Err(PyValueError::new_err(format!(
-                "width must be \"none\", \"short\", \"medium\" or \"long\", got {name:?}"
+                "width must be \"none\", \"short\", \"medium\" or \"long\", got '{name}'"
             )))
         }
     })
@@ -100,7 +100,11 @@ fn validator(spec: &Bound<'_, PyTuple>) -> PyResult<Validator> {
                 })
             }))
         }
-        other => return Err(PyTypeError::new_err(format!("unknown validator kind {other:?}"))),
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "unknown validator kind '{other}'"
+            )))
+        }
     })
 }
 
@@ -130,9 +134,8 @@ impl PyConfigDef {
         dependents: Vec<String>,
         recommended: Vec<String>,
     ) -> PyResult<Self> {
-        let config_type = ConfigType::from_name(type_name).ok_or_else(|| {
-            PyValueError::new_err(format!("unknown config type {type_name:?}"))
-        })?;
+        let config_type = ConfigType::from_name(type_name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown config type '{type_name}'")))?;
         let mut key = ConfigKey::new(name, config_type)
             .importance(importance(importance_name)?)
             .doc(doc)
@@ -143,9 +146,8 @@ impl PyConfigDef {
             (None, false) => DefaultValue::Required,
         };
         if let DefaultValue::Value(d) = &key.default {
-            key.parse_value(d).map_err(|e| {
-                PyValueError::new_err(format!("the default does not parse: {e}"))
-            })?;
+            key.parse_value(d)
+                .map_err(|e| PyValueError::new_err(format!("the default does not parse: {e}")))?;
         }
         if let Some(spec) = validator_spec {
             key = key.validator(validator(spec)?);
@@ -208,8 +210,7 @@ impl PyConfigDef {
     /// The keys as REST's `ConfigKeyInfo` dicts.
     fn describe<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let infos: Vec<_> = self.def.keys().iter().map(|k| k.info()).collect();
-        let json = serde_json::to_value(infos)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let json = serde_json::to_value(infos).map_err(|e| PyValueError::new_err(e.to_string()))?;
         json_to_py(py, &json)
     }
 

@@ -133,13 +133,14 @@ impl Connector for PyConnector {
                 }
             }
             Err(e) => {
-                let message = Python::attach(|py| {
-                    super::errors::describe_exception(py, &e)
-                });
+                let message = Python::attach(|py| super::errors::describe_exception(py, &e));
                 infos.push(extra_key_info(
                     crate::config::connector::CONNECTOR_CLASS,
                     config,
-                    vec![format!("error calling `Connector.validate` of {}: {message}", class.name)],
+                    vec![format!(
+                        "error calling `Connector.validate` of {}: {message}",
+                        class.name
+                    )],
                 ));
             }
         }
@@ -158,7 +159,9 @@ impl Connector for PyConnector {
                 .bind(py)
                 .call0()
                 .map(|o| PluginInstance::new(o.unbind(), "Connector", owner.clone()))
-                .map_err(|e| super::errors::from_py_err(py, e, &format!("{}.__init__", class.name), &owner))
+                .map_err(|e| {
+                    super::errors::from_py_err(py, e, &format!("{}.__init__", class.name), &owner)
+                })
         })?;
         if let PyConnector::Ready { instance, .. } = self {
             *instance = Some(created);
@@ -166,7 +169,11 @@ impl Connector for PyConnector {
         self.with_instance(move |inst| {
             Python::attach(|py| {
                 let cfg = config_to_py(py, &config).map_err(|e| inst.error(py, "start", e))?;
-                inst.set_attr(py, "config", cfg.copy().map_err(|e| inst.error(py, "start", e))?)?;
+                inst.set_attr(
+                    py,
+                    "config",
+                    cfg.copy().map_err(|e| inst.error(py, "start", e))?,
+                )?;
                 inst.set_attr(py, "context", PyConnectorContext { inner: ctx })?;
                 inst.call(py, "start", (cfg,)).map(drop)
             })
@@ -207,7 +214,10 @@ impl Connector for PyConnector {
     }
 
     async fn stop(&mut self) -> Result<()> {
-        if matches!(self, PyConnector::Ready { instance: None, .. } | PyConnector::Broken { .. }) {
+        if matches!(
+            self,
+            PyConnector::Ready { instance: None, .. } | PyConnector::Broken { .. }
+        ) {
             return Ok(());
         }
         self.with_instance(|inst| {

@@ -82,7 +82,11 @@ impl PyConnectorContext {
 
     /// Marks the connector FAILED with `error` (an exception) as the reason.
     fn raise_error(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
-        let e = exception_to_error(py, error, &format!("connector {} raised", self.inner.connector));
+        let e = exception_to_error(
+            py,
+            error,
+            &format!("connector {} raised", self.inner.connector),
+        );
         self.inner.raise_error(e);
     }
 }
@@ -223,14 +227,16 @@ impl PySinkTaskContext {
     fn offset(&self, partition: &Bound<'_, PyAny>, offset: Option<i64>) -> PyResult<()> {
         if let Ok(d) = partition.cast::<PyDict>() {
             for (tp, o) in d.iter() {
-                self.inner.offset(topic_partition_from_py(&tp)?, o.extract()?);
+                self.inner
+                    .offset(topic_partition_from_py(&tp)?, o.extract()?);
             }
             return Ok(());
         }
         let offset = offset.ok_or_else(|| {
             PyTypeError::new_err("offset(partition, offset) needs an offset, or pass a dict")
         })?;
-        self.inner.offset(topic_partition_from_py(partition)?, offset);
+        self.inner
+            .offset(topic_partition_from_py(partition)?, offset);
         Ok(())
     }
 
@@ -264,7 +270,12 @@ pub struct PyErrantRecordReporter {
 #[pymethods]
 impl PyErrantRecordReporter {
     /// Reports `record` as failed with `error` (an exception).
-    fn report(&self, py: Python<'_>, record: &Bound<'_, PyAny>, error: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn report(
+        &self,
+        py: Python<'_>,
+        record: &Bound<'_, PyAny>,
+        error: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let r = record_from_py(record)
             .ok_or_else(|| PyTypeError::new_err("report() needs a SinkRecord"))?;
         let e = exception_to_error(py, error, "record reported by the task");

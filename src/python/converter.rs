@@ -53,7 +53,10 @@ impl PyConverter {
                 Ok(b) => Ok(Some(b.as_bytes().to_vec())),
                 Err(_) => Err(self.misuse(
                     method,
-                    format!("{method}() must return bytes or None, got {}", type_name(&out)),
+                    format!(
+                        "{method}() must return bytes or None, got {}",
+                        type_name(&out)
+                    ),
                 )),
             }
         })
@@ -72,13 +75,17 @@ impl PyConverter {
                 out.extract().map_err(|_| {
                     self.misuse(
                         method,
-                        format!("{method}() must return a (schema, value) tuple, got {}", type_name(&out)),
+                        format!(
+                            "{method}() must return a (schema, value) tuple, got {}",
+                            type_name(&out)
+                        ),
                     )
                 })?;
-            let schema = schema_arg(Some(&schema), "the schema")
-                .map_err(|e| self.error(py, method, e))?;
-            let (schema, value) = to_value_and_schema(&value, schema.as_ref(), &Path::Root("value"))
-                .map_err(|e| self.error(py, method, e))?;
+            let schema =
+                schema_arg(Some(&schema), "the schema").map_err(|e| self.error(py, method, e))?;
+            let (schema, value) =
+                to_value_and_schema(&value, schema.as_ref(), &Path::Root("value"))
+                    .map_err(|e| self.error(py, method, e))?;
             Ok(SchemaAndValue::new(schema, value))
         })
     }
@@ -112,7 +119,10 @@ impl Converter for PyConverter {
 
     fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue> {
         self.deserialize("to_connect_data", |py| {
-            PyTuple::new(py, [topic.into_pyobject(py)?.into_any(), data_to_py(py, data)])
+            PyTuple::new(
+                py,
+                [topic.into_pyobject(py)?.into_any(), data_to_py(py, data)],
+            )
         })
     }
 }

@@ -48,9 +48,7 @@ impl ErrorClass {
     /// The class object; `None` if `conveyor.errors` cannot be imported (never in a normal
     /// install, but Rust must not panic over it).
     pub fn get(self, py: Python<'_>) -> Option<&Bound<'_, PyType>> {
-        self.cell()
-            .import(py, "conveyor.errors", self.name())
-            .ok()
+        self.cell().import(py, "conveyor.errors", self.name()).ok()
     }
 
     /// A new exception of this class with `message`.

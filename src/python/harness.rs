@@ -308,7 +308,11 @@ impl PyTransformationRunner {
     #[new]
     fn new(py: Python<'_>, transform: &Bound<'_, PyAny>) -> PyResult<Self> {
         let class: String = transform.get_type().qualname()?.to_string();
-        let inst = PluginInstance::new(transform.clone().unbind(), "Transformation", format!("transformation {class}"));
+        let inst = PluginInstance::new(
+            transform.clone().unbind(),
+            "Transformation",
+            format!("transformation {class}"),
+        );
         let batch = inst.overrides(py, "apply_batch");
         let mut transform = PyTransformation::new(inst, batch);
         transform.keep_errors();
@@ -318,7 +322,11 @@ impl PyTransformationRunner {
     }
 
     /// The results for `records` (a record, or `None` when dropped), raising the first error.
-    fn apply<'py>(&mut self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    fn apply<'py>(
+        &mut self,
+        py: Python<'py>,
+        records: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let t = self
             .transform
             .as_mut()

@@ -11,10 +11,10 @@
 
 use std::sync::Arc;
 
-use pyo3::prelude::*;
 use pyo3::call::PyCallArgs;
-use pyo3::IntoPyObjectExt;
+use pyo3::prelude::*;
 use pyo3::types::PyList;
+use pyo3::IntoPyObjectExt;
 
 use super::errors::from_py_err;
 use crate::errors::{ConnectError, Result};

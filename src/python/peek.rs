@@ -44,9 +44,9 @@ impl Decoder {
         };
         let registry = crate::connectors::builtin_registry();
         let plugin = registry.converter(name)?;
-        let new = plugin.new.ok_or_else(|| {
-            ConnectError::Config(format!("{name} is not a Converter"))
-        })?;
+        let new = plugin
+            .new
+            .ok_or_else(|| ConnectError::Config(format!("{name} is not a Converter")))?;
         Ok(Decoder::Converter(new(config, is_key)?))
     }
 
@@ -58,9 +58,9 @@ impl Decoder {
                     return Ok(SchemaAndValue::default());
                 };
                 if let Ok(json) = serde_json::from_slice::<serde_json::Value>(bytes) {
-                    let enveloped = json
-                        .as_object()
-                        .is_some_and(|o| o.len() == 2 && o.contains_key("schema") && o.contains_key("payload"));
+                    let enveloped = json.as_object().is_some_and(|o| {
+                        o.len() == 2 && o.contains_key("schema") && o.contains_key("payload")
+                    });
                     if enveloped {
                         if let Ok(sv) = JsonConverter::from_config(&ConfigMap::new())
                             .and_then(|c| c.to_connect(topic, Some(bytes)))
@@ -74,7 +74,8 @@ impl Decoder {
                     ));
                 }
                 match std::str::from_utf8(bytes) {
-                    Ok(_) => StringConverter::from_config(&ConfigMap::new())?.to_connect(topic, Some(bytes)),
+                    Ok(_) => StringConverter::from_config(&ConfigMap::new())?
+                        .to_connect(topic, Some(bytes)),
                     Err(_) => Ok(SchemaAndValue::new(None, Value::Bytes(bytes.to_vec()))),
                 }
             }
@@ -116,7 +117,9 @@ fn fetch(
         .map(|t| t.partitions().iter().map(|p| p.id()).collect())
         .unwrap_or_default();
     if partitions.is_empty() {
-        return Err(ConnectError::NotFound(format!("topic {topic} does not exist")));
+        return Err(ConnectError::NotFound(format!(
+            "topic {topic} does not exist"
+        )));
     }
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
@@ -166,12 +169,18 @@ fn decode(raw: Raw, key: &Decoder, value: &Decoder) -> Result<Record> {
     let v = value.decode(&raw.topic, raw.value.as_deref())?;
     let mut headers = Headers::new();
     for (name, data) in raw.headers {
-        let text = data.as_deref().map(|d| String::from_utf8_lossy(d).into_owned());
+        let text = data
+            .as_deref()
+            .map(|d| String::from_utf8_lossy(d).into_owned());
         let (schema, value) = match text {
             Some(t) => crate::convert::header::parse_header_text(&t),
             None => (None, Value::Null),
         };
-        headers.0.push(Header { key: name, schema, value });
+        headers.0.push(Header {
+            key: name,
+            schema,
+            value,
+        });
     }
     let (timestamp, timestamp_type) = match raw.timestamp {
         Timestamp::NotAvailable => (None, TimestampType::NoTimestampType),
@@ -223,14 +232,28 @@ pub fn peek<'py>(
     if !timeout.is_finite() || timeout < 0.0 {
         return Err(ErrorClass::Config.err(py, "timeout must be a number of seconds >= 0"));
     }
-    let key = Decoder::from_name(key_converter.as_deref(), &converter_config, true).map_err(to_py_err)?;
-    let value = Decoder::from_name(value_converter.as_deref(), &converter_config, false).map_err(to_py_err)?;
+    let key =
+        Decoder::from_name(key_converter.as_deref(), &converter_config, true).map_err(to_py_err)?;
+    let value = Decoder::from_name(value_converter.as_deref(), &converter_config, false)
+        .map_err(to_py_err)?;
     let raw = py
-        .detach(|| fetch(&bootstrap_servers, &topic, n, Duration::from_secs_f64(timeout), &consumer_config))
+        .detach(|| {
+            fetch(
+                &bootstrap_servers,
+                &topic,
+                n,
+                Duration::from_secs_f64(timeout),
+                &consumer_config,
+            )
+        })
         .map_err(to_py_err)?;
     let records = raw
         .into_iter()
-        .map(|r| decode(r, &key, &value).map_err(to_py_err).and_then(|r| record_to_py(py, r)))
+        .map(|r| {
+            decode(r, &key, &value)
+                .map_err(to_py_err)
+                .and_then(|r| record_to_py(py, r))
+        })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, records)
 }

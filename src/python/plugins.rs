@@ -29,8 +29,8 @@ use crate::config::{ConfigDef, ConfigMap};
 use crate::convert::{Converter, HeaderConverter};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{
-    ConnectorPlugin, ConverterPlugin, PluginInfo, PluginSource, PluginType, PredicatePlugin,
-    Task, TaskPlugin, TransformPlugin,
+    ConnectorPlugin, ConverterPlugin, PluginInfo, PluginSource, PluginType, PredicatePlugin, Task,
+    TaskPlugin, TransformPlugin,
 };
 
 /// Kinds of plugin, as `conveyor._plugins` names them.
@@ -120,7 +120,12 @@ fn class_config_def(cls: &Bound<'_, PyAny>, class_name: &str) -> Result<ConfigDe
 }
 
 /// Creates an instance of `cls`, reporting `__init__` errors.
-fn instantiate(py: Python<'_>, cls: &Py<PyAny>, class_name: &str, owner: &str) -> Result<Py<PyAny>> {
+fn instantiate(
+    py: Python<'_>,
+    cls: &Py<PyAny>,
+    class_name: &str,
+    owner: &str,
+) -> Result<Py<PyAny>> {
     cls.bind(py)
         .call0()
         .map(Bound::unbind)
@@ -133,7 +138,11 @@ impl PythonPlugins {
     }
 
     /// Resolves `name` to a class; `Ok(None)` when it is not a Python plugin name.
-    fn resolve(py: Python<'_>, kind: Kind, name: &str) -> std::result::Result<Option<Py<PyAny>>, LoadError> {
+    fn resolve(
+        py: Python<'_>,
+        kind: Kind,
+        name: &str,
+    ) -> std::result::Result<Option<Py<PyAny>>, LoadError> {
         let result = plugins_module(py)
             .and_then(|m| m.getattr("resolve"))
             .and_then(|f| f.call1((kind.name(), name)));
@@ -203,8 +212,13 @@ impl PythonPlugins {
         })
     }
 
-    fn describe(py: Python<'_>, cls: &Bound<'_, PyAny>, name: &str) -> Result<(String, Vec<String>, String)> {
-        let wrap = |e: PyErr| ConnectError::Config(format!("{name}: {}", describe_exception(py, &e)));
+    fn describe(
+        py: Python<'_>,
+        cls: &Bound<'_, PyAny>,
+        name: &str,
+    ) -> Result<(String, Vec<String>, String)> {
+        let wrap =
+            |e: PyErr| ConnectError::Config(format!("{name}: {}", describe_exception(py, &e)));
         let class_name: String = helper(py, "class_name", cls).map_err(wrap)?;
         let mut aliases: Vec<String> = helper(py, "aliases", cls).map_err(wrap)?;
         if name != class_name && !aliases.iter().any(|a| a == name) {
@@ -217,8 +231,13 @@ impl PythonPlugins {
     fn build_connector(py: Python<'_>, cls: Py<PyAny>, name: &str) -> Result<Loaded> {
         let bound = cls.bind(py);
         let (class_name, aliases, version) = Self::describe(py, bound, name)?;
-        let wrap = |e: PyErr| ConnectError::Config(format!("{class_name}: {}", describe_exception(py, &e)));
-        let connector_type = match helper::<String>(py, "connector_type", bound).map_err(wrap)?.as_str() {
+        let wrap = |e: PyErr| {
+            ConnectError::Config(format!("{class_name}: {}", describe_exception(py, &e)))
+        };
+        let connector_type = match helper::<String>(py, "connector_type", bound)
+            .map_err(wrap)?
+            .as_str()
+        {
             "sink" => ConnectorType::Sink,
             _ => ConnectorType::Source,
         };
@@ -309,7 +328,10 @@ impl PythonPlugins {
         config: &ConfigMap,
     ) -> Result<PluginInstance> {
         def.parse(config).map_err(|e| {
-            ConnectError::Config(format!("invalid config for {class_name}: {}", e.0.join("; ")))
+            ConnectError::Config(format!(
+                "invalid config for {class_name}: {}",
+                e.0.join("; ")
+            ))
         })?;
         let owner = format!("{} {class_name}", kind.to_ascii_lowercase());
         let obj = instantiate(py, cls, class_name, &owner)?;
@@ -341,7 +363,8 @@ impl PythonPlugins {
             new: Arc::new(move |config| {
                 Python::attach(|py| {
                     let inst = Self::configured(py, &cls, &label, "Transformation", &def, config)?;
-                    Ok(Box::new(PyTransformation::new(inst, batch)) as Box<dyn crate::transform::Transformation>)
+                    Ok(Box::new(PyTransformation::new(inst, batch))
+                        as Box<dyn crate::transform::Transformation>)
                 })
             }),
         }))
@@ -378,7 +401,10 @@ impl PythonPlugins {
                 .and_then(|r| r.extract::<bool>())
                 .unwrap_or(false)
         };
-        let (data, headers) = (overrides("from_connect_data"), overrides("from_connect_header"));
+        let (data, headers) = (
+            overrides("from_connect_data"),
+            overrides("from_connect_header"),
+        );
         let cls = Arc::new(cls);
         let make = {
             let cls = cls.clone();
@@ -387,11 +413,14 @@ impl PythonPlugins {
                 Python::attach(|py| {
                     let owner = format!("converter {class_name}");
                     let obj = instantiate(py, &cls, &class_name, &owner)?;
-                    let cfg = config_to_py(py, config)
-                        .map_err(|e| super::errors::from_py_err(py, e, "Converter.configure", &owner))?;
+                    let cfg = config_to_py(py, config).map_err(|e| {
+                        super::errors::from_py_err(py, e, "Converter.configure", &owner)
+                    })?;
                     obj.bind(py)
                         .call_method1("configure", (cfg, is_key))
-                        .map_err(|e| super::errors::from_py_err(py, e, "Converter.configure", &owner))?;
+                        .map_err(|e| {
+                            super::errors::from_py_err(py, e, "Converter.configure", &owner)
+                        })?;
                     Ok(PyConverter::new(obj, &class_name))
                 })
             }
@@ -444,7 +473,9 @@ impl PluginSource for PythonPlugins {
 
     fn task(&self, name: &str) -> Option<Result<TaskPlugin>> {
         let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Task, name, |py, cls| Self::build_task(py, cls, &owned))?;
+        let result = self.lookup(Kind::Task, name, |py, cls| {
+            Self::build_task(py, cls, &owned)
+        })?;
         Some(match result {
             Ok(Loaded::Task(p)) => Ok(p),
             Ok(_) => Err(ConnectError::Other(format!("{name} is not a task"))),
@@ -459,7 +490,9 @@ impl PluginSource for PythonPlugins {
         })?;
         Some(match result {
             Ok(Loaded::Transform(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!("{name} is not a transformation"))),
+            Ok(_) => Err(ConnectError::Other(format!(
+                "{name} is not a transformation"
+            ))),
             Err(e) => Err(e.into_error()),
         })
     }
@@ -565,7 +598,10 @@ impl PluginSource for PythonPlugins {
                 Loaded::Task(_) => Vec::new(),
             };
             for i in info {
-                if !out.iter().any(|o| o.class == i.class && o.plugin_type == i.plugin_type) {
+                if !out
+                    .iter()
+                    .any(|o| o.class == i.class && o.plugin_type == i.plugin_type)
+                {
                     out.push(i);
                 }
             }
@@ -577,10 +613,15 @@ impl PluginSource for PythonPlugins {
 /// Adds `plugin.path` directories to `sys.path` and registers Python plugins with
 /// `registry`. With `bridge_logging`, Python `logging` goes to the worker log (for the
 /// `conveyor` command; an application embedding a worker keeps its own logging).
-pub fn install(registry: &crate::plugin::PluginRegistry, plugin_path: &[String], bridge_logging: bool) {
+pub fn install(
+    registry: &crate::plugin::PluginRegistry,
+    plugin_path: &[String],
+    bridge_logging: bool,
+) {
     let ok = Python::attach(|py| -> PyResult<()> {
         let m = plugins_module(py)?;
-        m.getattr("add_plugin_path")?.call1((plugin_path.to_vec(),))?;
+        m.getattr("add_plugin_path")?
+            .call1((plugin_path.to_vec(),))?;
         if bridge_logging {
             m.getattr("install_log_bridge")?.call0()?;
         }

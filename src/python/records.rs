@@ -156,9 +156,7 @@ fn timestamp_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<i64>> {
         Some(o) if o.is_instance_of::<PyInt>() => Ok(Some(o.extract()?)),
         Some(o) => {
             let py = o.py();
-            let to_ms = py
-                .import("conveyor._convert")?
-                .getattr("timestamp_to_ms")?;
+            let to_ms = py.import("conveyor._convert")?.getattr("timestamp_to_ms")?;
             let datetime = py.import("datetime")?.getattr("datetime")?;
             if o.is_instance(&datetime)? {
                 Ok(Some(to_ms.call1((o,))?.extract()?))
@@ -178,9 +176,9 @@ fn headers_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Headers> {
     };
     let root = Path::Root("headers");
     let mut push = |k: &Bound<'_, PyAny>, v: &Bound<'_, PyAny>| -> PyResult<()> {
-        let key: String = k.extract().map_err(|_| {
-            PyTypeError::new_err("header keys must be str")
-        })?;
+        let key: String = k
+            .extract()
+            .map_err(|_| PyTypeError::new_err("header keys must be str"))?;
         let (schema, value) = to_value_and_schema(v, None, &Path::Key(&root, k))?;
         out.0.push(Header { key, schema, value });
         Ok(())
@@ -278,14 +276,16 @@ fn apply_common_changes(
         let name: String = k.extract()?;
         if !allowed.contains(&name.as_str()) {
             return Err(PyTypeError::new_err(format!(
-                "{class}.replace() got an unexpected keyword argument {name:?}; it accepts {}",
+                "{class}.replace() got an unexpected keyword argument '{name}'; it accepts {}",
                 allowed.join(", ")
             )));
         }
     }
     let get = |name: &str| changes.get_item(name);
     if let Some(t) = get("topic")? {
-        record.topic = t.extract().map_err(|_| PyTypeError::new_err("topic must be a str"))?;
+        record.topic = t
+            .extract()
+            .map_err(|_| PyTypeError::new_err("topic must be a str"))?;
     }
     let mut changed = (false, false, false);
     let key_schema = get("key_schema")?;
@@ -295,7 +295,11 @@ fn apply_common_changes(
             Some(k) => k,
             None => views.key(py, record)?,
         };
-        let fallback = if key_schema.is_some() { None } else { record.key_schema.as_ref() };
+        let fallback = if key_schema.is_some() {
+            None
+        } else {
+            record.key_schema.as_ref()
+        };
         let (s, v) = part_arg(&obj, key_schema.as_ref(), fallback, "key")?;
         record.key_schema = s;
         record.key = v;
@@ -308,7 +312,11 @@ fn apply_common_changes(
             Some(v) => v,
             None => views.value(py, record)?,
         };
-        let fallback = if value_schema.is_some() { None } else { record.value_schema.as_ref() };
+        let fallback = if value_schema.is_some() {
+            None
+        } else {
+            record.value_schema.as_ref()
+        };
         let (s, v) = part_arg(&obj, value_schema.as_ref(), fallback, "value")?;
         record.value_schema = s;
         record.value = v;
@@ -329,7 +337,12 @@ fn repr_of(obj: PyResult<Bound<'_, PyAny>>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn rich_eq(a: &Record, other: Option<Arc<Record>>, op: CompareOp, py: Python<'_>) -> PyResult<Py<PyAny>> {
+fn rich_eq(
+    a: &Record,
+    other: Option<Arc<Record>>,
+    op: CompareOp,
+    py: Python<'_>,
+) -> PyResult<Py<PyAny>> {
     let Some(b) = other else {
         return Ok(py.NotImplemented());
     };
@@ -477,8 +490,14 @@ impl PySourceRecord {
             });
         };
         let mut record = (*self.record).clone();
-        let (k, v, h) =
-            apply_common_changes(py, &mut record, &self.views, changes, SOURCE_CHANGES, "SourceRecord")?;
+        let (k, v, h) = apply_common_changes(
+            py,
+            &mut record,
+            &self.views,
+            changes,
+            SOURCE_CHANGES,
+            "SourceRecord",
+        )?;
         if let Some(p) = changes.get_item("kafka_partition")? {
             record.kafka_partition = p.extract()?;
         }
@@ -506,16 +525,11 @@ impl PySourceRecord {
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
-        let (partition, offset) = match &self.record.origin {
-            Origin::Source { partition, offset } => (
-                serde_json::to_string(partition).unwrap_or_default(),
-                serde_json::to_string(offset).unwrap_or_default(),
-            ),
-            Origin::Sink(_) => (String::new(), String::new()),
-        };
+        let partition = repr_of(self.source_partition(py));
+        let offset = repr_of(self.source_offset(py));
         format!(
-            "SourceRecord(topic={:?}, kafka_partition={}, key={}, value={}, source_partition={partition}, source_offset={offset})",
-            self.record.topic,
+            "SourceRecord(topic={}, kafka_partition={}, key={}, value={}, source_partition={partition}, source_offset={offset})",
+            repr_of(Ok(PyString::new(py, &self.record.topic).into_any())),
             self.record
                 .kafka_partition
                 .map(|p| p.to_string())
@@ -533,7 +547,7 @@ fn timestamp_type_arg(name: &str) -> PyResult<TimestampType> {
         "NoTimestampType" => TimestampType::NoTimestampType,
         other => {
             return Err(PyTypeError::new_err(format!(
-                "timestamp_type must be \"CreateTime\", \"LogAppendTime\" or \"NoTimestampType\", got {other:?}"
+                "timestamp_type must be \"CreateTime\", \"LogAppendTime\" or \"NoTimestampType\", got '{other}'"
             )))
         }
     })
@@ -681,8 +695,14 @@ impl PySinkRecord {
             });
         };
         let mut record = (*self.record).clone();
-        let (k, v, h) =
-            apply_common_changes(py, &mut record, &self.views, changes, SINK_CHANGES, "SinkRecord")?;
+        let (k, v, h) = apply_common_changes(
+            py,
+            &mut record,
+            &self.views,
+            changes,
+            SINK_CHANGES,
+            "SinkRecord",
+        )?;
         if let Some(p) = changes.get_item("partition")? {
             record.kafka_partition = Some(p.extract()?);
         }
@@ -703,8 +723,8 @@ impl PySinkRecord {
 
     fn __repr__(&self, py: Python<'_>) -> String {
         format!(
-            "SinkRecord(topic={:?}, partition={}, offset={}, key={}, value={})",
-            self.record.topic,
+            "SinkRecord(topic={}, partition={}, offset={}, key={}, value={})",
+            repr_of(Ok(PyString::new(py, &self.record.topic).into_any())),
             self.partition(),
             self.offset(),
             repr_of(self.key(py)),

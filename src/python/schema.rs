@@ -73,8 +73,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Int8))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Int8))
     }
 
     /// An INT16 schema (Python `int`).
@@ -88,8 +95,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Int16))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Int16))
     }
 
     /// An INT32 schema (Python `int`).
@@ -103,8 +117,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Int32))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Int32))
     }
 
     /// An INT64 schema (Python `int`).
@@ -118,8 +139,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Int64))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Int64))
     }
 
     /// A FLOAT32 schema (Python `float`).
@@ -133,8 +161,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Float32))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Float32))
     }
 
     /// A FLOAT64 schema (Python `float`).
@@ -148,8 +183,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Float64))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Float64))
     }
 
     /// A BOOLEAN schema (Python `bool`).
@@ -163,8 +205,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Boolean))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Boolean))
     }
 
     /// A STRING schema (Python `str`).
@@ -178,8 +227,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::String))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::String))
     }
 
     /// A BYTES schema (Python `bytes`).
@@ -193,8 +249,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::new(SchemaType::Bytes))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::new(SchemaType::Bytes))
     }
 
     /// A STRUCT schema with `fields` (a dict of field name to schema, in order).
@@ -230,12 +293,20 @@ impl PySchema {
         for (field_name, schema) in pairs {
             if !seen.insert(field_name.clone()) {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                    "field {field_name:?} is defined twice"
+                    "field '{field_name}' is defined twice"
                 )));
             }
             b = b.field(field_name, schema.schema.clone());
         }
-        Common { optional, default, name, version, doc, parameters }.apply(b)
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(b)
     }
 
     /// An ARRAY schema whose items have schema `items`.
@@ -251,8 +322,15 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::array(items.schema.clone()))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::array(items.schema.clone()))
     }
 
     /// A MAP schema from `keys` to `values`.
@@ -269,8 +347,18 @@ impl PySchema {
         doc: Option<String>,
         parameters: Option<BTreeMap<String, String>>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name, version, doc, parameters }
-            .apply(SchemaBuilder::map(keys.schema.clone(), values.schema.clone()))
+        Common {
+            optional,
+            default,
+            name,
+            version,
+            doc,
+            parameters,
+        }
+        .apply(SchemaBuilder::map(
+            keys.schema.clone(),
+            values.schema.clone(),
+        ))
     }
 
     /// Connect's Decimal logical type (`decimal.Decimal` values with `scale` decimal places).
@@ -282,33 +370,73 @@ impl PySchema {
         default: Option<Bound<'py, PyAny>>,
         doc: Option<String>,
     ) -> PyResult<PySchema> {
-        Common { optional, default, name: None, version: None, doc, parameters: None }
-            .apply(logical_schemas::decimal(scale))
+        Common {
+            optional,
+            default,
+            name: None,
+            version: None,
+            doc,
+            parameters: None,
+        }
+        .apply(logical_schemas::decimal(scale))
     }
 
     /// Connect's Date logical type (`datetime.date` values).
     #[staticmethod]
     #[pyo3(signature = (*, optional=false, default=None, doc=None))]
-    fn date<'py>(optional: bool, default: Option<Bound<'py, PyAny>>, doc: Option<String>) -> PyResult<PySchema> {
-        Common { optional, default, name: None, version: None, doc, parameters: None }
-            .apply(logical_schemas::date())
+    fn date<'py>(
+        optional: bool,
+        default: Option<Bound<'py, PyAny>>,
+        doc: Option<String>,
+    ) -> PyResult<PySchema> {
+        Common {
+            optional,
+            default,
+            name: None,
+            version: None,
+            doc,
+            parameters: None,
+        }
+        .apply(logical_schemas::date())
     }
 
     /// Connect's Time logical type (`datetime.time` values, millisecond precision).
     #[staticmethod]
     #[pyo3(signature = (*, optional=false, default=None, doc=None))]
-    fn time<'py>(optional: bool, default: Option<Bound<'py, PyAny>>, doc: Option<String>) -> PyResult<PySchema> {
-        Common { optional, default, name: None, version: None, doc, parameters: None }
-            .apply(logical_schemas::time())
+    fn time<'py>(
+        optional: bool,
+        default: Option<Bound<'py, PyAny>>,
+        doc: Option<String>,
+    ) -> PyResult<PySchema> {
+        Common {
+            optional,
+            default,
+            name: None,
+            version: None,
+            doc,
+            parameters: None,
+        }
+        .apply(logical_schemas::time())
     }
 
     /// Connect's Timestamp logical type (`datetime.datetime` values, millisecond precision;
     /// naive datetimes are taken as UTC, and values come back as UTC).
     #[staticmethod]
     #[pyo3(signature = (*, optional=false, default=None, doc=None))]
-    fn timestamp<'py>(optional: bool, default: Option<Bound<'py, PyAny>>, doc: Option<String>) -> PyResult<PySchema> {
-        Common { optional, default, name: None, version: None, doc, parameters: None }
-            .apply(logical_schemas::timestamp())
+    fn timestamp<'py>(
+        optional: bool,
+        default: Option<Bound<'py, PyAny>>,
+        doc: Option<String>,
+    ) -> PyResult<PySchema> {
+        Common {
+            optional,
+            default,
+            name: None,
+            version: None,
+            doc,
+            parameters: None,
+        }
+        .apply(logical_schemas::timestamp())
     }
 
     /// The type name as in the JsonConverter envelope: `"int32"`, `"string"`, `"struct"`...
@@ -355,7 +483,12 @@ impl PySchema {
     fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         for f in &self.schema.fields {
-            d.set_item(&f.name, PySchema { schema: f.schema.clone() })?;
+            d.set_item(
+                &f.name,
+                PySchema {
+                    schema: f.schema.clone(),
+                },
+            )?;
         }
         Ok(d)
     }
@@ -364,7 +497,11 @@ impl PySchema {
     #[getter]
     fn items(&self) -> Option<PySchema> {
         match self.schema.schema_type {
-            SchemaType::Array => self.schema.value_schema.clone().map(|schema| PySchema { schema }),
+            SchemaType::Array => self
+                .schema
+                .value_schema
+                .clone()
+                .map(|schema| PySchema { schema }),
             _ => None,
         }
     }
@@ -372,14 +509,21 @@ impl PySchema {
     /// The key schema of a map.
     #[getter]
     fn keys(&self) -> Option<PySchema> {
-        self.schema.key_schema.clone().map(|schema| PySchema { schema })
+        self.schema
+            .key_schema
+            .clone()
+            .map(|schema| PySchema { schema })
     }
 
     /// The value schema of a map.
     #[getter]
     fn values(&self) -> Option<PySchema> {
         match self.schema.schema_type {
-            SchemaType::Map => self.schema.value_schema.clone().map(|schema| PySchema { schema }),
+            SchemaType::Map => self
+                .schema
+                .value_schema
+                .clone()
+                .map(|schema| PySchema { schema }),
             _ => None,
         }
     }
@@ -409,6 +553,14 @@ impl PySchema {
     }
 }
 
+/// Python's repr of a string (`'name'`).
+fn py_repr(py: Python<'_>, text: &str) -> String {
+    pyo3::types::PyString::new(py, text)
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| format!("'{text}'"))
+}
+
 /// `Schema.int64(optional=True)`, `Schema.struct({'id': Schema.int64()}, name='User')`...
 fn describe(py: Python<'_>, s: &SchemaRef) -> String {
     let mut args: Vec<String> = Vec::new();
@@ -430,7 +582,7 @@ fn describe(py: Python<'_>, s: &SchemaRef) -> String {
             let fields: Vec<String> = s
                 .fields
                 .iter()
-                .map(|f| format!("{:?}: {}", f.name, describe(py, &f.schema)))
+                .map(|f| format!("{}: {}", py_repr(py, &f.name), describe(py, &f.schema)))
                 .collect();
             args.push(format!("{{{}}}", fields.join(", ")));
             "struct"
@@ -469,14 +621,14 @@ fn describe(py: Python<'_>, s: &SchemaRef) -> String {
     }
     if !logical {
         if let Some(n) = name {
-            args.push(format!("name={n:?}"));
+            args.push(format!("name={}", py_repr(py, n)));
         }
         if let Some(v) = s.version {
             args.push(format!("version={v}"));
         }
     }
     if let Some(d) = &s.doc {
-        args.push(format!("doc={d:?}"));
+        args.push(format!("doc={}", py_repr(py, d)));
     }
     format!("Schema.{ctor}({})", args.join(", "))
 }

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::contexts::{partitions_to_py, topic_partition_from_py, topic_partition_to_py, PySinkTaskContext};
+use super::contexts::{
+    partitions_to_py, topic_partition_from_py, topic_partition_to_py, PySinkTaskContext,
+};
 use super::instance::PluginInstance;
 use super::records::records_to_py;
 use super::source_task::type_name;
@@ -67,9 +69,14 @@ impl PySinkTask {
         Ok(d)
     }
 
-    fn partitions_call(&mut self, method: &'static str, partitions: &[TopicPartition]) -> Result<()> {
+    fn partitions_call(
+        &mut self,
+        method: &'static str,
+        partitions: &[TopicPartition],
+    ) -> Result<()> {
         Python::attach(|py| {
-            let list = partitions_to_py(py, partitions).map_err(|e| self.inst.error(py, method, e))?;
+            let list =
+                partitions_to_py(py, partitions).map_err(|e| self.inst.error(py, method, e))?;
             self.inst.call(py, method, (list,)).map(drop)
         })
     }
@@ -84,8 +91,13 @@ impl SinkTask for PySinkTask {
                 ctx.task_id.connector, ctx.task_id.task
             ));
             let cfg = config_to_py(py, &config).map_err(|e| self.inst.error(py, "start", e))?;
-            self.inst.set_attr(py, "config", cfg.copy().map_err(|e| self.inst.error(py, "start", e))?)?;
-            self.inst.set_attr(py, "context", PySinkTaskContext { inner: ctx })?;
+            self.inst.set_attr(
+                py,
+                "config",
+                cfg.copy().map_err(|e| self.inst.error(py, "start", e))?,
+            )?;
+            self.inst
+                .set_attr(py, "context", PySinkTaskContext { inner: ctx })?;
             self.overrides = Overrides {
                 open: self.inst.overrides(py, "open"),
                 flush: self.inst.overrides(py, "flush"),
@@ -115,7 +127,8 @@ impl SinkTask for PySinkTask {
             return Ok(());
         }
         Python::attach(|py| {
-            let d = Self::offsets_to_py(py, offsets).map_err(|e| self.inst.error(py, "flush", e))?;
+            let d =
+                Self::offsets_to_py(py, offsets).map_err(|e| self.inst.error(py, "flush", e))?;
             self.inst.call(py, "flush", (d,)).map(drop)
         })
     }
@@ -146,11 +159,12 @@ impl SinkTask for PySinkTask {
             })?;
             let mut out = HashMap::with_capacity(dict.len());
             for (k, v) in dict.iter() {
-                let tp = topic_partition_from_py(&k)
-                    .map_err(|e| self.inst.misuse("pre_commit", e))?;
-                let o: i64 = v
-                    .extract()
-                    .map_err(|_| self.inst.misuse("pre_commit", format!("the offset of {tp} is not an int")))?;
+                let tp =
+                    topic_partition_from_py(&k).map_err(|e| self.inst.misuse("pre_commit", e))?;
+                let o: i64 = v.extract().map_err(|_| {
+                    self.inst
+                        .misuse("pre_commit", format!("the offset of {tp} is not an int"))
+                })?;
                 out.insert(tp, o);
             }
             Ok(out)

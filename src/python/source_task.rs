@@ -98,7 +98,11 @@ impl SourceTask for PySourceTask {
                 reader,
             };
             let cfg = config_to_py(py, &config).map_err(|e| self.inst.error(py, "start", e))?;
-            self.inst.set_attr(py, "config", cfg.copy().map_err(|e| self.inst.error(py, "start", e))?)?;
+            self.inst.set_attr(
+                py,
+                "config",
+                cfg.copy().map_err(|e| self.inst.error(py, "start", e))?,
+            )?;
             self.inst.set_attr(py, "context", context)?;
             self.calls_commit = self.inst.overrides(py, "commit");
             self.inst.call(py, "start", (cfg,))?;

@@ -120,7 +120,10 @@ impl PyStruct {
 
     /// Field names, in schema order.
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.value.schema().fields.iter().map(|f| f.name.as_str()))
+        PyList::new(
+            py,
+            self.value.schema().fields.iter().map(|f| f.name.as_str()),
+        )
     }
 
     /// Field values, in schema order.
@@ -166,7 +169,7 @@ impl PyStruct {
                 let field = value.schema().field(&name).cloned().ok_or_else(|| {
                     data_error(
                         py,
-                        format!("{name:?} is not a field of {}", value.schema().describe()),
+                        format!("'{name}' is not a field of {}", value.schema().describe()),
                     )
                 })?;
                 let root = Path::Root("struct");

@@ -44,7 +44,11 @@ impl PyTransformation {
         if out.is_none() {
             return Ok(None);
         }
-        let expected = if input_is_sink { "SinkRecord" } else { "SourceRecord" };
+        let expected = if input_is_sink {
+            "SinkRecord"
+        } else {
+            "SourceRecord"
+        };
         match record_from_py(out) {
             Some(r) if r.is_sink() == input_is_sink => Ok(Some(r)),
             _ => Err(self.inst.misuse(
@@ -57,7 +61,11 @@ impl PyTransformation {
         }
     }
 
-    fn apply_each(&mut self, py: Python<'_>, records: Vec<Record>) -> Vec<Result<Option<Arc<Record>>>> {
+    fn apply_each(
+        &mut self,
+        py: Python<'_>,
+        records: Vec<Record>,
+    ) -> Vec<Result<Option<Arc<Record>>>> {
         let apply = match self.inst.obj().bind(py).getattr(pyo3::intern!(py, "apply")) {
             Ok(f) => f,
             Err(e) => {
@@ -77,7 +85,11 @@ impl PyTransformation {
         out
     }
 
-    fn apply_all(&mut self, py: Python<'_>, records: Vec<Record>) -> Vec<Result<Option<Arc<Record>>>> {
+    fn apply_all(
+        &mut self,
+        py: Python<'_>,
+        records: Vec<Record>,
+    ) -> Vec<Result<Option<Arc<Record>>>> {
         let n = records.len();
         let is_sink: Vec<bool> = records.iter().map(Record::is_sink).collect();
         let fail_all = |e: crate::errors::ConnectError| (0..n).map(|_| Err(e.clone())).collect();
@@ -92,7 +104,10 @@ impl PyTransformation {
         let Ok(list) = result.cast::<PyList>() else {
             return fail_all(self.inst.misuse(
                 "apply_batch",
-                format!("apply_batch() must return a list, got {}", type_name(&result)),
+                format!(
+                    "apply_batch() must return a list, got {}",
+                    type_name(&result)
+                ),
             ));
         };
         if list.len() != n {
@@ -113,9 +128,7 @@ impl PyTransformation {
 
 impl Transformation for PyTransformation {
     fn apply(&mut self, record: Record) -> Result<Option<Record>> {
-        self.apply_batch(vec![record])
-            .pop()
-            .unwrap_or(Ok(None))
+        self.apply_batch(vec![record]).pop().unwrap_or(Ok(None))
     }
 
     fn apply_batch(&mut self, records: Vec<Record>) -> Vec<Result<Option<Record>>> {

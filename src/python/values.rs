@@ -209,13 +209,12 @@ pub fn to_value(obj: &Bound<'_, PyAny>, schema: &SchemaRef, path: &Path<'_>) -> 
         SchemaType::Int32 => Value::Int32(fit(obj, path, SchemaType::Int32)?),
         SchemaType::Int64 => Value::Int64(fit(obj, path, SchemaType::Int64)?),
         SchemaType::Float32 | SchemaType::Float64 => {
-            let f = if obj.is_instance_of::<PyFloat>() {
-                obj.extract::<f64>()?
-            } else if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-                obj.extract::<f64>()?
-            } else {
+            let numeric = obj.is_instance_of::<PyFloat>()
+                || (obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>());
+            if !numeric {
                 return Err(mismatch(obj, path, "a float"));
-            };
+            }
+            let f = obj.extract::<f64>()?;
             if schema.schema_type == SchemaType::Float32 {
                 Value::Float32(f as f32)
             } else {
@@ -294,7 +293,10 @@ pub fn to_struct(obj: &Bound<'_, PyAny>, schema: &SchemaRef, path: &Path<'_>) ->
         let Ok(key) = k.cast::<PyString>() else {
             return Err(data_error(
                 py,
-                format!("{path}: struct field names must be str, got {}", short_repr(k)),
+                format!(
+                    "{path}: struct field names must be str, got {}",
+                    short_repr(k)
+                ),
             ));
         };
         let key = key.to_cow()?;
@@ -304,7 +306,7 @@ pub fn to_struct(obj: &Bound<'_, PyAny>, schema: &SchemaRef, path: &Path<'_>) ->
             return Err(data_error(
                 py,
                 format!(
-                    "{path}: {key:?} is not a field of {} (fields: {})",
+                    "{path}: '{key}' is not a field of {} (fields: {})",
                     schema.describe(),
                     names.join(", ")
                 ),
@@ -317,9 +319,7 @@ pub fn to_struct(obj: &Bound<'_, PyAny>, schema: &SchemaRef, path: &Path<'_>) ->
     })?;
     if seen < schema.fields.len() {
         for f in &schema.fields {
-            let missing = out
-                .get_without_default(&f.name)
-                .is_none_or(|v| v.is_null());
+            let missing = out.get_without_default(&f.name).is_none_or(|v| v.is_null());
             if missing && !f.schema.optional && f.schema.default.is_none() {
                 return Err(data_error(
                     py,
@@ -685,7 +685,11 @@ pub fn py_to_json(obj: &Bound<'_, PyAny>, path: &Path<'_>) -> PyResult<serde_jso
         })?;
         return Ok(J::Array(out));
     }
-    Err(mismatch(obj, path, "a JSON value (dict, list, str, int, float, bool or None)"))
+    Err(mismatch(
+        obj,
+        path,
+        "a JSON value (dict, list, str, int, float, bool or None)",
+    ))
 }
 
 /// A `dict` with `str` keys as a JSON object.
@@ -754,7 +758,7 @@ pub fn config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<crate::con
         } else {
             let _ = py;
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "{what}: the value of {key:?} must be a str (or int, float, bool, list), got {}",
+                "{what}: the value of '{key}' must be a str (or int, float, bool, list), got {}",
                 type_name(&v)
             )));
         };

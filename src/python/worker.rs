@@ -49,7 +49,7 @@ fn target_state(name: Option<&str>) -> PyResult<Option<TargetState>> {
         Some(s) if s == "STOPPED" => Some(TargetState::Stopped),
         Some(s) => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
-                "initial_state must be \"RUNNING\", \"PAUSED\" or \"STOPPED\", got {s:?}"
+                "initial_state must be \"RUNNING\", \"PAUSED\" or \"STOPPED\", got '{s}'"
             )))
         }
     })
@@ -114,7 +114,9 @@ impl PyWorker {
             .enable_all()
             .thread_name("conveyor-worker")
             .build()
-            .map_err(|e| ErrorClass::Connect.err(py, format!("cannot start the worker runtime: {e}")))?;
+            .map_err(|e| {
+                ErrorClass::Connect.err(py, format!("cannot start the worker runtime: {e}"))
+            })?;
         let app = wait_detached(py, rt.handle(), async move {
             StandaloneApp::start(StandaloneOptions {
                 worker,
@@ -219,7 +221,9 @@ impl PyWorker {
     }
 
     fn task_status(&self, py: Python<'_>, name: String, task: i32) -> PyResult<Py<PyAny>> {
-        self.call(py, move |h| async move { h.task_status(&TaskId::new(name, task)).await })
+        self.call(py, move |h| async move {
+            h.task_status(&TaskId::new(name, task)).await
+        })
     }
 
     fn tasks(&self, py: Python<'_>, name: String) -> PyResult<Py<PyAny>> {
@@ -262,8 +266,10 @@ impl PyWorker {
     }
 
     fn restart_task(&self, py: Python<'_>, name: String, task: i32) -> PyResult<()> {
-        self.call(py, move |h| async move { h.restart_task(&TaskId::new(name, task)).await })
-            .map(drop)
+        self.call(py, move |h| async move {
+            h.restart_task(&TaskId::new(name, task)).await
+        })
+        .map(drop)
     }
 
     fn delete(&self, py: Python<'_>, name: String) -> PyResult<()> {
@@ -275,21 +281,32 @@ impl PyWorker {
         self.call(py, move |h| async move { h.connector_offsets(&name).await })
     }
 
-    fn alter_offsets(&self, py: Python<'_>, name: String, offsets: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    fn alter_offsets(
+        &self,
+        py: Python<'_>,
+        name: String,
+        offsets: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
         let json = py_to_json(offsets, &Path::Root("offsets"))?;
         let offsets: ConnectorOffsets = serde_json::from_value(json).map_err(|e| {
             ErrorClass::BadRequest.err(py, format!("offsets must look like {{\"offsets\": [{{\"partition\": {{...}}, \"offset\": {{...}}}}]}}: {e}"))
         })?;
-        self.call(py, move |h| async move { h.alter_connector_offsets(&name, offsets).await })
+        self.call(py, move |h| async move {
+            h.alter_connector_offsets(&name, offsets).await
+        })
     }
 
     fn reset_offsets(&self, py: Python<'_>, name: String) -> PyResult<Py<PyAny>> {
-        self.call(py, move |h| async move { h.reset_connector_offsets(&name).await })
+        self.call(py, move |h| async move {
+            h.reset_connector_offsets(&name).await
+        })
     }
 
     fn validate(&self, py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let config: ConfigMap = config_from_py(config, "connector config")?;
-        self.call(py, move |h| async move { h.validate_connector_config(&config).await })
+        self.call(py, move |h| async move {
+            h.validate_connector_config(&config).await
+        })
     }
 
     #[pyo3(signature = (connectors_only=true))]

@@ -527,8 +527,11 @@ impl SourceTaskLoop {
             if self.producer.flush(Duration::from_millis(100)).is_ok()
                 && self.producer.in_flight_count() == 0
             {
-                // Every delivery report has been served.
-                let _ = self.submitted.committable(self.errors.tolerates_all());
+                // Every delivery report has been served: keep what became committable
+                // (dropping it here would lose the last offsets and resend those records).
+                for (p, o) in self.submitted.committable(self.errors.tolerates_all()) {
+                    self.unwritten.insert(partition_id(&p), (p, o));
+                }
                 if self.submitted.pending() == 0 {
                     break;
                 }
