@@ -19,6 +19,7 @@ import logging
 import os
 import pkgutil
 import sys
+import traceback
 from collections.abc import Iterator
 from typing import Any
 
@@ -335,6 +336,35 @@ def overrides(cls: type, method: str) -> bool:
         if issubclass(cls, base) and hasattr(base, method):
             return _overrides(cls, base, method)
     return True
+
+
+def _internal_frame(filename: str) -> bool:
+    """Frames of the import machinery and of this module, which say nothing about the
+    plugin's own error."""
+    return (
+        filename.startswith("<frozen importlib")
+        or filename == __file__
+        or filename.endswith(os.path.join("importlib", "__init__.py"))
+    )
+
+
+def format_exception(exc: BaseException, tb: Any = None) -> str:
+    """The traceback of a plugin error, without the import machinery's frames."""
+    if tb is not None:
+        exc = exc.with_traceback(tb)
+    te = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    todo = [te]
+    while todo:
+        t = todo.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        t.stack = traceback.StackSummary.from_list(
+            [f for f in t.stack if not _internal_frame(f.filename)]
+        )
+        todo.extend(x for x in (t.__cause__, t.__context__) if x is not None)
+    return "".join(te.format())
 
 
 class _RustLogHandler(logging.Handler):

@@ -5,7 +5,7 @@
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyString, PyType};
+use pyo3::types::PyType;
 
 use crate::errors::ConnectError;
 
@@ -106,25 +106,14 @@ pub fn describe_exception(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
-/// The formatted Python traceback of `err` (`Traceback (most recent call last): ...`).
+/// The formatted Python traceback of `err` (`Traceback (most recent call last): ...`),
+/// without the frames of Python's import machinery.
 pub fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
     static FORMAT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let formatted = FORMAT
-        .import(py, "traceback", "format_exception")
-        .and_then(|f| {
-            f.call1((
-                err.get_type(py),
-                err.value(py),
-                err.traceback(py)
-                    .map(|t| t.into_any())
-                    .unwrap_or_else(|| py.None().into_bound(py)),
-            ))
-        })
-        .and_then(|lines| {
-            PyString::new(py, "")
-                .call_method1("join", (lines,))
-                .map(|s| s.to_string())
-        });
+        .import(py, "conveyor._plugins", "format_exception")
+        .and_then(|f| f.call1((err.value(py), err.traceback(py))))
+        .and_then(|text| text.extract::<String>());
     match formatted {
         Ok(text) => text.trim_end().to_string(),
         Err(_) => describe_exception(py, err),

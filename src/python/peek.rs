@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers as _, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 
@@ -84,7 +83,7 @@ impl Decoder {
 }
 
 /// Reads up to `n` messages from the start of every partition of `topic`, stopping at the end
-/// of the topic or after `timeout`.
+/// of the topic (as it was when peek started) or after `timeout`.
 fn fetch(
     bootstrap: &str,
     topic: &str,
@@ -98,7 +97,7 @@ fn fetch(
         ClientRole::Consumer,
         &[
             ("enable.auto.commit", "false"),
-            ("enable.partition.eof", "true"),
+            ("enable.partition.eof", "false"),
             ("fetch.wait.max.ms", "50"),
             ("group.id", "conveyor-peek"),
         ],
@@ -107,41 +106,71 @@ fn fetch(
     )
     .create_with_context(LoggingContext::default())
     .map_err(|e| ConnectError::Kafka(format!("could not create a consumer: {e}")))?;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|e| ConnectError::Kafka(format!("could not read the metadata of {topic}: {e}")))?;
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-        .unwrap_or_default();
-    if partitions.is_empty() {
-        return Err(ConnectError::NotFound(format!(
-            "topic {topic} does not exist"
-        )));
-    }
+    // A topic that a connector is about to create appears within moments: wait for it.
+    let partitions: Vec<i32> = loop {
+        let metadata = consumer
+            .fetch_metadata(
+                Some(topic),
+                deadline.saturating_duration_since(Instant::now()),
+            )
+            .map_err(|e| {
+                ConnectError::Kafka(format!("could not read the metadata of {topic}: {e}"))
+            })?;
+        let found: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if !found.is_empty() {
+            break found;
+        }
+        if Instant::now() >= deadline {
+            return Err(ConnectError::NotFound(format!(
+                "topic {topic} does not exist"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Read each partition up to its high watermark as of now.
+    let mut remaining: std::collections::HashMap<i32, i64> = std::collections::HashMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in &partitions {
-        tpl.add_partition_offset(topic, *p, Offset::Beginning)
-            .map_err(|e| ConnectError::Kafka(e.to_string()))?;
+        let (low, high) = consumer
+            .fetch_watermarks(
+                topic,
+                *p,
+                deadline.saturating_duration_since(Instant::now()),
+            )
+            .map_err(|e| {
+                ConnectError::Kafka(format!("could not read the offsets of {topic}: {e}"))
+            })?;
+        if high > low {
+            remaining.insert(*p, high);
+            tpl.add_partition_offset(topic, *p, Offset::Offset(low))
+                .map_err(|e| ConnectError::Kafka(e.to_string()))?;
+        }
+    }
+    if remaining.is_empty() {
+        return Ok(Vec::new());
     }
     consumer
         .assign(&tpl)
         .map_err(|e| ConnectError::Kafka(format!("could not assign {topic}: {e}")))?;
     let mut out = Vec::new();
-    let mut at_end = std::collections::HashSet::new();
-    while out.len() < n && at_end.len() < partitions.len() && Instant::now() < deadline {
+    while out.len() < n && !remaining.is_empty() && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
-            Some(Err(KafkaError::PartitionEOF(p))) => {
-                at_end.insert(p);
-            }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "peek: consumer error");
             }
             Some(Ok(m)) => {
-                at_end.remove(&m.partition());
+                if remaining
+                    .get(&m.partition())
+                    .is_some_and(|high| m.offset() + 1 >= *high)
+                {
+                    remaining.remove(&m.partition());
+                }
                 out.push(Raw {
                     topic: m.topic().to_string(),
                     partition: m.partition(),

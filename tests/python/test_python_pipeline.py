@@ -162,7 +162,8 @@ def test_python_plugins_are_listed_and_their_config_def_drives_validation(
     assert {"class": "pipeline_plugins.SeqSource", "type": "source", "version": "1.2.3"} in plugins
     assert {"class": "pipeline_plugins.LinesSink", "type": "sink", "version": "unknown"} in plugins
     everything = rest.get("/connector-plugins?connectorsOnly=false").json()
-    assert {"class": "pipeline_plugins.Tag", "type": "transformation", "version": "unknown"} in everything
+    tag = {"class": "pipeline_plugins.Tag", "type": "transformation", "version": "unknown"}
+    assert tag in everything
 
     keys = rest.get("/connector-plugins/pipeline_plugins.SeqSource/config").json()
     assert [k["name"] for k in keys] == ["topic", "limit", "batch"]
@@ -179,7 +180,9 @@ def test_python_plugins_are_listed_and_their_config_def_drives_validation(
     body = r.json()
     errors = {c["value"]["name"]: c["value"]["errors"] for c in body["configs"]}
     assert errors["topic"] == ['Missing required configuration "topic" which has no default value.']
-    assert errors["limit"] == ["Invalid value lots for configuration limit: Not a number of type LONG"]
+    assert errors["limit"] == [
+        "Invalid value lots for configuration limit: Not a number of type LONG"
+    ]
     assert errors["transforms.tag.field"] == []
     assert body["error_count"] == 2
 

