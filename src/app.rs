@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::connector::NAME;
+use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
@@ -99,6 +100,8 @@ impl StandaloneApp {
                 registry: Arc::new(opts.registry),
                 offsets,
                 status: statuses.clone(),
+                embedded_topics: embedded.as_ref().and_then(EmbeddedBroker::topics),
+                providers: Arc::new(ConfigProviders::from_worker_config(&worker_config.raw)?),
             },
             tokio::runtime::Handle::current(),
         );
@@ -111,6 +114,14 @@ impl StandaloneApp {
             config_dir,
             cluster_id.clone(),
         );
+        // Idle workers give memory back: see Worker::release_free_memory.
+        tokio::spawn(async {
+            let mut every = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                every.tick().await;
+                Worker::release_free_memory();
+            }
+        });
         tokio::spawn(fetch_cluster_id(
             bootstrap_servers.clone(),
             worker_config.admin.clone(),

@@ -21,3 +21,8 @@ pub mod runtime;
 pub mod transform;
 
 pub use errors::{ConnectError, Result};
+
+/// mimalloc for Rust allocations: task threads allocate and free many small buffers, which
+/// glibc's per-thread arenas turn into fragmented, never-returned memory.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -2,8 +2,8 @@
 //! `SinkConnectorConfig` and `SourceConnectorConfig`).
 
 use super::def::{
-    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, ParsedConfig,
-    Validator,
+    split_list, with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance,
+    ParsedConfig, Validator,
 };
 use super::worker::ConverterSpec;
 use super::ConfigMap;
@@ -255,7 +255,7 @@ impl ConnectorConfig {
     ) -> Result<ConnectorConfig, ConfigErrors> {
         let def = common_def(connector_type);
         let p = def.parse(raw)?;
-        let errors = cross_check(&p, connector_type);
+        let errors = cross_check(raw, connector_type);
         if !errors.is_empty() {
             return Err(ConfigErrors(errors.into_iter().map(|(_, e)| e).collect()));
         }
@@ -303,15 +303,19 @@ impl ConnectorConfig {
     }
 }
 
-/// Rules that involve more than one key; each error is reported against a key.
+/// Rules that involve more than one key, checked on the raw config so they are reported
+/// even when other keys fail to parse; each error is reported against a key.
 pub fn cross_check(
-    p: &ParsedConfig,
+    raw: &ConfigMap,
     connector_type: Option<ConnectorType>,
 ) -> Vec<(String, String)> {
     let mut errors = Vec::new();
     if connector_type == Some(ConnectorType::Sink) {
-        let topics = p.list(TOPICS);
-        let regex = p.non_empty_string(TOPICS_REGEX);
+        let topics = raw.get(TOPICS).map(|t| split_list(t)).unwrap_or_default();
+        let regex = raw
+            .get(TOPICS_REGEX)
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty());
         match (topics.is_empty(), regex) {
             (false, Some(_)) => errors.push((
                 TOPICS.to_string(),
@@ -332,7 +336,11 @@ pub fn cross_check(
             }
             _ => {}
         }
-        if let Some(dlq) = p.non_empty_string("errors.deadletterqueue.topic.name") {
+        let dlq = raw
+            .get("errors.deadletterqueue.topic.name")
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty());
+        if let Some(dlq) = dlq {
             if topics.iter().any(|t| t == dlq) {
                 errors.push((
                     TOPICS.to_string(),

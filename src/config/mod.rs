@@ -3,6 +3,7 @@
 pub mod connector;
 pub mod def;
 pub mod properties;
+pub mod provider;
 pub mod worker;
 
 /// A raw config: string keys to string values, ordered so that REST output is stable.

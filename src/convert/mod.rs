@@ -38,6 +38,17 @@ pub trait Converter: Send + Sync {
         value: &Value,
     ) -> Result<Option<Vec<u8>>, ConnectError>;
 
+    /// Serializes a value the caller no longer needs. Converters that can reuse its buffer
+    /// (strings, bytes) override this to avoid a copy; on failure the value is handed back.
+    fn to_bytes_owned(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: Value,
+    ) -> Result<Option<Vec<u8>>, (ConnectError, Value)> {
+        self.to_bytes(topic, schema, &value).map_err(|e| (e, value))
+    }
+
     /// Deserializes Kafka bytes; `None` is a Kafka null.
     fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, ConnectError>;
 }

@@ -65,6 +65,18 @@ fn format_float(v: f64) -> String {
 }
 
 impl Converter for StringConverter {
+    fn to_bytes_owned(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: Value,
+    ) -> Result<Option<Vec<u8>>, (ConnectError, Value)> {
+        match value {
+            Value::String(s) => Ok(Some(s.into_bytes())),
+            other => self.to_bytes(topic, schema, &other).map_err(|e| (e, other)),
+        }
+    }
+
     fn to_bytes(
         &self,
         _topic: &str,
@@ -124,6 +136,20 @@ impl HeaderConverter for StringConverter {
 pub struct ByteArrayConverter;
 
 impl Converter for ByteArrayConverter {
+    fn to_bytes_owned(
+        &self,
+        topic: &str,
+        schema: Option<&SchemaRef>,
+        value: Value,
+    ) -> Result<Option<Vec<u8>>, (ConnectError, Value)> {
+        match value {
+            Value::Bytes(b) if schema.is_none_or(|s| s.schema_type == SchemaType::Bytes) => {
+                Ok(Some(b))
+            }
+            other => self.to_bytes(topic, schema, &other).map_err(|e| (e, other)),
+        }
+    }
+
     fn to_bytes(
         &self,
         _topic: &str,

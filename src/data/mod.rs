@@ -6,7 +6,8 @@ pub mod schema;
 pub mod value;
 
 pub use record::{
-    Header, Headers, KafkaPosition, OffsetMap, Origin, Record, TimestampType, TopicPartition,
+    Header, Headers, KafkaPosition, OffsetMap, Origin, Record, SourcePartition, TimestampType,
+    TopicPartition,
 };
 pub use schema::{logical, logical_schemas, Field, Schema, SchemaBuilder, SchemaRef, SchemaType};
 pub use value::{Struct, Value};

@@ -7,6 +7,9 @@ use super::value::Value;
 /// A source partition or offset: a JSON object of primitive values, owned by the connector.
 pub type OffsetMap = serde_json::Map<String, serde_json::Value>;
 
+/// A source partition shared by all records read from it (cloning one is a reference count).
+pub type SourcePartition = std::sync::Arc<OffsetMap>;
+
 /// A record header.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Header {
@@ -78,7 +81,7 @@ pub enum Origin {
     /// Produced by a source task: its own partition and offset (Connect's
     /// `sourcePartition`/`sourceOffset`).
     Source {
-        partition: OffsetMap,
+        partition: SourcePartition,
         offset: OffsetMap,
     },
     /// Consumed from Kafka for a sink task.
@@ -115,7 +118,7 @@ impl Record {
     /// A source record with a value and no key.
     pub fn source(
         topic: impl Into<String>,
-        partition: OffsetMap,
+        partition: impl Into<SourcePartition>,
         offset: OffsetMap,
         value_schema: Option<SchemaRef>,
         value: Value,
@@ -129,7 +132,10 @@ impl Record {
             value,
             timestamp: None,
             headers: Headers::new(),
-            origin: Origin::Source { partition, offset },
+            origin: Origin::Source {
+                partition: partition.into(),
+                offset,
+            },
         }
     }
 

@@ -40,15 +40,7 @@ pub fn validate_connector_config(
     let mut stage_errors: Vec<(String, String)> = Vec::new();
     add_stage_defs(registry, config, &mut def, &mut stage_errors);
     let mut common = def.validate(config);
-    if let Ok(parsed) = def.parse(config) {
-        stage_errors.extend(cross_check(&parsed, Some(plugin.connector_type)));
-    } else {
-        // Still run the cross-key checks on what did parse.
-        let lenient = common_def(Some(plugin.connector_type));
-        if let Ok(parsed) = lenient.parse(config) {
-            stage_errors.extend(cross_check(&parsed, Some(plugin.connector_type)));
-        }
-    }
+    stage_errors.extend(cross_check(config, Some(plugin.connector_type)));
     for (key, err) in stage_errors {
         if let Some(info) = common.iter_mut().find(|i| i.value.name == key) {
             if !info.value.errors.contains(&err) {

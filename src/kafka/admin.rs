@@ -63,6 +63,12 @@ impl Admin {
         })
     }
 
+    /// The same client with a different request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Admin {
+        self.timeout = timeout;
+        self
+    }
+
     /// Creates topics; ones that already exist are left alone. Returns the names created.
     pub async fn create_topics(&self, specs: &[TopicSpec]) -> Result<Vec<String>> {
         if specs.is_empty() {

@@ -4,12 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
 
 /// The most recent client-level error (transport, authentication, all brokers down).
 #[derive(Debug, Default)]
@@ -76,8 +77,27 @@ impl ClientContext for LoggingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
-        self.health.record_error(format!("{error}: {reason}"));
+        let message = format!("{error}: {reason}");
+        let repeated = self
+            .health
+            .recent_error(Duration::from_secs(60))
+            .is_some_and(|m| m == message);
+        if repeated {
+            // librdkafka repeats the same error every second while brokers are away.
+            tracing::debug!(target: "librdkafka", %error, "{reason}");
+        } else {
+            tracing::warn!(target: "librdkafka", %error, "{reason}");
+        }
+        // "All brokers down" says less than the transport error before it (which names the
+        // broker): keep that one while it is recent.
+        let all_down = matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        );
+        if all_down && self.health.recent_error(Duration::from_secs(30)).is_some() {
+            return;
+        }
+        self.health.record_error(message);
     }
 }
 

@@ -10,4 +10,4 @@ pub mod group_offsets;
 pub use admin::{Admin, TopicSpec};
 pub use client_config::{build_client_config, ClientRole};
 pub use context::{ClientHealth, LoggingContext};
-pub use embedded::EmbeddedBroker;
+pub use embedded::{EmbeddedBroker, EmbeddedTopics};

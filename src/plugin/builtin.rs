@@ -2,13 +2,18 @@
 
 use std::sync::Arc;
 
-use super::registry::{default_aliases, ConverterPlugin, PluginRegistry};
+use super::registry::{
+    default_aliases, ConverterPlugin, PluginRegistry, PredicateFactory, PredicatePlugin,
+    TransformFactory, TransformPlugin,
+};
 use super::VERSION;
+use crate::config::ConfigDef;
 use crate::convert::{
     ByteArrayConverter, Converter, HeaderConverter, JsonConverter, NumberConverter,
     SimpleHeaderConverter, StringConverter,
 };
 use crate::data::SchemaType;
+use crate::transform::{self, predicates, Predicate, Target, Transformation};
 
 fn converter_plugin(
     class: &str,
@@ -96,5 +101,242 @@ pub fn register_converters(reg: &mut PluginRegistry) {
     }
 }
 
-/// Adds the built-in transformations and predicates.
-pub fn register_transforms(_reg: &mut PluginRegistry) {}
+fn aliases(class: &str) -> Vec<String> {
+    let mut out = default_aliases(class, "");
+    out.dedup();
+    out
+}
+
+fn transform_plugin(
+    class: String,
+    config_def: ConfigDef,
+    new: TransformFactory,
+) -> TransformPlugin {
+    TransformPlugin {
+        aliases: aliases(&class),
+        class,
+        version: VERSION.to_string(),
+        config_def,
+        new,
+    }
+}
+
+fn predicate_plugin(class: &str, config_def: ConfigDef, new: PredicateFactory) -> PredicatePlugin {
+    PredicatePlugin {
+        aliases: aliases(class),
+        class: class.to_string(),
+        version: VERSION.to_string(),
+        config_def,
+        new,
+    }
+}
+
+/// Registers `X$Key` and `X$Value` for an SMT built as `X::new(target, config)`.
+macro_rules! keyed_transform {
+    ($reg:expr, $module:ident :: $ty:ident) => {
+        for target in Target::ALL {
+            $reg.add_transform(transform_plugin(
+                target.class(transform::$module::CLASS),
+                transform::$ty::config_def(),
+                Arc::new(move |cfg| {
+                    Ok(Box::new(transform::$ty::new(target, cfg)?) as Box<dyn Transformation>)
+                }),
+            ));
+        }
+    };
+}
+
+/// Registers an SMT that has no key/value variants, built as `X::new(config)`.
+macro_rules! plain_transform {
+    ($reg:expr, $module:ident :: $ty:ident) => {
+        $reg.add_transform(transform_plugin(
+            transform::$module::CLASS.to_string(),
+            transform::$ty::config_def(),
+            Arc::new(|cfg| Ok(Box::new(transform::$ty::new(cfg)?) as Box<dyn Transformation>)),
+        ));
+    };
+}
+
+/// Registers a predicate built as `X::new(config)`.
+macro_rules! predicate {
+    ($reg:expr, $class:expr, $ty:ident) => {
+        $reg.add_predicate(predicate_plugin(
+            $class,
+            transform::$ty::config_def(),
+            Arc::new(|cfg| Ok(Box::new(transform::$ty::new(cfg)?) as Box<dyn Predicate>)),
+        ));
+    };
+}
+
+/// Adds Kafka Connect's built-in transformations (`$Key`/`$Value` variants where Connect has
+/// them) and predicates, under their Connect class names and simple-name aliases.
+pub fn register_transforms(reg: &mut PluginRegistry) {
+    keyed_transform!(reg, cast::Cast);
+    plain_transform!(reg, drop_headers::DropHeaders);
+    keyed_transform!(reg, extract_field::ExtractField);
+    plain_transform!(reg, filter::Filter);
+    keyed_transform!(reg, flatten::Flatten);
+    keyed_transform!(reg, header_from::HeaderFrom);
+    keyed_transform!(reg, hoist_field::HoistField);
+    keyed_transform!(reg, insert_field::InsertField);
+    plain_transform!(reg, insert_header::InsertHeader);
+    keyed_transform!(reg, mask_field::MaskField);
+    plain_transform!(reg, regex_router::RegexRouter);
+    keyed_transform!(reg, replace_field::ReplaceField);
+    keyed_transform!(reg, set_schema_metadata::SetSchemaMetadata);
+    keyed_transform!(reg, timestamp_converter::TimestampConverter);
+    plain_transform!(reg, timestamp_router::TimestampRouter);
+    plain_transform!(reg, value_to_key::ValueToKey);
+
+    predicate!(reg, predicates::TOPIC_NAME_MATCHES, TopicNameMatches);
+    predicate!(reg, predicates::HAS_HEADER_KEY, HasHeaderKey);
+    predicate!(reg, predicates::RECORD_IS_TOMBSTONE, RecordIsTombstone);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigMap;
+    use crate::data::{Headers, OffsetMap, Record, Value};
+
+    fn registry() -> PluginRegistry {
+        let mut reg = PluginRegistry::new();
+        register_transforms(&mut reg);
+        reg
+    }
+
+    #[test]
+    fn registers_every_connect_smt_and_predicate() {
+        let reg = registry();
+        let keyed = [
+            "Cast",
+            "ExtractField",
+            "Flatten",
+            "HeaderFrom",
+            "HoistField",
+            "InsertField",
+            "MaskField",
+            "ReplaceField",
+            "SetSchemaMetadata",
+            "TimestampConverter",
+        ];
+        for name in keyed {
+            for variant in ["Key", "Value"] {
+                let class = format!("org.apache.kafka.connect.transforms.{name}${variant}");
+                let plugin = reg.transform(&class).unwrap();
+                assert_eq!(plugin.class, class);
+                assert!(!plugin.config_def.is_empty() || name == "Filter");
+                let alias = format!("{name}${variant}");
+                assert_eq!(reg.transform(&alias).unwrap().class, class);
+            }
+        }
+        for name in [
+            "DropHeaders",
+            "Filter",
+            "InsertHeader",
+            "RegexRouter",
+            "TimestampRouter",
+            "ValueToKey",
+        ] {
+            let class = format!("org.apache.kafka.connect.transforms.{name}");
+            assert_eq!(reg.transform(&class).unwrap().class, class);
+            assert_eq!(reg.transform(name).unwrap().class, class);
+        }
+        for name in ["TopicNameMatches", "HasHeaderKey", "RecordIsTombstone"] {
+            let class = format!("org.apache.kafka.connect.transforms.predicates.{name}");
+            assert_eq!(reg.predicate(&class).unwrap().class, class);
+            assert_eq!(reg.predicate(name).unwrap().class, class);
+        }
+        let listed = reg
+            .list()
+            .into_iter()
+            .filter(|p| {
+                matches!(
+                    p.plugin_type,
+                    super::super::PluginType::Transformation | super::super::PluginType::Predicate
+                )
+            })
+            .count();
+        assert_eq!(listed, 10 * 2 + 6 + 3);
+    }
+
+    #[test]
+    fn factories_build_working_instances_and_report_config_errors() {
+        let reg = registry();
+        let cfg: ConfigMap = [("static.field", "s"), ("static.value", "v")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut t = (reg.transform("InsertField$Value").unwrap().new)(&cfg).unwrap();
+        let record = Record::source(
+            "t",
+            OffsetMap::new(),
+            OffsetMap::new(),
+            None,
+            Value::string_map([("a", Value::Int64(1))]),
+        );
+        let out = t.apply(record.clone()).unwrap().unwrap();
+        assert_eq!(out.value.map_get("s"), Some(&Value::from("v")));
+
+        let err = (reg
+            .transform("org.apache.kafka.connect.transforms.Cast$Value")
+            .unwrap()
+            .new)(&ConfigMap::new())
+        .err()
+        .unwrap();
+        assert!(matches!(err, crate::errors::ConnectError::Config(_)));
+
+        let mut filter = (reg.transform("Filter").unwrap().new)(&ConfigMap::new()).unwrap();
+        assert_eq!(filter.apply(record.clone()).unwrap(), None);
+
+        let mut tomb =
+            (reg.predicate("RecordIsTombstone").unwrap().new)(&ConfigMap::new()).unwrap();
+        let mut r = record;
+        r.headers = Headers::new();
+        assert!(!tomb.test(&r).unwrap());
+        r.value = Value::Null;
+        assert!(tomb.test(&r).unwrap());
+    }
+
+    #[test]
+    fn chain_applies_filter_with_predicates_and_negate() {
+        use crate::runtime::transform_chain::TransformChain;
+        let raw: ConfigMap = [
+            ("transforms", "dropTombstones,onlyAudit,route"),
+            ("transforms.dropTombstones.type", "Filter"),
+            ("transforms.dropTombstones.predicate", "isTombstone"),
+            (
+                "transforms.onlyAudit.type",
+                "org.apache.kafka.connect.transforms.Filter",
+            ),
+            ("transforms.onlyAudit.predicate", "isAudit"),
+            ("transforms.onlyAudit.negate", "true"),
+            ("transforms.route.type", "RegexRouter"),
+            ("transforms.route.regex", "audit-(.*)"),
+            ("transforms.route.replacement", "$1"),
+            ("predicates", "isTombstone,isAudit"),
+            ("predicates.isTombstone.type", "RecordIsTombstone"),
+            ("predicates.isAudit.type", "TopicNameMatches"),
+            ("predicates.isAudit.pattern", "audit-.*"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut reg = PluginRegistry::new();
+        register_transforms(&mut reg);
+        let mut chain = TransformChain::build(&raw, &reg).unwrap();
+        let rec = |topic: &str, value: Value| {
+            Record::source(topic, OffsetMap::new(), OffsetMap::new(), None, value)
+        };
+        let out = chain.apply(vec![
+            rec("audit-users", Value::from("a")),
+            rec("audit-users", Value::Null),
+            rec("orders", Value::from("b")),
+        ]);
+        let kept: Vec<Option<String>> = out
+            .into_iter()
+            .map(|r| r.unwrap().map(|r| r.topic))
+            .collect();
+        assert_eq!(kept, [Some("users".to_string()), None, None]);
+    }
+}

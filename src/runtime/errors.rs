@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::config::connector::ErrorHandlingConfig;
-use crate::data::Record;
+use crate::data::{OffsetMap, Origin, Record};
 use crate::errors::ConnectError;
 use crate::plugin::TaskId;
 
@@ -59,13 +59,15 @@ pub struct Failure<'a> {
     pub consumed: Option<&'a RawRecord>,
     /// For sources, or sinks after conversion: the record.
     pub record: Option<&'a Record>,
+    /// For sources: the record's source partition and offset (kept apart from the record).
+    pub source_position: Option<(&'a OffsetMap, &'a OffsetMap)>,
 }
 
 impl Failure<'_> {
     /// `topic='t', partition=0, offset=42` for consumed records.
     pub fn describe_record(&self) -> String {
-        match (self.consumed, self.record) {
-            (Some(c), _) => format!(
+        if let Some(c) = self.consumed {
+            return format!(
                 "{{topic='{}', partition={}, offset={}, timestamp={}}}",
                 c.topic,
                 c.partition,
@@ -73,25 +75,22 @@ impl Failure<'_> {
                 c.timestamp
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "null".into())
-            ),
-            (None, Some(r)) => format!(
-                "{{topic='{}', kafka_partition={}, source_partition={}, source_offset={}}}",
+            );
+        }
+        let json = |m: &OffsetMap| serde_json::to_string(m).unwrap_or_default();
+        let (partition, offset) = match (self.source_position, self.record.map(|r| &r.origin)) {
+            (Some((p, o)), _) => (json(p), json(o)),
+            (None, Some(Origin::Source { partition, offset })) => (json(partition), json(offset)),
+            (None, Some(Origin::Sink(p))) => ("null".into(), p.offset.to_string()),
+            (None, None) => ("null".into(), "null".into()),
+        };
+        match self.record {
+            Some(r) => format!(
+                "{{topic='{}', kafka_partition={}, source_partition={partition}, source_offset={offset}}}",
                 r.topic,
-                r.kafka_partition
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "null".into()),
-                match &r.origin {
-                    crate::data::Origin::Source { partition, .. } =>
-                        serde_json::to_string(partition).unwrap_or_default(),
-                    crate::data::Origin::Sink(_) => "null".into(),
-                },
-                match &r.origin {
-                    crate::data::Origin::Source { offset, .. } =>
-                        serde_json::to_string(offset).unwrap_or_default(),
-                    crate::data::Origin::Sink(p) => p.offset.to_string(),
-                },
+                r.kafka_partition.map(|p| p.to_string()).unwrap_or_else(|| "null".into()),
             ),
-            (None, None) => "{}".into(),
+            None => format!("{{source_partition={partition}, source_offset={offset}}}"),
         }
     }
 }
@@ -99,6 +98,11 @@ impl Failure<'_> {
 /// Receives tolerated failures: a dead letter queue, for example.
 pub trait FailureReporter: Send + Sync {
     fn report(&self, task: &TaskId, failure: &Failure<'_>) -> Result<(), ConnectError>;
+
+    /// Waits until everything reported is durable; called before offsets move past them.
+    fn flush(&self) -> Result<(), ConnectError> {
+        Ok(())
+    }
 }
 
 /// Counters for `task-error-metrics`.
@@ -108,6 +112,27 @@ pub struct ErrorCounters {
     pub records_skipped: AtomicU64,
     pub errors_logged: AtomicU64,
     pub last_error_timestamp: AtomicU64,
+}
+
+/// A sink task's `errant_record_reporter` (KIP-610): records `put` cannot handle go through
+/// the same policy (tolerance, log, dead letter queue) as converter failures.
+pub struct ErrantReporter {
+    pub handler: Arc<ErrorHandler>,
+    /// The connector class, reported as the failing class.
+    pub class: String,
+}
+
+impl crate::plugin::ErrantRecordReporter for ErrantReporter {
+    fn report(&self, record: &Record, error: &ConnectError) -> Result<(), ConnectError> {
+        self.handler.handle(Failure {
+            stage: Stage::TaskPut,
+            class: &self.class,
+            error,
+            consumed: None,
+            record: Some(record),
+            source_position: None,
+        })
+    }
 }
 
 /// Decides whether a failed record fails the task or is skipped.
@@ -132,12 +157,46 @@ impl ErrorHandler {
         self.reporters.push(reporter);
     }
 
+    /// Whether failed records go anywhere (then callers keep what reporters need).
+    pub fn has_reporters(&self) -> bool {
+        !self.reporters.is_empty()
+    }
+
+    /// The wait before retry `attempt` (0-based) of a retriable operation: exponential from
+    /// 300 ms, capped at `errors.retry.delay.max.ms`, with up to 20% jitter (Connect's
+    /// `RetryWithToleranceOperator`).
+    pub fn retry_delay(&self, attempt: u32) -> std::time::Duration {
+        let max = self.config.retry_delay_max_ms.max(1) as u64;
+        let base = 300u64.saturating_mul(1u64 << attempt.min(20)).min(max);
+        let jitter = rand::random::<u64>() % (base / 5 + 1);
+        std::time::Duration::from_millis(base.saturating_sub(jitter).max(1))
+    }
+
+    /// Whether a retriable failure that started `elapsed` ago may be retried again
+    /// (`errors.retry.timeout`: -1 forever, 0 Kafka Connect's default behaviour for the
+    /// operation, otherwise that many milliseconds).
+    pub fn may_retry(&self, elapsed: std::time::Duration, retry_by_default: bool) -> bool {
+        match self.config.retry_timeout_ms {
+            t if t < 0 => true,
+            0 => retry_by_default,
+            t => elapsed.as_millis() < t as u128,
+        }
+    }
+
     pub fn config(&self) -> &ErrorHandlingConfig {
         &self.config
     }
 
     pub fn tolerates_all(&self) -> bool {
         self.config.tolerate_all
+    }
+
+    /// Flushes every reporter (before offsets are committed past reported records).
+    pub fn flush(&self) -> Result<(), ConnectError> {
+        for r in &self.reporters {
+            r.flush()?;
+        }
+        Ok(())
     }
 
     /// `Ok(())` when the failure is tolerated and the record should be skipped; otherwise the

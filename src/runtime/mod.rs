@@ -2,12 +2,14 @@
 //! tracking and error handling.
 
 pub mod converters;
+pub mod dead_letter;
 pub mod errors;
 pub mod offsets;
 pub mod sink_task;
 pub mod source_task;
 pub mod state;
 pub mod status;
+pub mod topic_creation;
 pub mod transform_chain;
 pub mod worker;
 

@@ -11,13 +11,14 @@ use parking_lot::Mutex;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
 use rdkafka::{Offset, Timestamp, TopicPartitionList};
 use tokio::runtime::Handle;
 
 use super::converters::ConverterSet;
-use super::errors::{ErrorHandler, Failure, RawRecord, Stage};
+use super::dead_letter::error_handler;
+use super::errors::{ErrantReporter, ErrorHandler, Failure, RawRecord, Stage};
 use super::state::TargetState;
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
@@ -28,6 +29,15 @@ use crate::plugin::{SinkContextState, SinkTask, SinkTaskContext, TaskId};
 
 /// Per partition in a batch: first offset, and the offset after the last record.
 type BatchOffsets = HashMap<TopicPartition, (i64, i64)>;
+
+/// A converted batch: records, their consumed form (when kept), offsets, and the error that
+/// stopped conversion early, if any.
+type ConvertedBatch = (
+    Vec<Record>,
+    Vec<RawRecord>,
+    BatchOffsets,
+    Option<ConnectError>,
+);
 
 /// Default `consumer.max.poll.records`.
 const DEFAULT_MAX_POLL_RECORDS: usize = 500;
@@ -40,6 +50,8 @@ struct SinkShared {
     task: Mutex<Box<dyn SinkTask>>,
     /// Next offset to commit per partition: one past the last record handed to `put`.
     current: Mutex<HashMap<TopicPartition, i64>>,
+    /// What was last committed, to skip commits that would change nothing.
+    last_committed: Mutex<HashMap<TopicPartition, i64>>,
     context: Arc<Mutex<SinkContextState>>,
     /// The connector is paused: newly assigned partitions are paused too.
     paused: AtomicBool,
@@ -47,6 +59,8 @@ struct SinkShared {
     live: AtomicBool,
     /// A failure inside a callback, raised by the loop.
     failure: Mutex<Option<ConnectError>>,
+    /// Reported records must be durable before offsets move past them.
+    errors: Arc<ErrorHandler>,
     rt: Handle,
 }
 
@@ -90,13 +104,19 @@ impl SinkShared {
                 .block_on(task.pre_commit(offsets))
                 .map_err(|e| e.context("error calling SinkTask.pre_commit"))?
         };
-        if committable.is_empty() {
+        self.errors.flush()?;
+        let unchanged = {
+            let last = self.last_committed.lock();
+            committable.iter().all(|(tp, o)| last.get(tp) == Some(o))
+        };
+        if committable.is_empty() || unchanged {
             return Ok(());
         }
         consumer
             .commit(&to_tpl(&committable), mode)
             .map_err(|e| ConnectError::Kafka(format!("commit of offsets failed: {e}")))?;
         tracing::debug!(task = %self.id, partitions = committable.len(), "committed sink offsets");
+        self.last_committed.lock().extend(committable);
         Ok(())
     }
 
@@ -190,11 +210,18 @@ pub(crate) struct SinkTaskLoop {
     shared: Arc<SinkShared>,
     converters: ConverterSet,
     chain: TransformChain,
-    errors: ErrorHandler,
+    errors: Arc<ErrorHandler>,
     max_poll_records: usize,
+    /// When the current run of retriable `put` failures started, and how many there were.
+    put_retries: Option<(Instant, u32)>,
     last_commit: Instant,
     /// The task itself failed (not a record): do not call it again.
     task_failed: bool,
+    /// Topics this task has consumed from (topic tracking).
+    seen_topics: std::collections::HashSet<String>,
+    /// A subscribed topic was reported missing; its metadata is refreshed until it exists.
+    missing_topics: AtomicBool,
+    last_metadata_refresh: Instant,
 }
 
 impl SinkTaskLoop {
@@ -225,15 +252,20 @@ impl SinkTaskLoop {
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             ("enable.partition.eof", "false"),
+            // Prefetch per consumer; librdkafka's default (64 MB) dominates a worker's memory.
+            ("queued.max.messages.kbytes", "16384"),
         ];
+        let errors = Arc::new(error_handler(&env, &converters)?);
         let shared = Arc::new(SinkShared {
             id: env.id.clone(),
             task: Mutex::new(task),
             current: Mutex::new(HashMap::new()),
+            last_committed: Mutex::new(HashMap::new()),
             context: Arc::new(Mutex::new(SinkContextState::default())),
             paused: AtomicBool::new(false),
             live: AtomicBool::new(false),
             failure: Mutex::new(None),
+            errors: errors.clone(),
             rt: env.rt.clone(),
         });
         let consumer: BaseConsumer<SinkConsumerContext> = build_client_config(
@@ -248,7 +280,6 @@ impl SinkTaskLoop {
             shared: shared.clone(),
         })
         .map_err(|e| ConnectError::Kafka(format!("could not create the consumer: {e}")))?;
-        let errors = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
         Ok(SinkTaskLoop {
             env,
             consumer,
@@ -257,13 +288,25 @@ impl SinkTaskLoop {
             chain,
             errors,
             max_poll_records,
+            put_retries: None,
             last_commit: Instant::now(),
             task_failed: false,
+            seen_topics: Default::default(),
+            missing_topics: AtomicBool::new(false),
+            last_metadata_refresh: Instant::now(),
         })
     }
 
     pub(crate) fn run(mut self) -> Result<()> {
-        let ctx = SinkTaskContext::new(self.env.id.clone(), self.shared.context.clone(), None);
+        let reporter = Arc::new(ErrantReporter {
+            handler: self.errors.clone(),
+            class: self.env.connector.class.clone(),
+        });
+        let ctx = SinkTaskContext::new(
+            self.env.id.clone(),
+            self.shared.context.clone(),
+            Some(reporter),
+        );
         let config = self.env.task_config.clone();
         {
             let mut task = self.shared.task.lock();
@@ -316,16 +359,22 @@ impl SinkTaskLoop {
             }
             // Records that arrive just as the connector pauses are delivered anyway: dropping
             // them would move the consumer position past records that were never put.
-            let (records, offsets) = {
+            let (records, raws, offsets, failure) = {
                 let batch = self.poll_batch();
-                self.convert_batch(&batch)?
+                self.convert_batch(&batch)
             };
-            let polled_any = !offsets.is_empty();
+            let polled_any = !offsets.is_empty() || failure.is_some();
             if polled_any || target == TargetState::Started {
-                self.deliver(records, offsets)?;
+                // Records before an intolerable one are still delivered, so the committed
+                // offset ends up pointing exactly at the record that failed.
+                self.deliver(records, raws, offsets)?;
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             self.apply_context_requests();
             self.maybe_commit(false);
+            self.refresh_missing_topics();
             // Say on the status why nothing arrives when the brokers cannot be reached.
             let new_note = if polled_any {
                 None
@@ -334,7 +383,7 @@ impl SinkTaskLoop {
                     .health
                     .recent_error(Duration::from_secs(30))
                     .map(|e| {
-                        format!("Cannot fetch records from Kafka; retrying. Last client error: {e}")
+                        format!("Cannot fetch records from Kafka ({}); retrying. Last client error: {e}", self.env.bootstrap)
                     })
             };
             if polled_any {
@@ -372,8 +421,25 @@ impl SinkTaskLoop {
             match self.consumer.poll(timeout) {
                 Some(Ok(m)) => batch.push(m),
                 Some(Err(e)) => {
-                    tracing::warn!(error = %e, "consumer error");
-                    self.env.health.record_error(e.to_string());
+                    if matches!(
+                        e,
+                        KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)
+                    ) {
+                        self.missing_topics.store(true, Ordering::Release);
+                        tracing::debug!(error = %e, "a subscribed topic does not exist yet");
+                    } else {
+                        tracing::warn!(error = %e, "consumer error");
+                    }
+                    // The client context already recorded transport errors with the broker
+                    // address; keep that more useful text.
+                    if self
+                        .env
+                        .health
+                        .recent_error(Duration::from_secs(5))
+                        .is_none()
+                    {
+                        self.env.health.record_error(e.to_string());
+                    }
                     break;
                 }
                 None => break,
@@ -383,30 +449,91 @@ impl SinkTaskLoop {
         batch
     }
 
+    /// While a subscribed topic is missing, asks for its metadata every second: librdkafka
+    /// would otherwise only notice it at the next periodic refresh (minutes later).
+    fn refresh_missing_topics(&mut self) {
+        if !self.missing_topics.load(Ordering::Acquire)
+            || self.last_metadata_refresh.elapsed() < Duration::from_secs(1)
+        {
+            return;
+        }
+        self.last_metadata_refresh = Instant::now();
+        let mut all_present = true;
+        for topic in &self.env.connector.topics {
+            let present = self
+                .consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(1))
+                .map(|md| {
+                    md.topics()
+                        .iter()
+                        .any(|t| t.error().is_none() && !t.partitions().is_empty())
+                })
+                .unwrap_or(false);
+            all_present &= present;
+        }
+        if all_present {
+            self.missing_topics.store(false, Ordering::Release);
+        }
+    }
+
     /// Converts a polled batch. Also returns, per partition, the batch's first offset and the
     /// next offset after it.
-    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> Result<(Vec<Record>, BatchOffsets)> {
-        let mut offsets = BatchOffsets::new();
+    /// Stops at the first record whose failure is not tolerated and returns that error with
+    /// the records and offsets before it.
+    fn convert_batch(&self, batch: &[BorrowedMessage<'_>]) -> ConvertedBatch {
+        // Batches are long runs of one partition: compare with the last entry before hashing.
+        let mut runs: Vec<(TopicPartition, i64, i64)> = Vec::new();
         let mut records = Vec::with_capacity(batch.len());
+        // Only kept when failed records are reported somewhere (a transformation may fail later).
+        let keep_raw = self.errors.has_reporters() && !self.chain.is_empty();
+        let mut raws = Vec::new();
+        let mut failure = None;
         for msg in batch {
-            if let Some(r) = self.convert(msg)? {
-                records.push(r);
+            match self.convert(msg) {
+                Ok(Some(r)) => {
+                    records.push(r);
+                    if keep_raw {
+                        raws.push(Self::raw(msg));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
-            offsets
-                .entry(TopicPartition::new(msg.topic(), msg.partition()))
-                .and_modify(|(_, next)| *next = msg.offset() + 1)
-                .or_insert((msg.offset(), msg.offset() + 1));
+            let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+            match runs
+                .iter_mut()
+                .rev()
+                .find(|(tp, _, _)| tp.partition == partition && tp.topic == topic)
+            {
+                Some(run) => run.2 = offset + 1,
+                None => runs.push((TopicPartition::new(topic, partition), offset, offset + 1)),
+            }
         }
-        Ok((records, offsets))
+        let mut offsets = BatchOffsets::new();
+        for (tp, first, next) in runs {
+            offsets
+                .entry(tp)
+                .and_modify(|e| e.1 = e.1.max(next))
+                .or_insert((first, next));
+        }
+        (records, raws, offsets, failure)
     }
 
     /// Transforms and puts a batch; then advances the offsets to commit.
-    fn deliver(&mut self, records: Vec<Record>, offsets: BatchOffsets) -> Result<()> {
+    fn deliver(
+        &mut self,
+        records: Vec<Record>,
+        raws: Vec<RawRecord>,
+        offsets: BatchOffsets,
+    ) -> Result<()> {
         let records = if self.chain.is_empty() {
             records
         } else {
             let mut out = Vec::with_capacity(records.len());
-            for result in self.chain.apply(records) {
+            for (i, result) in self.chain.apply(records).into_iter().enumerate() {
                 match result {
                     Ok(Some(r)) => out.push(r),
                     Ok(None) => {}
@@ -414,13 +541,20 @@ impl SinkTaskLoop {
                         stage: Stage::Transformation,
                         class: &f.class,
                         error: &f.error,
-                        consumed: None,
+                        consumed: raws.get(i),
                         record: None,
+                        source_position: None,
                     })?,
                 }
             }
             out
         };
+        for tp in offsets.keys() {
+            if !self.seen_topics.contains(&tp.topic) {
+                self.env.topic_used(&tp.topic);
+                self.seen_topics.insert(tp.topic.clone());
+            }
+        }
         if self.put(records, &offsets)? {
             let mut current = self.shared.current.lock();
             for (tp, (_, next)) in offsets {
@@ -438,15 +572,34 @@ impl SinkTaskLoop {
             self.env.rt.block_on(task.put(records))
         };
         match result {
-            Ok(()) => Ok(true),
+            Ok(()) => {
+                self.put_retries = None;
+                Ok(true)
+            }
             Err(e) if e.is_retriable() => {
-                let wait = self.shared.context.lock().timeout_ms.take().unwrap_or(1000);
-                tracing::warn!(error = %e, wait_ms = wait, "retriable error in SinkTask.put; the batch will be delivered again");
+                let (since, attempt) = *self.put_retries.get_or_insert((Instant::now(), 0));
+                // Kafka Connect redelivers a batch after a retriable put failure forever;
+                // errors.retry.timeout > 0 bounds that, so a target that stays away fails the
+                // task with a clear trace instead of hiding behind RUNNING.
+                if !self.errors.may_retry(since.elapsed(), true) {
+                    self.task_failed = true;
+                    return Err(e.context(format!(
+                        "SinkTask.put kept failing with retriable errors for {} ms (errors.retry.timeout={} ms); last error",
+                        since.elapsed().as_millis(),
+                        self.env.connector.errors.retry_timeout_ms
+                    )));
+                }
+                let requested = self.shared.context.lock().timeout_ms.take();
+                let wait = requested
+                    .map(Duration::from_millis)
+                    .unwrap_or_else(|| self.errors.retry_delay(attempt));
+                self.put_retries = Some((since, attempt + 1));
+                tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in SinkTask.put; the batch will be delivered again");
                 let assignment = self.consumer.assignment().ok();
                 if let Some(a) = &assignment {
                     let _ = self.consumer.pause(a);
                 }
-                let deadline = Instant::now() + Duration::from_millis(wait);
+                let deadline = Instant::now() + wait;
                 // Keep group membership alive while waiting; paused partitions return nothing.
                 while Instant::now() < deadline && !self.env.control.cancel.is_cancelled() {
                     if let Some(Ok(m)) = self
@@ -517,6 +670,7 @@ impl SinkTaskLoop {
                 error: &e,
                 consumed: Some(&raw),
                 record: None,
+                source_position: None,
             })?;
             Ok(None)
         };

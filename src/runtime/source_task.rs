@@ -20,13 +20,33 @@ use super::offsets::{partition_id, ConnectorOffsetReader};
 use super::state::TargetState;
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
-use crate::data::{OffsetMap, Origin, Record};
+use crate::data::{OffsetMap, Origin, Record, SourcePartition};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole, LoggingContext};
 use crate::plugin::{SourceTask, SourceTaskContext};
 
-/// A record's key, value and headers as Kafka bytes.
-type KafkaPayload = (Option<Vec<u8>>, Option<Vec<u8>>, Option<OwnedHeaders>);
+/// A record's source partition and offset; `None` for records without one (stdin).
+type Position = Option<(SourcePartition, OffsetMap)>;
+
+/// Takes a record's position out of it (it is tracked separately from here on).
+fn take_position(record: &mut Record) -> Position {
+    match &mut record.origin {
+        Origin::Source { partition, offset } if !(partition.is_empty() && offset.is_empty()) => {
+            Some((partition.clone(), std::mem::take(offset)))
+        }
+        _ => None,
+    }
+}
+
+/// A record converted for the producer.
+struct OutgoingRecord {
+    topic: String,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+    headers: Option<OwnedHeaders>,
+}
 
 const PENDING: u8 = 0;
 const ACKED: u8 = 1;
@@ -58,20 +78,25 @@ impl DeliveryState {
 #[derive(Default)]
 pub struct SubmittedRecords {
     partitions: HashMap<String, PartitionQueue>,
-    last: Option<(OffsetMap, String)>,
+    last: Option<(SourcePartition, String)>,
     pending: usize,
 }
 
 struct PartitionQueue {
-    partition: OffsetMap,
+    partition: SourcePartition,
     records: VecDeque<(Arc<DeliveryState>, OffsetMap)>,
 }
 
 impl SubmittedRecords {
-    pub fn submit(&mut self, partition: &OffsetMap, offset: OffsetMap, state: Arc<DeliveryState>) {
+    pub fn submit(
+        &mut self,
+        partition: &SourcePartition,
+        offset: OffsetMap,
+        state: Arc<DeliveryState>,
+    ) {
         // Most tasks send long runs from one partition: skip re-serializing its id.
         let id = match &self.last {
-            Some((p, id)) if p == partition => id.clone(),
+            Some((p, id)) if Arc::ptr_eq(p, partition) || p == partition => id.clone(),
             _ => {
                 let id = partition_id(partition);
                 self.last = Some((partition.clone(), id.clone()));
@@ -108,7 +133,7 @@ impl SubmittedRecords {
                 self.pending -= 1;
             }
             if let Some(o) = latest {
-                out.push((q.partition.clone(), o));
+                out.push((q.partition.as_ref().clone(), o));
             }
         }
         self.partitions.retain(|_, q| !q.records.is_empty());
@@ -175,6 +200,8 @@ pub(crate) struct SourceTaskLoop {
     unwritten: HashMap<String, (OffsetMap, OffsetMap)>,
     last_commit: Instant,
     status_note: Option<String>,
+    /// Topics this task has written to (for topic creation and tracking).
+    seen_topics: std::collections::HashSet<String>,
 }
 
 impl SourceTaskLoop {
@@ -190,6 +217,8 @@ impl SourceTaskLoop {
             ("enable.idempotence", "false"),
             // Never give up on a record: Connect's delivery.timeout.ms=MAX.
             ("message.timeout.ms", "0"),
+            // Java's buffer.memory default (32 MB), not librdkafka's 1 GB: memory stays bounded.
+            ("queue.buffering.max.kbytes", "32768"),
         ];
         let overrides = crate::config::def::with_prefix(
             &env.connector.raw,
@@ -207,7 +236,7 @@ impl SourceTaskLoop {
             first_failure: Mutex::new(None),
         })
         .map_err(|e| ConnectError::Kafka(format!("could not create the producer: {e}")))?;
-        let errors = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
+        let errors = super::dead_letter::error_handler(&env, &converters)?;
         Ok(SourceTaskLoop {
             env,
             task,
@@ -219,6 +248,7 @@ impl SourceTaskLoop {
             unwritten: HashMap::new(),
             last_commit: Instant::now(),
             status_note: None,
+            seen_topics: Default::default(),
         })
     }
 
@@ -311,76 +341,75 @@ impl SourceTaskLoop {
         }
     }
 
-    fn send_batch(&mut self, records: Vec<Record>) -> Result<()> {
-        let mut originals: Vec<(OffsetMap, OffsetMap)> = Vec::with_capacity(records.len());
-        for r in &records {
-            match &r.origin {
-                Origin::Source { partition, offset } => {
-                    originals.push((partition.clone(), offset.clone()))
-                }
-                Origin::Sink(_) => originals.push((OffsetMap::new(), OffsetMap::new())),
+    fn send_batch(&mut self, mut records: Vec<Record>) -> Result<()> {
+        if self.chain.is_empty() {
+            for mut record in records {
+                let position = take_position(&mut record);
+                self.send(record, position)?;
             }
+            return Ok(());
         }
-        let transformed = if self.chain.is_empty() {
-            records.into_iter().map(|r| Ok(Some(r))).collect()
+        // SMTs may drop or replace records: keep each one's position to commit it anyway.
+        let positions: Vec<Position> = records.iter_mut().map(take_position).collect();
+        // A record whose transformation fails can only be reported if a copy was kept.
+        let originals: Vec<Record> = if self.errors.has_reporters() {
+            records.clone()
         } else {
-            self.chain.apply(records)
+            Vec::new()
         };
-        for ((partition, offset), result) in originals.into_iter().zip(transformed) {
-            let tracked = !(partition.is_empty() && offset.is_empty());
+        for (i, (position, result)) in positions
+            .into_iter()
+            .zip(self.chain.apply(records))
+            .enumerate()
+        {
             match result {
-                Ok(Some(record)) => self.send(record, tracked.then_some((partition, offset)))?,
-                Ok(None) => {
-                    if tracked {
-                        self.submitted
-                            .submit(&partition, offset, DeliveryState::new(SKIPPED));
-                    }
-                }
+                Ok(Some(record)) => self.send(record, position)?,
+                Ok(None) => self.skip(position),
                 Err(f) => {
                     self.errors.handle(Failure {
                         stage: Stage::Transformation,
                         class: &f.class,
                         error: &f.error,
                         consumed: None,
-                        record: None,
+                        record: originals.get(i),
+                        source_position: position.as_ref().map(|(p, o)| (p.as_ref(), o)),
                     })?;
-                    if tracked {
-                        self.submitted
-                            .submit(&partition, offset, DeliveryState::new(SKIPPED));
-                    }
+                    self.skip(position);
                 }
             }
         }
         Ok(())
     }
 
-    fn convert(&self, record: &Record) -> Result<Option<KafkaPayload>> {
+    /// A record that will not be sent (dropped or tolerated): its offset is committable.
+    fn skip(&mut self, position: Position) {
+        if let Some((p, o)) = position {
+            self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
+        }
+    }
+
+    /// Key, value and headers as bytes; `None` when a converter failed and it was tolerated.
+    fn convert(&self, mut record: Record, position: &Position) -> Result<Option<OutgoingRecord>> {
         let c = &self.converters;
-        let fail = |stage: Stage, class: &str, e: ConnectError| -> Result<Option<_>> {
-            self.errors.handle(Failure {
-                stage,
-                class,
-                error: &e,
-                consumed: None,
-                record: Some(record),
-            })?;
-            Ok(None)
-        };
+        let fail =
+            |stage: Stage, class: &str, e: ConnectError, record: &Record| -> Result<Option<_>> {
+                self.errors.handle(Failure {
+                    stage,
+                    class,
+                    error: &e,
+                    consumed: None,
+                    record: Some(record),
+                    source_position: position.as_ref().map(|(p, o)| (p.as_ref(), o)),
+                })?;
+                Ok(None)
+            };
         let key = match c
             .key
             .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
         {
             Ok(k) => k,
-            Err(e) => return fail(Stage::KeyConverter, &c.key_class, e),
+            Err(e) => return fail(Stage::KeyConverter, &c.key_class, e, &record),
         };
-        let value =
-            match c
-                .value
-                .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
-            {
-                Ok(v) => v,
-                Err(e) => return fail(Stage::ValueConverter, &c.value_class, e),
-            };
         let headers = if record.headers.is_empty() {
             None
         } else {
@@ -393,19 +422,54 @@ impl SourceTaskLoop {
                             value: bytes.as_deref(),
                         });
                     }
-                    Err(e) => return fail(Stage::HeaderConverter, &c.header_class, e),
+                    Err(e) => return fail(Stage::HeaderConverter, &c.header_class, e, &record),
                 }
             }
             Some(h)
         };
-        Ok(Some((key, value, headers)))
+        // The value goes last and by value: string and byte converters can hand over its
+        // buffer instead of copying it.
+        let value = std::mem::take(&mut record.value);
+        let value = match c
+            .value
+            .to_bytes_owned(&record.topic, record.value_schema.as_ref(), value)
+        {
+            Ok(v) => v,
+            Err((e, value)) => {
+                record.value = value;
+                return fail(Stage::ValueConverter, &c.value_class, e, &record);
+            }
+        };
+        let Record {
+            topic,
+            kafka_partition,
+            timestamp,
+            ..
+        } = record;
+        Ok(Some(OutgoingRecord {
+            topic,
+            partition: kafka_partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        }))
     }
 
-    fn send(&mut self, record: Record, position: Option<(OffsetMap, OffsetMap)>) -> Result<()> {
-        let Some((key, value, headers)) = self.convert(&record)? else {
-            if let Some((p, o)) = position {
-                self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
-            }
+    fn send(&mut self, record: Record, position: Position) -> Result<()> {
+        if !self.seen_topics.contains(&record.topic) {
+            self.first_use_of_topic(&record.topic);
+        }
+        let Some(OutgoingRecord {
+            topic,
+            partition: kafka_partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        }) = self.convert(record, &position)?
+        else {
+            self.skip(position);
             return Ok(());
         };
         let state = DeliveryState::new(PENDING);
@@ -413,7 +477,7 @@ impl SourceTaskLoop {
             self.submitted.submit(&p, o, state.clone());
         }
         let mut rec: BaseRecord<'_, [u8], [u8], Arc<DeliveryState>> =
-            BaseRecord::with_opaque_to(&record.topic, state.clone());
+            BaseRecord::with_opaque_to(&topic, state.clone());
         if let Some(k) = key.as_deref() {
             rec = rec.key(k);
         }
@@ -423,10 +487,10 @@ impl SourceTaskLoop {
         if let Some(h) = headers {
             rec = rec.headers(h);
         }
-        if let Some(ts) = record.timestamp {
+        if let Some(ts) = timestamp {
             rec = rec.timestamp(ts);
         }
-        if let Some(p) = record.kafka_partition {
+        if let Some(p) = kafka_partition {
             rec = rec.partition(p);
         }
         loop {
@@ -449,15 +513,15 @@ impl SourceTaskLoop {
                 Err((e, _)) => {
                     state.set(FAILED);
                     let err = ConnectError::Kafka(format!(
-                        "failed to send a record to topic {}: {e}",
-                        record.topic
+                        "failed to send a record to topic {topic}: {e}"
                     ));
                     self.errors.handle(Failure {
                         stage: Stage::KafkaProduce,
                         class: "org.apache.kafka.clients.producer.KafkaProducer",
                         error: &err,
                         consumed: None,
-                        record: Some(&record),
+                        record: None,
+                        source_position: None,
                     })?;
                     state.set(SKIPPED);
                     return Ok(());
@@ -466,13 +530,34 @@ impl SourceTaskLoop {
         }
     }
 
+    fn first_use_of_topic(&mut self, topic: &str) {
+        if self
+            .env
+            .worker
+            .raw
+            .get("topic.creation.enable")
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+        {
+            self.env
+                .rt
+                .block_on(self.env.topics.ensure(topic, &self.env.connector.raw));
+        }
+        self.env.topic_used(topic);
+        self.seen_topics.insert(topic.to_string());
+    }
+
     /// Shows on a RUNNING status why records are not being delivered, and clears it after.
     fn update_status_note(&mut self) {
         let note = if self.submitted.pending() > 0 || self.producer.in_flight_count() > 0 {
             self.env
                 .health
                 .recent_error(Duration::from_secs(30))
-                .map(|e| format!("Records are waiting to be delivered to Kafka; retrying. Last client error: {e}"))
+                .map(|e| {
+                    format!(
+                        "Records are waiting to be delivered to Kafka ({}); retrying. Last client error: {e}",
+                        self.env.bootstrap
+                    )
+                })
         } else {
             None
         };
@@ -501,6 +586,8 @@ impl SourceTaskLoop {
         if self.unwritten.is_empty() {
             return Ok(());
         }
+        // Records sent to the dead letter queue must be there before their offsets commit.
+        self.errors.flush()?;
         let entries: Vec<(OffsetMap, Option<OffsetMap>)> = self
             .unwritten
             .values()
@@ -564,8 +651,8 @@ mod tests {
     #[test]
     fn commits_only_acknowledged_prefix_per_partition() {
         let mut s = SubmittedRecords::default();
-        let a = map(json!({"f": "a"}));
-        let b = map(json!({"f": "b"}));
+        let a = Arc::new(map(json!({"f": "a"})));
+        let b = Arc::new(map(json!({"f": "b"})));
         let states: Vec<_> = (0..3).map(|_| DeliveryState::new(PENDING)).collect();
         s.submit(&a, map(json!({"p": 1})), states[0].clone());
         s.submit(&a, map(json!({"p": 2})), states[1].clone());
@@ -574,12 +661,15 @@ mod tests {
         states[2].set(ACKED);
         assert_eq!(
             s.committable(false),
-            vec![(b.clone(), map(json!({"p": 9})))]
+            vec![(b.as_ref().clone(), map(json!({"p": 9})))]
         );
         assert_eq!(s.pending(), 2);
         states[0].set(FAILED);
         assert!(s.committable(false).is_empty());
-        assert_eq!(s.committable(true), vec![(a, map(json!({"p": 2})))]);
+        assert_eq!(
+            s.committable(true),
+            vec![(a.as_ref().clone(), map(json!({"p": 2})))]
+        );
         assert_eq!(s.pending(), 0);
     }
 }

@@ -18,11 +18,26 @@ use super::sink_task::SinkTaskLoop;
 use super::source_task::SourceTaskLoop;
 use super::state::{State, TargetState};
 use super::status::StatusListener;
+use super::topic_creation::TopicCreator;
 use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
+use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::ClientHealth;
 use crate::plugin::{Connector, ConnectorContext, ConnectorRequest, PluginRegistry, Task, TaskId};
+
+/// Puts `${...}` references back into task configs where the connector copied a resolved
+/// value, so secrets are not stored or shown (Connect's `AbstractHerder.reverseTransform`).
+fn reverse_transform(mut task: ConfigMap, raw: &ConfigMap, resolved: &ConfigMap) -> ConfigMap {
+    for (key, value) in task.iter_mut() {
+        if let (Some(r), Some(res)) = (raw.get(key), resolved.get(key)) {
+            if r != res && value == res {
+                *value = r.clone();
+            }
+        }
+    }
+    task
+}
 
 /// What a task thread needs from the worker.
 pub(crate) struct TaskEnv {
@@ -36,11 +51,19 @@ pub(crate) struct TaskEnv {
     pub control: TaskControl,
     pub rt: Handle,
     pub health: Arc<ClientHealth>,
+    pub topics: Arc<TopicCreator>,
     status: Arc<dyn StatusListener>,
     superseded: Arc<AtomicBool>,
 }
 
 impl TaskEnv {
+    /// Records that this task's connector uses `topic` (KIP-558).
+    pub fn topic_used(&self, topic: &str) {
+        if !self.superseded.load(Ordering::Acquire) {
+            self.status.topic_used(&self.id.connector, topic);
+        }
+    }
+
     /// Reports this task's state, unless the worker has given up on this instance.
     pub fn report(&self, state: State, trace: Option<String>) {
         if !self.superseded.load(Ordering::Acquire) {
@@ -66,6 +89,9 @@ struct RunningTask {
 struct RunningConnector {
     connector: Arc<tokio::sync::Mutex<Box<dyn Connector>>>,
     connector_type: ConnectorType,
+    /// The config as stored (with `${...}` references) and as the connector saw it.
+    raw_config: ConfigMap,
+    resolved_config: ConfigMap,
 }
 
 /// Identity and shared services of a worker.
@@ -77,12 +103,17 @@ pub struct WorkerServices {
     pub registry: Arc<PluginRegistry>,
     pub offsets: Arc<dyn OffsetStore>,
     pub status: Arc<dyn StatusListener>,
+    /// Topic creation on the embedded broker, when the worker runs on it.
+    pub embedded_topics: Option<crate::kafka::EmbeddedTopics>,
+    /// Resolves `${provider:path:key}` references when connectors and tasks start.
+    pub providers: Arc<ConfigProviders>,
 }
 
 /// Runs connectors and tasks.
 pub struct Worker {
     services: WorkerServices,
     rt: Handle,
+    topics: Arc<TopicCreator>,
     connectors: Mutex<HashMap<String, RunningConnector>>,
     tasks: Mutex<HashMap<TaskId, RunningTask>>,
     requests: mpsc::UnboundedSender<ConnectorRequest>,
@@ -95,10 +126,24 @@ impl Worker {
         rt: Handle,
     ) -> (Worker, mpsc::UnboundedReceiver<ConnectorRequest>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        // The embedded mock broker would give new topics 4 partitions: one keeps a quickstart's
+        // lines in order.
+        let default_partitions = if services.config.uses_embedded_broker() {
+            1
+        } else {
+            -1
+        };
+        let topics = Arc::new(TopicCreator::new(
+            services.bootstrap.clone(),
+            services.config.admin.clone(),
+            default_partitions,
+            services.embedded_topics.clone(),
+        ));
         (
             Worker {
                 services,
                 rt,
+                topics,
                 connectors: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
                 requests: tx,
@@ -147,16 +192,19 @@ impl Worker {
                 .cloned()
                 .unwrap_or_default();
             let plugin = self.services.registry.connector(&class)?;
+            let resolved = self.services.providers.resolve(config)?;
             let mut connector = (plugin.new_connector)()?;
             let ctx = ConnectorContext::new(name, self.requests.clone());
             connector
-                .start(config.clone(), ctx)
+                .start(resolved.clone(), ctx)
                 .await
                 .map_err(|e| e.context("error calling Connector.start"))?;
             tracing::info!(class = %plugin.class, "connector started");
             Ok::<_, ConnectError>(RunningConnector {
                 connector: Arc::new(tokio::sync::Mutex::new(connector)),
                 connector_type: plugin.connector_type,
+                raw_config: config.clone(),
+                resolved_config: resolved,
             })
         }
         .instrument(span)
@@ -185,11 +233,17 @@ impl Worker {
 
     /// Asks a running connector for task configs, each with `task.class` added.
     pub async fn task_configs(&self, name: &str, max_tasks: usize) -> Result<Vec<ConfigMap>> {
-        let connector = self
+        let (connector, raw, resolved) = self
             .connectors
             .lock()
             .get(name)
-            .map(|c| c.connector.clone())
+            .map(|c| {
+                (
+                    c.connector.clone(),
+                    c.raw_config.clone(),
+                    c.resolved_config.clone(),
+                )
+            })
             .ok_or_else(|| {
                 ConnectError::NotFound(format!("Connector {name} is not running on this worker"))
             })?;
@@ -207,7 +261,8 @@ impl Worker {
         }
         Ok(configs
             .into_iter()
-            .map(|mut cfg| {
+            .map(|cfg| {
+                let mut cfg = reverse_transform(cfg, &raw, &resolved);
                 cfg.insert(TASK_CLASS.to_string(), task_class.clone());
                 cfg
             })
@@ -241,11 +296,13 @@ impl Worker {
         let status = self.services.status.clone();
         let registry = self.services.registry.clone();
         let connector_cfg = connector_config.clone();
+        let providers = self.services.providers.clone();
         let env_parts = (
             self.services.config.clone(),
             self.services.bootstrap.clone(),
             self.services.offsets.clone(),
             self.rt.clone(),
+            self.topics.clone(),
         );
         let thread_id = id.clone();
         let control = TaskControl {
@@ -255,7 +312,7 @@ impl Worker {
         let sup = superseded.clone();
         let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
             let id = thread_id;
-            let (worker, bootstrap, offsets, rt) = env_parts;
+            let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
             let _entered = span.enter();
             let report = |state: State, trace: Option<String>| {
@@ -265,6 +322,9 @@ impl Worker {
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
                 let class = task_config.get(TASK_CLASS).cloned().unwrap_or_default();
+                // Secrets are resolved here, at task start, and live only in the task.
+                let task_config = providers.resolve(&task_config)?;
+                let connector_cfg = providers.resolve(&connector_cfg)?;
                 let task = (registry.task(&class)?.new_task)()?;
                 let connector_type = match &task {
                     Task::Source(_) => ConnectorType::Source,
@@ -282,6 +342,7 @@ impl Worker {
                     control,
                     rt,
                     health: Arc::new(ClientHealth::default()),
+                    topics,
                     status: status.clone(),
                     superseded: sup.clone(),
                 };
@@ -291,10 +352,9 @@ impl Worker {
                 }
             }));
             match outcome {
-                Ok(Ok(())) => {
-                    tracing::info!("task stopped");
-                    report(State::Unassigned, None);
-                }
+                // A deliberate stop leaves the status to the herder (deleted, restarting,
+                // reassigned, ...): reporting here could overwrite what it set.
+                Ok(Ok(())) => tracing::info!("task stopped"),
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "task failed");
                     report(State::Failed, Some(e.trace()));
@@ -350,6 +410,7 @@ impl Worker {
         let timeout = self.services.config.task_shutdown_graceful_timeout
             + self.services.config.offset_flush_timeout;
         let deadline = tokio::time::Instant::now() + timeout.max(Duration::from_secs(1));
+        let stopped_any = !waiting.is_empty();
         for (id, mut t) in waiting {
             if let Some(done) = t.done.take() {
                 if tokio::time::timeout_at(deadline, done).await.is_err() {
@@ -357,6 +418,19 @@ impl Worker {
                     t.superseded.store(true, Ordering::Release);
                 }
             }
+        }
+        if stopped_any {
+            Self::release_free_memory();
+        }
+    }
+
+    /// Returns memory freed by stopped clients to the OS. librdkafka allocates its buffers
+    /// with the C allocator, which keeps freed memory in per-thread arenas otherwise.
+    pub fn release_free_memory() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only walks the allocator's own free lists.
+        unsafe {
+            libc::malloc_trim(0);
         }
     }
 

@@ -69,12 +69,18 @@ class Broker:
                     raise
         return name
 
-    def produce(self, topic: str, values: Iterable[bytes | str | None], key: bytes | None = None, headers=None):
+    def produce(self, topic: str, values: Iterable[bytes | str | None], key: bytes | None = None,
+                headers=None, one_per_batch: bool = False):
+        """Produces values in order. ``one_per_batch`` writes each record as its own batch:
+        tansu cannot serve a fetch that starts in the middle of a batch, so tests that rewind
+        to a single record's offset need it."""
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 5})
+        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0 if one_per_batch else 5})
         for v in values:
             p.produce(topic, value=v, key=key, headers=headers)
+            if one_per_batch:
+                assert p.flush(30) == 0, "produce did not complete"
             p.poll(0)
         assert p.flush(30) == 0, "produce did not complete"
 

@@ -109,6 +109,9 @@ impl SinkTask for FileStreamSinkTask {
             }
             out.write_all(b"\n")?;
         }
+        // Hand each batch to the OS so readers (`tail -f`) see lines as they arrive; the
+        // buffer only saves a system call per line.
+        out.flush()?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance, Validator};
-use crate::data::{OffsetMap, Record, Schema, Value};
+use crate::data::{OffsetMap, Record, Schema, SourcePartition, Value};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{Connector, ConnectorContext, SourceTask, SourceTaskContext};
 
@@ -144,6 +144,8 @@ pub struct FileStreamSourceTask {
     partial: Vec<u8>,
     ctx: Option<SourceTaskContext>,
     warned_missing: bool,
+    /// `{"filename": ...}`, shared by every record.
+    partition: SourcePartition,
 }
 
 impl Default for FileStreamSourceTask {
@@ -157,17 +159,18 @@ impl Default for FileStreamSourceTask {
             partial: Vec::new(),
             ctx: None,
             warned_missing: false,
+            partition: SourcePartition::default(),
         }
     }
 }
 
 impl FileStreamSourceTask {
-    fn source_partition(&self) -> OffsetMap {
+    fn source_partition(filename: Option<&str>) -> SourcePartition {
         let mut m = OffsetMap::new();
-        if let Some(f) = &self.filename {
+        if let Some(f) = filename {
             m.insert(FILENAME_FIELD.into(), json!(f));
         }
-        m
+        SourcePartition::new(m)
     }
 
     fn open(&mut self) -> Result<bool> {
@@ -194,7 +197,7 @@ impl FileStreamSourceTask {
             .ctx
             .as_ref()
             .ok_or_else(|| ConnectError::Other("task not started".into()))?;
-        if let Some(offset) = ctx.offsets.offset(&self.source_partition())? {
+        if let Some(offset) = ctx.offsets.offset(&self.partition)? {
             let pos = offset
                 .get(POSITION_FIELD)
                 .and_then(|p| p.as_u64())
@@ -217,7 +220,7 @@ impl FileStreamSourceTask {
     /// Reads up to `batch_size` complete lines without blocking on a file.
     fn read_lines(&mut self) -> Result<Vec<Record>> {
         let mut out = Vec::new();
-        let partition = self.source_partition();
+        let now = chrono::Utc::now().timestamp_millis();
         loop {
             if out.len() >= self.batch_size {
                 break;
@@ -238,15 +241,14 @@ impl FileStreamSourceTask {
                 break;
             }
             self.position += self.partial.len() as u64;
-            let mut line = &self.partial[..self.partial.len() - 1];
+            // Hand the line's buffer to the record instead of copying it.
+            let mut line = std::mem::take(&mut self.partial);
+            line.pop();
             if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
+                line.pop();
             }
-            let text = match std::str::from_utf8(line) {
-                Ok(s) => s.to_string(),
-                Err(_) => String::from_utf8_lossy(line).into_owned(),
-            };
-            self.partial.clear();
+            let text = String::from_utf8(line)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             let offset = if self.filename.is_some() {
                 let mut o = OffsetMap::new();
                 o.insert(POSITION_FIELD.into(), json!(self.position));
@@ -256,12 +258,12 @@ impl FileStreamSourceTask {
             };
             let mut rec = Record::source(
                 self.topic.clone(),
-                partition.clone(),
+                self.partition.clone(),
                 offset,
                 Some(Schema::string()),
                 Value::String(text),
             );
-            rec.timestamp = Some(chrono::Utc::now().timestamp_millis());
+            rec.timestamp = Some(now);
             out.push(rec);
         }
         Ok(out)
@@ -275,6 +277,7 @@ impl SourceTask for FileStreamSourceTask {
         self.filename = parsed.non_empty_string(FILE).map(String::from);
         self.topic = parsed.string(TOPIC).unwrap_or_default().to_string();
         self.batch_size = parsed.int(BATCH_SIZE).unwrap_or(2000).max(1) as usize;
+        self.partition = Self::source_partition(self.filename.as_deref());
         self.ctx = Some(ctx);
         Ok(())
     }

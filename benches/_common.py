@@ -1,0 +1,137 @@
+"""Shared pieces of the benchmark scripts: a tansu broker, a worker process, RSS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+# The consumer settings every consumer uses on tansu, baseline and Conveyor alike: tansu holds
+# each fetch for fetch.wait.max.ms even when data is waiting.
+TANSU_CONSUMER = {"fetch.wait.max.ms": "1", "max.partition.fetch.bytes": "8388608"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CONVEYOR_CACHE") or Path.home() / ".cache" / "conveyor")
+
+
+def tansu_binary() -> str:
+    for c in (os.environ.get("TANSU"), str(ROOT.parent / "shared" / "bin" / "tansu"),
+              str(cache_dir() / "tansu" / "bin" / "tansu"), shutil.which("tansu")):
+        if c and os.access(c, os.X_OK):
+            return c
+    root = cache_dir() / "tansu"
+    subprocess.run(["cargo", "install", "tansu", "--version", "0.6.0", "--locked", "--features",
+                    "dynostore", "--root", str(root)], check=True)
+    return str(root / "bin" / "tansu")
+
+
+class Tansu:
+    def __init__(self):
+        self.port = free_port()
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [tansu_binary(), "broker", "--storage-engine", "memory://tansu/",
+             "--listener-url", f"tcp://{self.bootstrap}", "--advertised-listener-url", f"tcp://{self.bootstrap}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("tansu did not start")
+
+    def create_topic(self, name: str, partitions: int = 1) -> str:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        for f in admin.create_topics([NewTopic(name, partitions, 1)]).values():
+            f.result(timeout=30)
+        return name
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def conveyor_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("conveyor")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "conveyor"]
+
+
+class Worker:
+    """A `conveyor standalone` process."""
+
+    def __init__(self, workdir: Path, bootstrap: str, extra: dict | None = None):
+        self.port = free_port()
+        props = {
+            "bootstrap.servers": bootstrap,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "offset.storage.file.filename": workdir / "offsets",
+            "offset.flush.interval.ms": "1000",
+            "listeners": f"http://127.0.0.1:{self.port}",
+            **{f"consumer.{k}": v for k, v in TANSU_CONSUMER.items()},
+            **(extra or {}),
+        }
+        (workdir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        self.log = open(workdir / "worker.log", "wb")
+        self.proc = subprocess.Popen([*conveyor_cmd(), "standalone", str(workdir / "worker.properties")],
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "CONVEYOR_LOG_LEVEL": "WARN"})
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(self.base + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("worker did not start")
+
+    def create(self, name: str, config: dict):
+        r = requests.post(self.base + "/connectors", json={"name": name, "config": {k: str(v) for k, v in config.items()}}, timeout=30)
+        r.raise_for_status()
+
+    def connectors(self) -> list[str]:
+        return requests.get(self.base + "/connectors", timeout=30).json()
+
+    def delete(self, name: str):
+        requests.delete(self.base + f"/connectors/{name}", timeout=60).raise_for_status()
+
+    def rss_mb(self) -> float:
+        return rss_mb(self.proc.pid)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
