@@ -124,7 +124,10 @@ impl PySourceTaskRunner {
             for r in &records {
                 if let Origin::Source { partition, offset } = &r.origin {
                     if !(partition.is_empty() && offset.is_empty()) {
-                        store.insert(partition_id(partition), (partition.clone(), offset.clone()));
+                        store.insert(
+                            partition_id(partition),
+                            ((**partition).clone(), offset.clone()),
+                        );
                     }
                 }
             }

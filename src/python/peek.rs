@@ -107,15 +107,23 @@ fn fetch(
     .create_with_context(LoggingContext::default())
     .map_err(|e| ConnectError::Kafka(format!("could not create a consumer: {e}")))?;
     // A topic that a connector is about to create appears within moments: wait for it.
+    let not_found = || ConnectError::NotFound(format!("topic {topic} does not exist"));
+    let mut reached = false;
     let partitions: Vec<i32> = loop {
-        let metadata = consumer
-            .fetch_metadata(
-                Some(topic),
-                deadline.saturating_duration_since(Instant::now()),
-            )
-            .map_err(|e| {
-                ConnectError::Kafka(format!("could not read the metadata of {topic}: {e}"))
-            })?;
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(500));
+        let metadata = match consumer.fetch_metadata(Some(topic), wait) {
+            Ok(m) => m,
+            // The brokers answered before: the time ran out waiting for the topic.
+            Err(_) if reached && Instant::now() >= deadline => return Err(not_found()),
+            Err(e) => {
+                return Err(ConnectError::Kafka(format!(
+                    "could not read the metadata of {topic}: {e}"
+                )))
+            }
+        };
+        reached = true;
         let found: Vec<i32> = metadata
             .topics()
             .iter()
@@ -126,9 +134,7 @@ fn fetch(
             break found;
         }
         if Instant::now() >= deadline {
-            return Err(ConnectError::NotFound(format!(
-                "topic {topic} does not exist"
-            )));
+            return Err(not_found());
         }
         std::thread::sleep(Duration::from_millis(100));
     };

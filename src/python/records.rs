@@ -409,7 +409,10 @@ impl PySourceRecord {
                 value: c.value,
                 timestamp: c.timestamp,
                 headers: c.headers,
-                origin: Origin::Source { partition, offset },
+                origin: Origin::Source {
+                    partition: partition.into(),
+                    offset,
+                },
             }),
             views: Views::default(),
         })
@@ -463,7 +466,7 @@ impl PySourceRecord {
     fn source_partition<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.record.origin {
             Origin::Source { partition, .. } => {
-                json_to_py(py, &serde_json::Value::Object(partition.clone()))
+                json_to_py(py, &serde_json::Value::Object((**partition).clone()))
             }
             Origin::Sink(_) => Ok(PyDict::new(py).into_any()),
         }
@@ -503,7 +506,7 @@ impl PySourceRecord {
         }
         if let Origin::Source { partition, offset } = &mut record.origin {
             if let Some(p) = changes.get_item("source_partition")? {
-                *partition = offset_map_arg(Some(&p), &Path::Root("source_partition"))?;
+                *partition = offset_map_arg(Some(&p), &Path::Root("source_partition"))?.into();
             }
             if let Some(o) = changes.get_item("source_offset")? {
                 *offset = offset_map_arg(Some(&o), &Path::Root("source_offset"))?;
