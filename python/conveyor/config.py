@@ -22,7 +22,7 @@ pass it, with Kafka Connect's error texts.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Callable, Literal, Union
+from typing import Any, Callable, Literal, Union, final
 
 from conveyor import _native
 
@@ -153,6 +153,7 @@ def _render_default(value: Any) -> str:
     return str(value)
 
 
+@final
 class ConfigDef:
     """An ordered, immutable set of config keys; :meth:`define` returns a new one."""
 

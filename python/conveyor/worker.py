@@ -22,7 +22,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping
 from os import PathLike
-from typing import Any, Literal
+from typing import Any, Literal, final
 
 from conveyor import _native
 from conveyor.errors import PluginError
@@ -144,6 +144,7 @@ def _close_open_workers() -> None:
         w.close()
 
 
+@final
 class Worker:
     """A standalone Kafka Connect worker running in this process.
 

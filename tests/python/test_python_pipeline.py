@@ -99,7 +99,7 @@ def seqs(path):
     return [json.loads(line) for line in read_lines(path)]
 
 
-def test_source_smt_sink_through_rest_and_a_worker_restart(tmp_path, broker, start_worker):
+def test_source_smts_sink_through_rest_and_a_worker_restart(tmp_path, broker, start_worker):
     topic = broker.create_topic(unique("seq"))
     out = tmp_path / "out.jsonl"
     limit = 20_000
@@ -110,7 +110,10 @@ def test_source_smt_sink_through_rest_and_a_worker_restart(tmp_path, broker, sta
     worker.create("seq", {
         "connector.class": "pipeline_plugins:SeqSource",
         "topic": topic, "limit": limit, "batch": 20,
-        "transforms": "tag", "transforms.tag.type": "pipeline_plugins.Tag",
+        # A Python SMT and a built-in one in one chain.
+        "transforms": "tag,origin", "transforms.tag.type": "pipeline_plugins.Tag",
+        "transforms.origin.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+        "transforms.origin.static.field": "origin", "transforms.origin.static.value": "py",
     })
     worker.create("lines", {
         "connector.class": "pipeline_plugins.LinesSink", "topics": topic, "path": out,
@@ -149,8 +152,8 @@ def test_source_smt_sink_through_rest_and_a_worker_restart(tmp_path, broker, sta
     assert worker.rest.get("/connectors").json() == []
     assert worker.stop() == 0
 
-    # Nothing lost, nothing twice, in order, and every record went through the Python SMT.
-    assert seqs(out) == [{"seq": n, "tagged": True} for n in range(1, limit + 1)]
+    # Nothing lost, nothing twice, in order, and every record went through both SMTs.
+    assert seqs(out) == [{"seq": n, "tagged": True, "origin": "py"} for n in range(1, limit + 1)]
 
 
 def test_python_plugins_are_listed_and_their_config_def_drives_validation(

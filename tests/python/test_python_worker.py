@@ -175,3 +175,97 @@ def test_peek_of_a_missing_topic_and_an_unreachable_broker(broker):
     with pytest.raises(conveyor.errors.KafkaError):
         conveyor.peek("t", bootstrap_servers="127.0.0.1:1", timeout=1)
     assert time.monotonic() - started < 30
+
+
+class Reverse(conveyor.Converter):
+    """Strings written reversed; a header converter too."""
+
+    def configure(self, config, is_key):
+        self.suffix = config.get("suffix", "")
+
+    def from_connect_data(self, topic, schema, value):
+        return None if value is None else (str(value)[::-1] + self.suffix).encode()
+
+    def to_connect_data(self, topic, data):
+        if data is None:
+            return None, None
+        text = data.decode()
+        return Schema.string(), text[: len(text) - len(self.suffix)][::-1]
+
+    def from_connect_header(self, topic, key, schema, value):
+        return str(value)[::-1].encode()
+
+    def to_connect_header(self, topic, key, data):
+        return None, data.decode()[::-1]
+
+
+class IsOdd(conveyor.Predicate):
+    def test(self, record):
+        return record.value["n"] % 2 == 1
+
+
+class Numbers(SourceTask):
+    def start(self, config):
+        self.n = 0
+
+    def poll(self):
+        time.sleep(0.01)
+        self.n += 1
+        return [SourceRecord(self.config["topic"], {"n": self.n}, headers={"h": f"x{self.n}"})]
+
+
+class NumbersSource(SourceConnector):
+    task_class = Numbers
+
+
+class Texts(SourceTask):
+    def poll(self):
+        time.sleep(0.01)
+        return [SourceRecord(self.config["topic"], "hello", key="k", headers={"h": "abc"})]
+
+
+class TextsSource(SourceConnector):
+    task_class = Texts
+
+
+class Raising(SourceConnector):
+    task_class = Texts
+
+    def task_configs(self, max_tasks):
+        self.context.raise_error(ConnectionError("the upstream API is gone"))
+        return [dict(self.config)]
+
+
+def test_python_converter_predicate_and_connector_context(broker, worker_config):
+    odd_topic, text_topic = broker.create_topic(unique("odd")), broker.create_topic(unique("txt"))
+    sink = unique("texts")
+    with conveyor.Worker(broker.bootstrap, config=worker_config) as worker:
+        # A built-in Filter with a Python predicate drops the odd numbers.
+        worker.create_connector("numbers", {
+            "connector.class": NumbersSource, "topic": odd_topic,
+            "transforms": "odd", "transforms.odd.type": "Filter",
+            "transforms.odd.predicate": "isOdd",
+            "predicates": "isOdd", "predicates.isOdd.type": IsOdd,
+        })
+        # A Python converter for values and headers, on both sides.
+        converter = {"value.converter": Reverse, "value.converter.suffix": "!",
+                     "header.converter": Reverse}
+        worker.create_connector("texts", {
+            "connector.class": TextsSource, "topic": text_topic, **converter})
+        worker.create_connector(sink, {
+            "connector.class": Collector, "topics": text_topic, **converter})
+        worker.wait_running(sink)
+        wait_until(lambda: len(worker.peek(odd_topic, 3)) == 3, 30, what="three even numbers")
+        numbers = worker.peek(odd_topic, 3)
+        assert [r.value for r in numbers] == [{"n": 2}, {"n": 4}, {"n": 6}]
+        raw = worker.peek(text_topic, 1, value_converter="ByteArrayConverter")
+        assert raw[0].value == b"olleh!" and raw[0].headers == (("h", "cba"),)
+        wait_until(lambda: RECEIVED.get(sink), 30, what="texts in the sink")
+        assert RECEIVED[sink][0] == "hello"
+
+        worker.create_connector("raising", {"connector.class": Raising, "topic": text_topic})
+        status = wait_until(
+            lambda: (s := worker.status("raising"))["connector"]["state"] == "FAILED" and s,
+            30, what="the connector FAILED")
+        trace = status["connector"]["trace"]
+        assert "ConnectionError: the upstream API is gone" in trace, trace
