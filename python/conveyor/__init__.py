@@ -24,6 +24,8 @@ this process with :class:`Worker`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from conveyor import errors
 from conveyor._native import (
     ConnectorContext,
@@ -43,6 +45,9 @@ from conveyor.converter import Converter
 from conveyor.task import SinkTask, SourceTask, TopicPartition
 from conveyor.transform import Predicate, Transformation
 from conveyor.worker import Records, Worker, peek
+
+# A Struct reads like a read-only dict of its fields.
+Mapping.register(Struct)
 
 __all__ = [
     "ConfigDef",

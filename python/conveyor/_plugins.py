@@ -104,7 +104,9 @@ def _attr(obj: Any, qualname: str, where: str) -> Any:
 
 def _import_dotted(name: str) -> Any | None:
     """The object called ``package.module.Class``: the longest importable module prefix,
-    then attributes. ``None`` when no prefix names an existing module."""
+    then attributes. ``None`` when no prefix names an existing module or the attributes are
+    missing: a Java class name such as ``io.confluent.connect.avro.AvroConverter`` is not a
+    Python plugin just because ``io`` is a module."""
     parts = name.split(".")
     for i in range(len(parts) - 1, 0, -1):
         module = ".".join(parts[:i])
@@ -114,7 +116,10 @@ def _import_dotted(name: str) -> Any | None:
             if _module_missing(e, module):
                 continue
             raise
-        return _attr(mod, ".".join(parts[i:]), f"module {module!r}")
+        try:
+            return _attr(mod, ".".join(parts[i:]), f"module {module!r}")
+        except ConfigError:
+            return None
     return None
 
 

@@ -43,12 +43,3 @@ where
         }
     }
 }
-
-/// Runs blocking Rust work (no async runtime needed) with the GIL released.
-pub fn run_detached<T, F>(py: Python<'_>, work: F) -> PyResult<T>
-where
-    T: Send,
-    F: FnOnce() -> Result<T> + Send,
-{
-    py.detach(work).map_err(to_py_err)
-}

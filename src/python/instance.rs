@@ -48,10 +48,6 @@ impl PluginInstance {
         &self.obj
     }
 
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
     pub fn set_owner(&mut self, owner: impl Into<String>) {
         self.owner = owner.into();
     }

@@ -782,7 +782,7 @@ pub fn config_to_py<'py>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::SchemaBuilder;
+    use crate::data::{Schema, SchemaBuilder};
 
     #[test]
     fn paths_name_the_field() {
@@ -791,6 +791,53 @@ mod tests {
         let item = Path::Index(&field, 2);
         let zip = Path::Field(&item, "zip");
         assert_eq!(zip.to_string(), "value.address[2].zip");
+    }
+
+    /// Conversions that need no `conveyor` package, with an embedded interpreter (the Python
+    /// suite covers the rest: logical types, Struct, records).
+    #[test]
+    fn converts_through_an_embedded_interpreter_and_names_bad_fields() {
+        Python::initialize();
+        Python::attach(|py| {
+            let json = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -3}});
+            let obj = json_to_py(py, &json).unwrap();
+            assert_eq!(py_to_json(&obj, &Path::Root("v")).unwrap(), json);
+
+            let value = to_schemaless(&obj, &Path::Root("value")).unwrap();
+            assert_eq!(
+                value.map_get("b").and_then(|b| b.map_get("c")),
+                Some(&Value::Int64(-3))
+            );
+
+            let schema = SchemaBuilder::struct_()
+                .field("zip", Schema::int32())
+                .field("tags", SchemaBuilder::array(Schema::string()).build())
+                .build();
+            let good = PyDict::new(py);
+            good.set_item("zip", 7).unwrap();
+            good.set_item("tags", vec!["a"]).unwrap();
+            let Value::Struct(s) = to_value(good.as_any(), &schema, &Path::Root("value")).unwrap()
+            else {
+                panic!("expected a struct");
+            };
+            assert_eq!(s.get("zip"), Some(&Value::Int32(7)));
+
+            let bad = PyDict::new(py);
+            bad.set_item("zip", 7).unwrap();
+            bad.set_item("tags", vec![PyBool::new(py, true)]).unwrap();
+            let err = to_value(bad.as_any(), &schema, &Path::Root("value")).unwrap_err();
+            let text = err.value(py).to_string();
+            assert!(
+                text.contains("value.tags[0]: expected a str, got bool True"),
+                "{text}"
+            );
+
+            let big = PyDict::new(py);
+            big.set_item("zip", 1i64 << 40).unwrap();
+            big.set_item("tags", PyList::empty(py)).unwrap();
+            let err = to_value(big.as_any(), &schema, &Path::Root("value")).unwrap_err();
+            assert!(err.value(py).to_string().contains("does not fit in INT32"));
+        });
     }
 
     #[test]

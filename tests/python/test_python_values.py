@@ -170,3 +170,23 @@ def test_config_def_types_defaults_validators_and_connect_texts():
     assert cd.groups == ["Tuning"] and "mode" in cd and len(cd) == 8
     with pytest.raises(ValueError, match="does not parse"):
         ConfigDef().define("n", int, "ten")
+
+
+def test_struct_is_a_mapping_and_records_make_a_data_frame():
+    from collections.abc import Mapping
+
+    from conveyor import Records
+
+    assert isinstance(Struct(USER, id=1), Mapping)
+    pd = pytest.importorskip("pandas")
+    records = Records([
+        SinkRecord("t", 0, 0, {"a": 1, "b": {"c": 2}}, key="k", timestamp=0),
+        SinkRecord("t", 0, 1, {"a": 3, "b": {"c": 4}}, key="l"),
+    ])
+    frame = records.to_pandas()
+    assert list(frame.columns) == ["topic", "partition", "offset", "timestamp", "key",
+                                   "value.a", "value.b.c"]
+    assert frame["value.b.c"].tolist() == [2, 4]
+    assert frame["timestamp"][0] == pd.Timestamp(0, unit="ms", tz="UTC")
+    assert "<table" in records._repr_html_()
+    assert list(records.to_pandas(flatten=False).columns)[-1] == "value"
