@@ -4,6 +4,7 @@ a standalone worker against tansu, `conveyor plugins` lists them, and its own te
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +16,16 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "python-connector"
 
 
 @pytest.fixture(scope="module")
-def installed():
-    """pip-installs the example into this environment (once)."""
+def installed(tmp_path_factory):
+    """pip-installs the example into this environment (once), from a copy so that the build
+    leaves nothing in the source tree."""
+    copy = tmp_path_factory.mktemp("example") / "python-connector"
+    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", str(EXAMPLE)],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", str(copy)],
         check=True,
     )
-    return EXAMPLE
+    return copy
 
 
 def test_entry_points_are_listed_with_their_version(installed):
