@@ -29,13 +29,30 @@ def cache_dir() -> Path:
 
 
 def tansu_binary() -> str:
-    for c in (os.environ.get("TANSU"), str(ROOT.parent / "shared" / "bin" / "tansu"),
-              str(cache_dir() / "tansu" / "bin" / "tansu"), shutil.which("tansu")):
+    for c in (
+        os.environ.get("TANSU"),
+        str(ROOT.parent / "shared" / "bin" / "tansu"),
+        str(cache_dir() / "tansu" / "bin" / "tansu"),
+        shutil.which("tansu"),
+    ):
         if c and os.access(c, os.X_OK):
             return c
     root = cache_dir() / "tansu"
-    subprocess.run(["cargo", "install", "tansu", "--version", "0.6.0", "--locked", "--features",
-                    "dynostore", "--root", str(root)], check=True)
+    subprocess.run(
+        [
+            "cargo",
+            "install",
+            "tansu",
+            "--version",
+            "0.6.0",
+            "--locked",
+            "--features",
+            "dynostore",
+            "--root",
+            str(root),
+        ],
+        check=True,
+    )
     return str(root / "bin" / "tansu")
 
 
@@ -44,9 +61,19 @@ class Tansu:
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [tansu_binary(), "broker", "--storage-engine", "memory://tansu/",
-             "--listener-url", f"tcp://{self.bootstrap}", "--advertised-listener-url", f"tcp://{self.bootstrap}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                tansu_binary(),
+                "broker",
+                "--storage-engine",
+                "memory://tansu/",
+                "--listener-url",
+                f"tcp://{self.bootstrap}",
+                "--advertised-listener-url",
+                f"tcp://{self.bootstrap}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -91,9 +118,12 @@ class Worker:
         }
         (workdir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
         self.log = open(workdir / "worker.log", "wb")
-        self.proc = subprocess.Popen([*conveyor_cmd(), "standalone", str(workdir / "worker.properties")],
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "CONVEYOR_LOG_LEVEL": "WARN"})
+        self.proc = subprocess.Popen(
+            [*conveyor_cmd(), "standalone", str(workdir / "worker.properties")],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "CONVEYOR_LOG_LEVEL": "WARN"},
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -106,7 +136,11 @@ class Worker:
         raise RuntimeError("worker did not start")
 
     def create(self, name: str, config: dict):
-        r = requests.post(self.base + "/connectors", json={"name": name, "config": {k: str(v) for k, v in config.items()}}, timeout=30)
+        r = requests.post(
+            self.base + "/connectors",
+            json={"name": name, "config": {k: str(v) for k, v in config.items()}},
+            timeout=30,
+        )
         r.raise_for_status()
 
     def connectors(self) -> list[str]:

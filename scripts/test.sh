@@ -24,6 +24,7 @@ cargo test --quiet
 
 echo "==> ruff"
 "$VENV/bin/ruff" check python tests examples benches
+"$VENV/bin/ruff" format --check python tests examples benches
 
 echo "==> pytest"
 PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pytest tests/python "$@"

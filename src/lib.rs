@@ -14,6 +14,7 @@ pub mod errors;
 pub mod herder;
 pub mod kafka;
 pub mod logging;
+pub mod metrics;
 pub mod plugin;
 pub mod python;
 pub mod rest;

@@ -25,8 +25,9 @@ from _common import ROOT, Tansu, Worker  # noqa: E402
 
 def baseline_binary() -> str:
     target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
-    subprocess.run(["cargo", "build", "--quiet", "--release", "--example", "passthrough_baseline"],
-                   cwd=ROOT, check=True)
+    subprocess.run(
+        ["cargo", "build", "--quiet", "--release", "--example", "passthrough_baseline"], cwd=ROOT, check=True
+    )
     return str(Path(target) / "release" / "examples" / "passthrough_baseline")
 
 
@@ -39,8 +40,12 @@ def write_input(path: Path, records: int, size: int):
 
 def run_baseline(binary: str, broker: Tansu, inp: Path, out: Path, records: int) -> float:
     topic = broker.create_topic(f"raw-{uuid.uuid4().hex[:8]}")
-    r = subprocess.run([binary, broker.bootstrap, topic, str(inp), str(out), str(records)],
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [binary, broker.bootstrap, topic, str(inp), str(out), str(records)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(r.stdout.strip())
 
 
@@ -49,8 +54,10 @@ def run_conveyor(worker: Worker, broker: Tansu, inp: Path, out: Path, records: i
     tag = uuid.uuid4().hex[:6]
     start = time.perf_counter()
     worker.create(f"sink-{tag}", {"connector.class": "FileStreamSink", "file": out, "topics": topic})
-    worker.create(f"source-{tag}", {"connector.class": "FileStreamSource", "file": inp, "topic": topic,
-                                    "batch.size": 2000})
+    worker.create(
+        f"source-{tag}",
+        {"connector.class": "FileStreamSource", "file": inp, "topic": topic, "batch.size": 2000},
+    )
     # Compare sizes (a stat) rather than counting lines: reading the output while it is
     # written would take CPU from the pipeline being measured.
     size = inp.stat().st_size
@@ -92,12 +99,18 @@ def main():
         broker.stop()
     best_raw, best_conv = min(raw), min(conv)
     mb = args.records * args.size / 1e6
-    print(f"records: {args.records} x {args.size} B ({mb:.0f} MB), best of {args.rounds} rounds, tansu broker")
-    print(f"raw rdkafka   : {args.records / best_raw:>10,.0f} records/s  ({best_raw:.2f} s; all: {', '.join(f'{t:.2f}' for t in raw)})")
-    print(f"conveyor      : {args.records / best_conv:>10,.0f} records/s  ({best_conv:.2f} s; all: {', '.join(f'{t:.2f}' for t in conv)})")
+    print(
+        f"records: {args.records} x {args.size} B ({mb:.0f} MB), best of {args.rounds} rounds, tansu broker"
+    )
+    for label, times, best in (("raw rdkafka", raw, best_raw), ("conveyor", conv, best_conv)):
+        all_runs = ", ".join(f"{t:.2f}" for t in times)
+        print(f"{label:<14}: {args.records / best:>10,.0f} records/s  ({best:.2f} s; all: {all_runs})")
     print(f"ratio         : {best_raw / best_conv:.2f}x raw (target >= 0.9x)")
-    print(f"worker RSS    : {rss_start:.1f} MB at start; {rss_loaded:.1f} MB with the {2 * args.rounds} connectors"
-          f" idle after their runs; {rss_idle:.1f} MB idle after deleting them (target <= 60 MB idle)")
+    print(
+        f"worker RSS    : {rss_start:.1f} MB at start; {rss_loaded:.1f} MB with the {2 * args.rounds}"
+        f" connectors idle after their runs; {rss_idle:.1f} MB idle after deleting them"
+        " (target <= 60 MB idle)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 //! Built-in connectors, one folder each.
 
 pub mod file;
+pub mod postgres;
 
 use crate::plugin::PluginRegistry;
 
@@ -11,5 +12,6 @@ pub fn builtin_registry() -> PluginRegistry {
     crate::plugin::builtin::register_converters(&mut reg);
     crate::plugin::builtin::register_transforms(&mut reg);
     file::register(&mut reg);
+    postgres::register(&mut reg);
     reg
 }

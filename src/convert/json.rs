@@ -1,16 +1,19 @@
 //! `org.apache.kafka.connect.json.JsonConverter`: JSON with or without the
 //! `{"schema":…,"payload":…}` envelope, byte-compatible with Kafka Connect's output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use parking_lot::Mutex;
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
+use super::json_payload::PayloadSeed;
 use super::{bool_setting, Converter, HeaderConverter, SchemaAndValue};
 use crate::config::ConfigMap;
 use crate::data::{logical, Header, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
@@ -25,13 +28,71 @@ pub enum DecimalFormat {
     Numeric,
 }
 
+/// Parsed envelope schemas by their JSON text (`schemas.cache.size`): records of a topic
+/// carry the same schema over and over, and parsing it dominates conversion otherwise.
+#[derive(Debug, Default)]
+struct SchemaCache {
+    capacity: usize,
+    last: Mutex<Option<(Box<str>, SchemaRef)>>,
+    by_text: Mutex<HashMap<Box<str>, SchemaRef>>,
+}
+
+impl SchemaCache {
+    fn new(capacity: usize) -> Self {
+        SchemaCache {
+            capacity,
+            ..Default::default()
+        }
+    }
+
+    fn get_or_parse(&self, text: &str) -> Result<SchemaRef, ConnectError> {
+        if let Some((t, s)) = &*self.last.lock() {
+            if &**t == text {
+                return Ok(s.clone());
+            }
+        }
+        let cached = self.by_text.lock().get(text).cloned();
+        let schema = match cached {
+            Some(s) => s,
+            None => {
+                let json: Json = serde_json::from_str(text)?;
+                let schema = json_to_schema(&json)?;
+                if self.capacity > 0 {
+                    let mut map = self.by_text.lock();
+                    if map.len() >= self.capacity {
+                        map.clear();
+                    }
+                    map.insert(text.into(), schema.clone());
+                }
+                schema
+            }
+        };
+        *self.last.lock() = Some((text.into(), schema.clone()));
+        Ok(schema)
+    }
+}
+
+/// The envelope, with schema and payload left as text until needed.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvelope<'a> {
+    #[serde(borrow)]
+    schema: &'a RawValue,
+    #[serde(borrow)]
+    payload: &'a RawValue,
+}
+
 /// Kafka Connect's JsonConverter.
 #[derive(Clone, Debug)]
 pub struct JsonConverter {
     schemas_enable: bool,
     decimal_format: DecimalFormat,
     replace_null_with_default: bool,
+    schema_cache: Arc<SchemaCache>,
 }
+
+/// Connect's default `schemas.cache.size`.
+const DEFAULT_SCHEMA_CACHE_SIZE: usize = 1000;
 
 impl Default for JsonConverter {
     fn default() -> Self {
@@ -39,6 +100,7 @@ impl Default for JsonConverter {
             schemas_enable: true,
             decimal_format: DecimalFormat::Base64,
             replace_null_with_default: true,
+            schema_cache: Arc::new(SchemaCache::new(DEFAULT_SCHEMA_CACHE_SIZE)),
         }
     }
 }
@@ -56,10 +118,19 @@ impl JsonConverter {
                 )))
             }
         };
+        let cache_size = match config.get("schemas.cache.size") {
+            None => DEFAULT_SCHEMA_CACHE_SIZE,
+            Some(v) => v.trim().parse::<usize>().map_err(|_| {
+                ConnectError::Config(format!(
+                    "Invalid value {v} for configuration schemas.cache.size: Not a number of type INT"
+                ))
+            })?,
+        };
         Ok(JsonConverter {
             schemas_enable: bool_setting(config, "schemas.enable", true)?,
             decimal_format,
             replace_null_with_default: bool_setting(config, "replace.null.with.default", true)?,
+            schema_cache: Arc::new(SchemaCache::new(cache_size)),
         })
     }
 
@@ -140,6 +211,17 @@ impl JsonConverter {
         let schema = json_to_schema(&schema_json)?;
         let value = self.to_connect_value(&schema, payload)?;
         Ok(SchemaAndValue::new(Some(schema), value))
+    }
+
+    /// Reads payload text into a value, per the schema.
+    fn read_payload(&self, schema: Option<&SchemaRef>, text: &str) -> Result<Value, ConnectError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let seed = PayloadSeed {
+            schema,
+            replace_null_with_default: self.replace_null_with_default,
+        };
+        serde::de::DeserializeSeed::deserialize(seed, &mut de)
+            .map_err(|e| ConnectError::Data(e.to_string()))
     }
 
     fn to_connect_value(&self, schema: &SchemaRef, json: Json) -> Result<Value, ConnectError> {
@@ -316,6 +398,18 @@ impl Converter for JsonConverter {
         let Some(data) = data else {
             return Ok(SchemaAndValue::default());
         };
+        if self.schemas_enable {
+            // Fast path: a well-formed envelope, its schema looked up by text.
+            if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
+                let schema = match envelope.schema.get() {
+                    "null" => None,
+                    text => Some(self.schema_cache.get_or_parse(text)?),
+                };
+                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
+                return Ok(SchemaAndValue::new(schema, value));
+            }
+        }
+        // Everything else (schemaless data, or an error to report) goes through a full parse.
         let json: Json = serde_json::from_slice(data).map_err(|e| {
             ConnectError::Data(format!(
                 "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
@@ -833,6 +927,41 @@ mod tests {
         assert_eq!(
             conv(true).to_connect("t", None).unwrap(),
             SchemaAndValue::default()
+        );
+    }
+
+    #[test]
+    fn envelope_schemas_are_parsed_once() {
+        let c = conv(true);
+        let a = c
+            .to_connect(
+                "t",
+                Some(br#"{"schema":{"type":"int32","optional":false},"payload":1}"#),
+            )
+            .unwrap();
+        let b = c
+            .to_connect(
+                "t",
+                Some(br#"{"schema":{"type":"int32","optional":false},"payload":2}"#),
+            )
+            .unwrap();
+        assert!(Arc::ptr_eq(
+            a.schema.as_ref().unwrap(),
+            b.schema.as_ref().unwrap()
+        ));
+        assert_eq!(b.value, Value::Int32(2));
+        let none = c
+            .to_connect("t", Some(br#"{"schema":null,"payload":{"k":true}}"#))
+            .unwrap();
+        assert!(none.schema.is_none());
+        assert_eq!(none.value.map_get("k"), Some(&Value::Boolean(true)));
+        let err = c
+            .to_connect("t", Some(br#"{"schema":null,"payload":1,"extra":2}"#))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("may not contain additional fields"),
+            "{err}"
         );
     }
 

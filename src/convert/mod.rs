@@ -2,6 +2,7 @@
 
 pub mod header;
 pub mod json;
+mod json_payload;
 pub mod primitive;
 
 use std::sync::Arc;

@@ -102,3 +102,20 @@ impl ClientContext for LoggingContext {
 }
 
 impl rdkafka::consumer::ConsumerContext for LoggingContext {}
+
+/// Implements `ClientContext` for a context type by delegating to its `LoggingContext` field,
+/// for contexts that add producer or consumer callbacks.
+#[macro_export]
+macro_rules! delegate_client_context {
+    ($ty:ty, $field:ident) => {
+        impl rdkafka::client::ClientContext for $ty {
+            fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+                rdkafka::client::ClientContext::log(&self.$field, level, fac, message)
+            }
+
+            fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+                rdkafka::client::ClientContext::error(&self.$field, error, reason)
+            }
+        }
+    };
+}

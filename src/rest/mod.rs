@@ -72,6 +72,17 @@ async fn health(State(s): State<AppState>) -> Response {
     }
 }
 
+async fn prometheus_metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::metrics().encode(),
+    )
+        .into_response()
+}
+
 async fn loggers() -> Response {
     Json(logging::levels()).into_response()
 }
@@ -97,8 +108,14 @@ async fn not_found() -> RestError {
     RestError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found")
 }
 
-async fn method_not_allowed(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let resp = next.run(req).await;
+/// Kafka Connect answers a request that takes longer than this with a 500.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(90);
+
+async fn connect_responses(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let Ok(resp) = tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await else {
+        return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out")
+            .into_response();
+    };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
         return RestError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -115,6 +132,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(root))
         .route("/health", get(health))
+        .route("/metrics", get(prometheus_metrics))
         .route("/connectors", get(c::list).post(c::create))
         .route("/connectors/", get(c::list).post(c::create))
         .route("/connectors/{name}", get(c::info).delete(c::delete))
@@ -156,7 +174,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(method_not_allowed))
+        .layer(axum::middleware::from_fn(connect_responses))
         .with_state(state)
 }
 

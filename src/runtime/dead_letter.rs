@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -38,7 +36,11 @@ type KafkaBytes = (
 /// `errors.deadletterqueue.topic.name` are set (as in Kafka Connect, the DLQ only receives
 /// tolerated records).
 pub(crate) fn error_handler(env: &TaskEnv, converters: &ConverterSet) -> Result<ErrorHandler> {
-    let mut handler = ErrorHandler::new(env.id.clone(), env.connector.errors.clone());
+    let mut handler = ErrorHandler::new(
+        env.id.clone(),
+        env.connector.errors.clone(),
+        env.metrics.clone(),
+    );
     let cfg = &env.connector.errors;
     if cfg.tolerate_all && cfg.dlq_topic.is_some() {
         let dlq = env
@@ -56,15 +58,7 @@ pub struct DlqProducerContext {
     last_failure: Mutex<Option<String>>,
 }
 
-impl ClientContext for DlqProducerContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.log.log(level, fac, message)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason)
-    }
-}
+crate::delegate_client_context!(DlqProducerContext, log);
 
 impl ProducerContext for DlqProducerContext {
     type DeliveryOpaque = ();

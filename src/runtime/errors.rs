@@ -1,12 +1,12 @@
 //! What happens when a record fails in a converter, a transformation or a task
 //! (Kafka Connect's `RetryWithToleranceOperator` and error reporters, KIP-298).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::config::connector::ErrorHandlingConfig;
 use crate::data::{OffsetMap, Origin, Record};
 use crate::errors::ConnectError;
+use crate::metrics::TaskMetrics;
 use crate::plugin::TaskId;
 
 /// Where in the pipeline a failure happened (`__connect.errors.stage`).
@@ -105,15 +105,6 @@ pub trait FailureReporter: Send + Sync {
     }
 }
 
-/// Counters for `task-error-metrics`.
-#[derive(Debug, Default)]
-pub struct ErrorCounters {
-    pub record_failures: AtomicU64,
-    pub records_skipped: AtomicU64,
-    pub errors_logged: AtomicU64,
-    pub last_error_timestamp: AtomicU64,
-}
-
 /// A sink task's `errant_record_reporter` (KIP-610): records `put` cannot handle go through
 /// the same policy (tolerance, log, dead letter queue) as converter failures.
 pub struct ErrantReporter {
@@ -140,17 +131,22 @@ pub struct ErrorHandler {
     task: TaskId,
     config: ErrorHandlingConfig,
     reporters: Vec<Arc<dyn FailureReporter>>,
-    pub counters: Arc<ErrorCounters>,
+    metrics: TaskMetrics,
 }
 
 impl ErrorHandler {
-    pub fn new(task: TaskId, config: ErrorHandlingConfig) -> Self {
+    pub fn new(task: TaskId, config: ErrorHandlingConfig, metrics: TaskMetrics) -> Self {
         ErrorHandler {
             task,
             config,
             reporters: Vec::new(),
-            counters: Arc::default(),
+            metrics,
         }
+    }
+
+    /// Counts a retry of a retriable operation (`total-retries`).
+    pub fn count_retry(&self) {
+        self.metrics.retries.inc();
     }
 
     pub fn add_reporter(&mut self, reporter: Arc<dyn FailureReporter>) {
@@ -202,15 +198,9 @@ impl ErrorHandler {
     /// `Ok(())` when the failure is tolerated and the record should be skipped; otherwise the
     /// error that fails the task.
     pub fn handle(&self, failure: Failure<'_>) -> Result<(), ConnectError> {
-        self.counters
-            .record_failures
-            .fetch_add(1, Ordering::Relaxed);
-        self.counters.last_error_timestamp.store(
-            chrono::Utc::now().timestamp_millis().max(0) as u64,
-            Ordering::Relaxed,
-        );
+        self.metrics.record_failures.inc();
         if self.config.log_enable {
-            self.counters.errors_logged.fetch_add(1, Ordering::Relaxed);
+            self.metrics.errors_logged.inc();
             if self.config.log_include_messages {
                 tracing::error!(task = %self.task, stage = failure.stage.as_str(), class = failure.class,
                     record = %failure.describe_record(), error = %failure.error,
@@ -227,10 +217,9 @@ impl ErrorHandler {
         }
         for r in &self.reporters {
             r.report(&self.task, &failure)?;
+            self.metrics.dlq_produce_requests.inc();
         }
-        self.counters
-            .records_skipped
-            .fetch_add(1, Ordering::Relaxed);
+        self.metrics.records_skipped.inc();
         Ok(())
     }
 }

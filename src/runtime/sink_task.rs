@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers as _, Message};
@@ -61,6 +59,7 @@ struct SinkShared {
     failure: Mutex<Option<ConnectError>>,
     /// Reported records must be durable before offsets move past them.
     errors: Arc<ErrorHandler>,
+    metrics: crate::metrics::TaskMetrics,
     rt: Handle,
 }
 
@@ -112,9 +111,13 @@ impl SinkShared {
         if committable.is_empty() || unchanged {
             return Ok(());
         }
-        consumer
-            .commit(&to_tpl(&committable), mode)
-            .map_err(|e| ConnectError::Kafka(format!("commit of offsets failed: {e}")))?;
+        if let Err(e) = consumer.commit(&to_tpl(&committable), mode) {
+            self.metrics.offset_commit_failure.inc();
+            return Err(ConnectError::Kafka(format!(
+                "commit of offsets failed: {e}"
+            )));
+        }
+        self.metrics.offset_commit_success.inc();
         tracing::debug!(task = %self.id, partitions = committable.len(), "committed sink offsets");
         self.last_committed.lock().extend(committable);
         Ok(())
@@ -134,15 +137,7 @@ pub struct SinkConsumerContext {
     shared: Arc<SinkShared>,
 }
 
-impl ClientContext for SinkConsumerContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.log.log(level, fac, message)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason)
-    }
-}
+crate::delegate_client_context!(SinkConsumerContext, log);
 
 impl ConsumerContext for SinkConsumerContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -270,6 +265,7 @@ impl SinkTaskLoop {
             live: AtomicBool::new(false),
             failure: Mutex::new(None),
             errors: errors.clone(),
+            metrics: env.metrics.clone(),
             rt: env.rt.clone(),
         });
         let consumer: BaseConsumer<SinkConsumerContext> = build_client_config(
@@ -314,10 +310,9 @@ impl SinkTaskLoop {
         let config = self.env.task_config.clone();
         {
             let mut task = self.shared.task.lock();
-            self.env
-                .rt
-                .block_on(task.start(config, ctx))
-                .map_err(|e| e.context("error calling SinkTask.start"))?;
+            let started = self.env.rt.block_on(task.start(config, ctx));
+            super::source_task::count_startup(started.is_ok());
+            started.map_err(|e| e.context("error calling SinkTask.start"))?;
         }
         self.shared.live.store(true, Ordering::Release);
         self.subscribe()?;
@@ -368,6 +363,10 @@ impl SinkTaskLoop {
                 self.convert_batch(&batch)
             };
             let polled_any = !offsets.is_empty() || failure.is_some();
+            self.env
+                .metrics
+                .sink_record_read
+                .inc_by(records.len() as u64 + failure.is_some() as u64);
             if polled_any || target == TargetState::Started {
                 // Records before an intolerable one are still delivered, so the committed
                 // offset ends up pointing exactly at the record that failed.
@@ -571,13 +570,20 @@ impl SinkTaskLoop {
     /// Calls `put`. On a retriable failure, waits (`SinkTaskContext.timeout`, default 1 s)
     /// and rewinds to the start of the batch so it is delivered again; returns `false`.
     fn put(&mut self, records: Vec<Record>, offsets: &BatchOffsets) -> Result<bool> {
+        let count = records.len() as u64;
+        let started = Instant::now();
         let result = {
             let mut task = self.shared.task.lock();
             self.env.rt.block_on(task.put(records))
         };
+        self.env
+            .metrics
+            .put_batch_time_ms
+            .observe(started.elapsed().as_secs_f64() * 1000.0);
         match result {
             Ok(()) => {
                 self.put_retries = None;
+                self.env.metrics.sink_record_send.inc_by(count);
                 Ok(true)
             }
             Err(e) if e.is_retriable() => {
@@ -598,6 +604,7 @@ impl SinkTaskLoop {
                     .map(Duration::from_millis)
                     .unwrap_or_else(|| self.errors.retry_delay(attempt));
                 self.put_retries = Some((since, attempt + 1));
+                self.errors.count_retry();
                 tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in SinkTask.put; the batch will be delivered again");
                 let assignment = self.consumer.assignment().ok();
                 if let Some(a) = &assignment {

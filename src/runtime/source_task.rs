@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -24,6 +22,16 @@ use crate::data::{OffsetMap, Origin, Record, SourcePartition};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole, LoggingContext};
 use crate::plugin::{SourceTask, SourceTaskContext};
+
+/// Counts a task start for `connect-worker-metrics`.
+pub(crate) fn count_startup(ok: bool) {
+    let m = crate::metrics::metrics();
+    if ok {
+        m.task_startup_success.inc();
+    } else {
+        m.task_startup_failure.inc();
+    }
+}
 
 /// A record's source partition and offset; `None` for records without one (stdin).
 type Position = Option<(SourcePartition, OffsetMap)>;
@@ -152,15 +160,7 @@ pub struct SourceProducerContext {
     first_failure: Mutex<Option<String>>,
 }
 
-impl ClientContext for SourceProducerContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.log.log(level, fac, message)
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        self.log.error(error, reason)
-    }
-}
+crate::delegate_client_context!(SourceProducerContext, log);
 
 impl ProducerContext for SourceProducerContext {
     type DeliveryOpaque = Arc<DeliveryState>;
@@ -261,11 +261,9 @@ impl SourceTaskLoop {
             }),
         };
         let config = self.env.task_config.clone();
-        self.env
-            .rt
-            .clone()
-            .block_on(self.task.start(config, ctx))
-            .map_err(|e| e.context("error calling SourceTask.start"))?;
+        let started = self.env.rt.clone().block_on(self.task.start(config, ctx));
+        count_startup(started.is_ok());
+        started.map_err(|e| e.context("error calling SourceTask.start"))?;
         let result = self.execute();
         let shutdown = self.shutdown();
         self.chain.close();
@@ -291,6 +289,7 @@ impl SourceTaskLoop {
                 continue;
             }
             let cancel = self.env.control.cancel.clone();
+            let poll_started = Instant::now();
             let polled = self.env.rt.clone().block_on(async {
                 tokio::select! {
                     r = self.task.poll() => Some(r),
@@ -307,6 +306,14 @@ impl SourceTaskLoop {
                 Some(Err(e)) => return Err(e.context("error calling SourceTask.poll")),
             };
             if !records.is_empty() {
+                self.env
+                    .metrics
+                    .source_record_poll
+                    .inc_by(records.len() as u64);
+                self.env
+                    .metrics
+                    .poll_batch_time_ms
+                    .observe(poll_started.elapsed().as_secs_f64() * 1000.0);
                 self.send_batch(records)?;
             }
             self.maybe_commit();
@@ -495,7 +502,10 @@ impl SourceTaskLoop {
         }
         loop {
             match self.producer.send(rec) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.env.metrics.source_record_write.inc();
+                    return Ok(());
+                }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // Back-pressure: the broker is slow or away. Wait for deliveries, keep the
                     // status honest, and give up only if the task is being stopped.
@@ -571,6 +581,7 @@ impl SourceTaskLoop {
     fn maybe_commit(&mut self) {
         if self.last_commit.elapsed() >= self.env.worker.offset_flush_interval {
             if let Err(e) = self.commit_offsets() {
+                self.env.metrics.offset_commit_failure.inc();
                 tracing::error!(error = %e, "failed to commit source offsets; will retry");
             }
         }
@@ -597,6 +608,7 @@ impl SourceTaskLoop {
         let rt = self.env.rt.clone();
         rt.block_on(self.env.offsets.put(&self.env.id.connector, entries))?;
         self.unwritten.clear();
+        self.env.metrics.offset_commit_success.inc();
         tracing::debug!(partitions = count, "committed source offsets");
         rt.block_on(self.task.commit())
             .map_err(|e| e.context("error calling SourceTask.commit"))
@@ -614,8 +626,8 @@ impl SourceTaskLoop {
             if self.producer.flush(Duration::from_millis(100)).is_ok()
                 && self.producer.in_flight_count() == 0
             {
-                // Every delivery report has been served: keep what became committable
-                // (dropping it here would lose the last offsets and resend those records).
+                // Every delivery report has been served: what is now committable is kept
+                // for the final commit below.
                 for (p, o) in self.submitted.committable(self.errors.tolerates_all()) {
                     self.unwritten.insert(partition_id(&p), (p, o));
                 }

@@ -24,6 +24,7 @@ use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::ClientHealth;
+use crate::metrics::{metrics, TaskLabels, TaskMetrics};
 use crate::plugin::{Connector, ConnectorContext, ConnectorRequest, PluginRegistry, Task, TaskId};
 
 /// Puts `${...}` references back into task configs where the connector copied a resolved
@@ -52,6 +53,7 @@ pub(crate) struct TaskEnv {
     pub rt: Handle,
     pub health: Arc<ClientHealth>,
     pub topics: Arc<TopicCreator>,
+    pub metrics: TaskMetrics,
     status: Arc<dyn StatusListener>,
     superseded: Arc<AtomicBool>,
 }
@@ -186,6 +188,7 @@ impl Worker {
             return Ok(());
         }
         let span = tracing::info_span!("connector", connector = %name);
+        metrics().connector_startup_attempts.inc();
         let result = async {
             let class = config
                 .get(crate::config::connector::CONNECTOR_CLASS)
@@ -211,11 +214,20 @@ impl Worker {
         .await;
         match result {
             Ok(running) => {
-                self.connectors.lock().insert(name.to_string(), running);
+                metrics().connector_startup_success.inc();
+                if self
+                    .connectors
+                    .lock()
+                    .insert(name.to_string(), running)
+                    .is_none()
+                {
+                    metrics().connector_count.inc();
+                }
                 status.connector_status(name, target.running_state(), None);
                 Ok(())
             }
             Err(e) => {
+                metrics().connector_startup_failure.inc();
                 tracing::error!(connector = %name, error = %e, "connector failed to start");
                 status.connector_status(name, State::Failed, Some(e.trace()));
                 Err(e)
@@ -273,6 +285,7 @@ impl Worker {
     pub async fn stop_connector(&self, name: &str) {
         let running = self.connectors.lock().remove(name);
         if let Some(r) = running {
+            metrics().connector_count.dec();
             let mut c = r.connector.lock().await;
             if let Err(e) = c.stop().await {
                 tracing::warn!(connector = %name, error = %e, "error calling Connector.stop");
@@ -320,6 +333,7 @@ impl Worker {
                     status.task_status(&id, state, trace);
                 }
             };
+            metrics().task_startup_attempts.inc();
             let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
                 let class = task_config.get(TASK_CLASS).cloned().unwrap_or_default();
                 // Secrets are resolved here, at task start, and live only in the task.
@@ -343,6 +357,7 @@ impl Worker {
                     rt,
                     health: Arc::new(ClientHealth::default()),
                     topics,
+                    metrics: TaskMetrics::new(&id.connector, id.task),
                     status: status.clone(),
                     superseded: sup.clone(),
                 };
@@ -379,6 +394,7 @@ impl Worker {
             );
             return;
         }
+        metrics().task_count.inc();
         self.tasks.lock().insert(
             id,
             RunningTask {
@@ -394,6 +410,11 @@ impl Worker {
     fn stop_task_now(&self, id: &TaskId) -> Option<RunningTask> {
         let t = self.tasks.lock().remove(id)?;
         t.cancel.cancel();
+        metrics().task_count.dec();
+        metrics().forget_task(&TaskLabels {
+            connector: id.connector.clone(),
+            task: id.task.to_string(),
+        });
         Some(t)
     }
 

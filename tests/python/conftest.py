@@ -43,8 +43,16 @@ def tansu_binary() -> str:
     print(f"building tansu {TANSU_VERSION} into {root} (about 7 minutes, once)", file=sys.stderr)
     subprocess.run(
         [
-            "cargo", "install", "tansu", "--version", TANSU_VERSION, "--locked",
-            "--features", "dynostore", "--root", str(root),
+            "cargo",
+            "install",
+            "tansu",
+            "--version",
+            TANSU_VERSION,
+            "--locked",
+            "--features",
+            "dynostore",
+            "--root",
+            str(root),
         ],
         check=True,
     )
@@ -59,10 +67,14 @@ def broker(tmp_path_factory) -> Broker:
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
-                tansu_binary(), "broker",
-                "--storage-engine", "memory://tansu/",
-                "--listener-url", f"tcp://127.0.0.1:{port}",
-                "--advertised-listener-url", f"tcp://127.0.0.1:{port}",
+                tansu_binary(),
+                "broker",
+                "--storage-engine",
+                "memory://tansu/",
+                "--listener-url",
+                f"tcp://127.0.0.1:{port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{port}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -88,8 +100,13 @@ def start_worker(tmp_path, broker):
 
     def start(*connector_files, extra: dict | None = None, config_dir=None, name="worker", **kw):
         w = WorkerProcess.standalone(
-            tmp_path, broker.bootstrap, connector_files, extra=extra or {},
-            config_dir=config_dir, name=name, **kw,
+            tmp_path,
+            broker.bootstrap,
+            connector_files,
+            extra=extra or {},
+            config_dir=config_dir,
+            name=name,
+            **kw,
         )
         started.append(w)
         return w

@@ -23,7 +23,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "condition"
+):
     """Polls ``predicate`` until it returns a truthy value; returns it or fails with ``what``."""
     deadline = time.time() + timeout
     last: Any = None
@@ -69,8 +71,14 @@ class Broker:
                     raise
         return name
 
-    def produce(self, topic: str, values: Iterable[bytes | str | None], key: bytes | None = None,
-                headers=None, one_per_batch: bool = False):
+    def produce(
+        self,
+        topic: str,
+        values: Iterable[bytes | str | None],
+        key: bytes | None = None,
+        headers=None,
+        one_per_batch: bool = False,
+    ):
         """Produces values in order. ``one_per_batch`` writes each record as its own batch:
         tansu cannot serve a fetch that starts in the middle of a batch, so tests that rewind
         to a single record's offset need it."""
@@ -88,12 +96,14 @@ class Broker:
         """Reads ``count`` messages from the start of ``topic`` (all partitions)."""
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": unique("reader"),
-            "enable.auto.commit": False,
-            "fetch.wait.max.ms": 50,
-        })
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": unique("reader"),
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 50,
+            }
+        )
         md = c.list_topics(topic, timeout=10)
         parts = [TopicPartition(topic, p, 0) for p in md.topics[topic].partitions]
         c.assign(parts)
@@ -192,8 +202,19 @@ class WorkerProcess:
         self.rest = Rest(f"http://127.0.0.1:{port}")
 
     @classmethod
-    def standalone(cls, tmp: Path, bootstrap: str, connector_files=(), extra=None, config_dir=None,
-                   name="worker", port: int | None = None, wait: bool = True, offsets_file=None):
+    def standalone(
+        cls,
+        tmp: Path,
+        bootstrap: str,
+        connector_files=(),
+        extra=None,
+        config_dir=None,
+        name="worker",
+        port: int | None = None,
+        wait: bool = True,
+        offsets_file=None,
+        stdin=None,
+    ):
         port = port or free_port()
         props = {
             "bootstrap.servers": bootstrap,
@@ -209,14 +230,14 @@ class WorkerProcess:
         args = [*conveyor_cmd(), "standalone", str(worker_file), *map(str, connector_files)]
         if config_dir:
             args += ["--config-dir", str(config_dir)]
-        return cls.launch(args, port, tmp / f"{name}.log", wait=wait)
+        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin)
 
     @classmethod
-    def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None):
+    def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None, stdin=None):
         env = dict(os.environ if env is None else env)
         env.setdefault("CONVEYOR_LOG_LEVEL", "INFO")
         out = open(log, "ab")
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=stdin)
         w = cls(proc, port, log, args, env)
         if wait:
             w.wait_healthy()
@@ -255,7 +276,9 @@ class WorkerProcess:
         return WorkerProcess.launch(self.args, self.port, self.log, wait=wait, env=self.env)
 
     def create(self, name: str, config: dict, **kw) -> dict:
-        r = self.rest.post("/connectors", {"name": name, "config": {k: str(v) for k, v in config.items()}, **kw})
+        r = self.rest.post(
+            "/connectors", {"name": name, "config": {k: str(v) for k, v in config.items()}, **kw}
+        )
         assert r.status_code == 201, r.text
         return r.json()
 

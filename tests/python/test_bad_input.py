@@ -93,13 +93,17 @@ def test_broker_unreachable_task_retries_and_status_says_why(tmp_path, start_wor
     assert w.stop() == 0
 
 
-def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it(tmp_path, broker, start_worker):
+def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it(
+    tmp_path, broker, start_worker
+):
     topic = broker.create_topic(unique("bad-json"))
     broker.produce(topic, [b'{"n":1}', b'{"n":2}', b"this is not json", b'{"n":4}'], one_per_batch=True)
-    w = start_worker(extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "false",
-    })
+    w = start_worker(
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        }
+    )
     out = tmp_path / "out.txt"
     w.create("json-sink", {"connector.class": "FileStreamSink", "file": out, "topics": topic})
     failed = w.rest.wait_state("json-sink", "FAILED", timeout=60)
@@ -107,8 +111,11 @@ def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it
     assert f"topic='{topic}', partition=0, offset=2" in trace, trace
     assert "VALUE_CONVERTER" in trace and "DataException" in trace
     assert read_lines(out) == ['{"n":1}', '{"n":2}']
-    wait_until(lambda: broker.committed(f"connect-json-sink", topic) == {0: 2}, 30,
-               what="offsets committed up to the bad record")
+    wait_until(
+        lambda: broker.committed("connect-json-sink", topic) == {0: 2},
+        30,
+        what="offsets committed up to the bad record",
+    )
     # the worker survives, and a restart fails again on the same record
     assert w.rest.get("/health").status_code == 200
     assert w.rest.post("/connectors/json-sink/tasks/0/restart").status_code == 204

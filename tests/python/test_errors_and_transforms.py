@@ -9,11 +9,13 @@ from helpers import read_lines, unique, wait_until
 
 
 def _json_worker(start_worker, **extra):
-    return start_worker(extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "false",
-        **extra,
-    })
+    return start_worker(
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+            **extra,
+        }
+    )
 
 
 def _interleaved(n_bad=500):
@@ -36,14 +38,19 @@ def test_dead_letter_queue_gets_every_bad_record_in_order_with_context(tmp_path,
     broker.produce(topic, values)
     w = _json_worker(start_worker)
     out = tmp_path / "good.txt"
-    w.create("tolerant", {
-        "connector.class": "FileStreamSink", "file": out, "topics": topic,
-        "errors.tolerance": "all",
-        "errors.deadletterqueue.topic.name": dlq,
-        "errors.deadletterqueue.topic.replication.factor": 1,
-        "errors.deadletterqueue.context.headers.enable": "true",
-        "errors.log.enable": "true",
-    })
+    w.create(
+        "tolerant",
+        {
+            "connector.class": "FileStreamSink",
+            "file": out,
+            "topics": topic,
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": 1,
+            "errors.deadletterqueue.context.headers.enable": "true",
+            "errors.log.enable": "true",
+        },
+    )
     wait_until(lambda: len(read_lines(out)) >= len(good), 90, what="all good records in the sink")
     assert read_lines(out) == good
     assert w.rest.status("tolerant")["tasks"][0]["state"] == "RUNNING"
@@ -62,8 +69,11 @@ def test_dead_letter_queue_gets_every_bad_record_in_order_with_context(tmp_path,
     assert b"serialization error" in first["__connect.errors.exception.message"]
     assert [int(dict(m.headers())["__connect.errors.offset"]) for m in msgs] == [i for i, _ in bad]
     # offsets are committed past the bad records
-    wait_until(lambda: broker.committed("connect-tolerant", topic) == {0: len(values)}, 30,
-               what="committed offset at the end of the topic")
+    wait_until(
+        lambda: broker.committed("connect-tolerant", topic) == {0: len(values)},
+        30,
+        what="committed offset at the end of the topic",
+    )
 
 
 def test_tolerance_none_fails_on_the_first_bad_record(tmp_path, broker, start_worker):
@@ -84,22 +94,29 @@ def test_smts_and_predicates_in_a_source_and_a_sink(tmp_path, broker, start_work
     routed = broker.create_topic(f"routed-{raw}")
     src = tmp_path / "in.txt"
     src.write_text("alpha\nbeta\n")
-    w = start_worker(extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "true",
-    })
-    w.create("smt-src", {
-        "connector.class": "FileStreamSource", "file": src, "topic": raw,
-        "transforms": "hoist,stamp,route",
-        "transforms.hoist.type": "org.apache.kafka.connect.transforms.HoistField$Value",
-        "transforms.hoist.field": "line",
-        "transforms.stamp.type": "org.apache.kafka.connect.transforms.InsertField$Value",
-        "transforms.stamp.static.field": "origin",
-        "transforms.stamp.static.value": "file",
-        "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
-        "transforms.route.regex": "(.*)",
-        "transforms.route.replacement": "routed-$1",
-    })
+    w = start_worker(
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "true",
+        }
+    )
+    w.create(
+        "smt-src",
+        {
+            "connector.class": "FileStreamSource",
+            "file": src,
+            "topic": raw,
+            "transforms": "hoist,stamp,route",
+            "transforms.hoist.type": "org.apache.kafka.connect.transforms.HoistField$Value",
+            "transforms.hoist.field": "line",
+            "transforms.stamp.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+            "transforms.stamp.static.field": "origin",
+            "transforms.stamp.static.value": "file",
+            "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+            "transforms.route.regex": "(.*)",
+            "transforms.route.replacement": "routed-$1",
+        },
+    )
     msgs = broker.consume(routed, 2)
     assert [m.value() for m in msgs] == [
         b'{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"line"},'
@@ -110,25 +127,39 @@ def test_smts_and_predicates_in_a_source_and_a_sink(tmp_path, broker, start_work
     # sink side: drop tombstones with Filter + RecordIsTombstone, extract a field
     out = tmp_path / "out.txt"
     broker.produce(routed, [None], one_per_batch=True)
-    w.create("smt-sink", {
-        "connector.class": "FileStreamSink", "file": out, "topics": routed,
-        "transforms": "dropTombstones,extract",
-        "transforms.dropTombstones.type": "org.apache.kafka.connect.transforms.Filter",
-        "transforms.dropTombstones.predicate": "isTombstone",
-        "transforms.extract.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
-        "transforms.extract.field": "line",
-        "predicates": "isTombstone",
-        "predicates.isTombstone.type": "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
-    })
+    w.create(
+        "smt-sink",
+        {
+            "connector.class": "FileStreamSink",
+            "file": out,
+            "topics": routed,
+            "transforms": "dropTombstones,extract",
+            "transforms.dropTombstones.type": "org.apache.kafka.connect.transforms.Filter",
+            "transforms.dropTombstones.predicate": "isTombstone",
+            "transforms.extract.type": "org.apache.kafka.connect.transforms.ExtractField$Value",
+            "transforms.extract.field": "line",
+            "predicates": "isTombstone",
+            "predicates.isTombstone.type": "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+        },
+    )
     wait_until(lambda: read_lines(out) == ["alpha", "beta"], 60, what="transformed sink output")
     w.rest.wait_running("smt-sink")
 
 
 def test_unknown_transform_class_is_a_400(tmp_path, broker, start_worker):
     w = start_worker()
-    r = w.rest.post("/connectors", {"name": "x", "config": {
-        "connector.class": "FileStreamSink", "topics": "t",
-        "transforms": "a", "transforms.a.type": "com.acme.Nope"}})
+    r = w.rest.post(
+        "/connectors",
+        {
+            "name": "x",
+            "config": {
+                "connector.class": "FileStreamSink",
+                "topics": "t",
+                "transforms": "a",
+                "transforms.a.type": "com.acme.Nope",
+            },
+        },
+    )
     assert r.status_code == 400
     assert "transforms.a.type" in r.json()["message"]
 
@@ -139,10 +170,12 @@ def test_config_provider_secrets_stay_out_of_rest_and_logs(tmp_path, broker, sta
     secret_dir.mkdir()
     secrets = tmp_path / "secrets.properties"
     secrets.write_text(f"out.file={secret_dir / 'out.txt'}\n")
-    w = start_worker(extra={
-        "config.providers": "file",
-        "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
-    })
+    w = start_worker(
+        extra={
+            "config.providers": "file",
+            "config.providers.file.class": "org.apache.kafka.common.config.provider.FileConfigProvider",
+        }
+    )
     ref = f"${{file:{secrets}:out.file}}"
     w.create("hidden", {"connector.class": "FileStreamSink", "topics": topic, "file": ref})
     w.rest.wait_running("hidden")

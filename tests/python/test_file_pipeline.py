@@ -6,20 +6,26 @@ from helpers import read_lines, unique, wait_until, write_properties
 
 
 def _connector_files(tmp_path, topic, source_file, sink_file):
-    src = write_properties(tmp_path / "source.properties", {
-        "name": "file-source",
-        "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
-        "tasks.max": 1,
-        "file": source_file,
-        "topic": topic,
-    })
-    sink = write_properties(tmp_path / "sink.properties", {
-        "name": "file-sink",
-        "connector.class": "FileStreamSink",
-        "tasks.max": 1,
-        "file": sink_file,
-        "topics": topic,
-    })
+    src = write_properties(
+        tmp_path / "source.properties",
+        {
+            "name": "file-source",
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "tasks.max": 1,
+            "file": source_file,
+            "topic": topic,
+        },
+    )
+    sink = write_properties(
+        tmp_path / "sink.properties",
+        {
+            "name": "file-sink",
+            "connector.class": "FileStreamSink",
+            "tasks.max": 1,
+            "file": sink_file,
+            "topics": topic,
+        },
+    )
     return src, sink
 
 
@@ -49,10 +55,14 @@ def test_json_converter_envelope_reaches_kafka(tmp_path, broker, start_worker):
     source_file, sink_file = tmp_path / "in.txt", tmp_path / "out.txt"
     source_file.write_text("hello\nworld\n")
     src, sink = _connector_files(tmp_path, topic, source_file, sink_file)
-    worker = start_worker(src, sink, extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "true",
-    })
+    worker = start_worker(
+        src,
+        sink,
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "true",
+        },
+    )
     wait_until(lambda: read_lines(sink_file) == ["hello", "world"], 60, what="sink output")
     msgs = broker.consume(topic, 2)
     assert [m.value() for m in msgs] == [
@@ -60,3 +70,33 @@ def test_json_converter_envelope_reaches_kafka(tmp_path, broker, start_worker):
         b'{"schema":{"type":"string","optional":false},"payload":"world"}',
     ]
     assert worker.stop() == 0
+
+
+def test_source_reads_stdin_when_file_is_unset(tmp_path, broker, start_worker):
+    import subprocess
+
+    topic = broker.create_topic(unique("stdin"))
+    w = start_worker(stdin=subprocess.PIPE)
+    w.create("stdin-src", {"connector.class": "FileStreamSource", "topic": topic})
+    w.proc.stdin.write(b"from stdin 1\nfrom stdin 2\n")
+    w.proc.stdin.flush()
+    msgs = broker.consume(topic, 2)
+    assert [m.value() for m in msgs] == [b"from stdin 1", b"from stdin 2"]
+    assert w.rest.get("/connectors/stdin-src/offsets").json() == {"offsets": []}
+    assert w.stop() == 0
+
+
+def test_sink_subscribes_with_topics_regex(tmp_path, broker, start_worker):
+    prefix = unique("rx")
+    a = broker.create_topic(f"{prefix}-a")
+    b = broker.create_topic(f"{prefix}-b")
+    other = broker.create_topic(f"x{prefix}-c")
+    broker.produce(a, [b"from a"])
+    broker.produce(b, [b"from b"])
+    broker.produce(other, [b"not matched"])
+    w = start_worker()
+    out = tmp_path / "out.txt"
+    w.create("rx-sink", {"connector.class": "FileStreamSink", "file": out, "topics.regex": f"{prefix}-.*"})
+    wait_until(lambda: sorted(read_lines(out)) == ["from a", "from b"], 60, what="both matching topics")
+    topics = w.rest.get("/connectors/rx-sink/topics").json()["rx-sink"]["topics"]
+    assert sorted(topics) == sorted([a, b])

@@ -47,7 +47,8 @@ def test_root_health_and_plugins(broker, start_worker):
     topic_key = next(k for k in keys if k["name"] == "topic")
     assert topic_key["required"] is True and topic_key["type"] == "STRING"
     assert w.rest.get("/connector-plugins/Nope/config").json() == {
-        "error_code": 404, "message": "Unknown plugin Nope."
+        "error_code": 404,
+        "message": "Unknown plugin Nope.",
     }
 
 
@@ -126,7 +127,9 @@ def test_full_lifecycle(tmp_path, broker, start_worker):
         return offs if offs and offs[0]["offset"]["kafka_offset"] == 3 else None
 
     offs = wait_until(committed, 30, what="sink offsets")
-    assert offs == [{"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 3}}]
+    assert offs == [
+        {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 3}}
+    ]
 
     # stop: 204, connector STOPPED with no tasks; offsets can then be altered
     r = rest.request("PATCH", f"/connectors/{name}/offsets", {"offsets": offs})
@@ -134,8 +137,15 @@ def test_full_lifecycle(tmp_path, broker, start_worker):
     assert rest.put(f"/connectors/{name}/stop").status_code == 204
     st = rest.status(name)
     assert st["connector"]["state"] == "STOPPED" and st["tasks"] == []
-    r = rest.request("PATCH", f"/connectors/{name}/offsets", {"offsets": [
-        {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 1}}]})
+    r = rest.request(
+        "PATCH",
+        f"/connectors/{name}/offsets",
+        {
+            "offsets": [
+                {"partition": {"kafka_topic": topic, "kafka_partition": 0}, "offset": {"kafka_offset": 1}}
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json() == {"message": "The offsets for this connector have been altered successfully"}
     assert rest.get(f"/connectors/{name}/offsets").json()["offsets"][0]["offset"] == {"kafka_offset": 1}
@@ -161,15 +171,23 @@ def test_full_lifecycle(tmp_path, broker, start_worker):
 def test_initial_state_and_source_offsets(tmp_path, broker, start_worker):
     topic = broker.create_topic(unique("init"))
     w = start_worker()
-    r = w.rest.post("/connectors", {"name": "paused-src", "config": _source(tmp_path, topic), "initial_state": "PAUSED"})
+    r = w.rest.post(
+        "/connectors", {"name": "paused-src", "config": _source(tmp_path, topic), "initial_state": "PAUSED"}
+    )
     assert r.status_code == 201
     w.rest.wait_state("paused-src", "PAUSED")
     assert w.rest.get("/connectors/paused-src/offsets").json() == {"offsets": []}
     w.rest.put("/connectors/paused-src/resume")
     expected = [{"partition": {"filename": str(tmp_path / "src.txt")}, "offset": {"position": 6}}]
-    wait_until(lambda: w.rest.get("/connectors/paused-src/offsets").json()["offsets"] == expected, 30,
-               what="source offsets")
-    r = w.rest.post("/connectors", {"name": "stopped", "config": _source(tmp_path, topic, "s2"), "initial_state": "STOPPED"})
+    wait_until(
+        lambda: w.rest.get("/connectors/paused-src/offsets").json()["offsets"] == expected,
+        30,
+        what="source offsets",
+    )
+    r = w.rest.post(
+        "/connectors",
+        {"name": "stopped", "config": _source(tmp_path, topic, "s2"), "initial_state": "STOPPED"},
+    )
     assert r.status_code == 201 and r.json()["tasks"] == []
     assert w.rest.status("stopped")["connector"]["state"] == "STOPPED"
     # source offsets can be reset while stopped
@@ -191,9 +209,13 @@ def test_validation_errors_match_connect(tmp_path, broker, start_worker):
     assert r.status_code == 400
     assert "FileStreamSinkConnector" in r.json()["message"]  # lists what is available
 
-    r = w.rest.post("/connectors", {"name": "x", "config": {"name": "y", "connector.class": "FileStreamSink"}})
+    r = w.rest.post(
+        "/connectors", {"name": "x", "config": {"name": "y", "connector.class": "FileStreamSink"}}
+    )
     assert r.status_code == 400
-    assert r.json()["message"] == "Connector name configuration (y) doesn't match connector name in the URL (x)"
+    assert (
+        r.json()["message"] == "Connector name configuration (y) doesn't match connector name in the URL (x)"
+    )
 
     body = {"connector.class": "FileStreamSink", "tasks.max": "0", "name": "v"}
     r = w.rest.put("/connector-plugins/FileStreamSink/config/validate", body)
@@ -221,3 +243,31 @@ def test_admin_loggers(broker, start_worker):
     assert got["level"] == "DEBUG" and isinstance(got["last_modified"], int)
     assert w.rest.put("/admin/loggers/x", {}).status_code == 400
     assert w.rest.put("/admin/loggers/x", {"level": "LOUD"}).status_code == 404
+
+
+def test_prometheus_metrics_use_connect_names(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("metrics"))
+    w = start_worker()
+    w.rest.post("/connectors", {"name": "msrc", "config": _source(tmp_path, topic)})
+    out = tmp_path / "msink.out"
+    w.rest.post("/connectors", {"name": "msink", "config": {**_sink(tmp_path, topic, "msink")}})
+    wait_until(lambda: read_lines(out) == ["a", "b", "c"], 60, what="pipeline output")
+
+    def sample(text, name, labels):
+        for line in text.splitlines():
+            if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def counts():
+        text = w.rest.get("/metrics").text
+        return (
+            sample(text, "kafka_connect_source_task_metrics_source_record_poll_total", {"connector": "msrc"}),
+            sample(text, "kafka_connect_sink_task_metrics_sink_record_send_total", {"connector": "msink"}),
+            text,
+        )
+
+    polled, sent, text = wait_until(lambda: (c := counts())[0] == 3 and c[1] == 3 and c, 30, what="metrics")
+    assert "kafka_connect_connect_worker_metrics_task_count 2" in text
+    assert "kafka_connect_connect_worker_metrics_connector_count 2" in text
+    assert "kafka_connect_sink_task_metrics_put_batch_time_ms_bucket" in text

@@ -225,24 +225,29 @@ impl FileStreamSourceTask {
             if out.len() >= self.batch_size {
                 break;
             }
-            let n = match &mut self.input {
-                Input::File(r) => r.read_until(b'\n', &mut self.partial)?,
-                Input::Stdin(rx) => match rx.try_recv() {
-                    Ok(line) => {
-                        self.partial.extend_from_slice(&line);
-                        line.len()
+            // A complete line may already be buffered (stdin hands over whole lines).
+            if self.partial.last() != Some(&b'\n') {
+                match &mut self.input {
+                    Input::File(r) => {
+                        r.read_until(b'\n', &mut self.partial)?;
                     }
-                    Err(_) => 0,
-                },
-                Input::Pending => 0,
-            };
-            if n == 0 || self.partial.last() != Some(&b'\n') {
+                    Input::Stdin(rx) => {
+                        if let Ok(line) = rx.try_recv() {
+                            self.partial.extend_from_slice(&line);
+                        }
+                    }
+                    Input::Pending => {}
+                }
+            }
+            if self.partial.last() != Some(&b'\n') {
                 // End of input for now; a partial line stays buffered until its newline arrives.
                 break;
             }
             self.position += self.partial.len() as u64;
-            // Hand the line's buffer to the record instead of copying it.
-            let mut line = std::mem::take(&mut self.partial);
+            // Hand the line's buffer to the record instead of copying it; the next buffer
+            // starts at this line's size, as lines tend to be alike.
+            let capacity = self.partial.len();
+            let mut line = std::mem::replace(&mut self.partial, Vec::with_capacity(capacity));
             line.pop();
             if line.last() == Some(&b'\r') {
                 line.pop();
