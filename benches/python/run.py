@@ -77,8 +77,15 @@ PLUGIN = textwrap.dedent(
 def produce(bootstrap: str, topic: str, n: int, size: int) -> None:
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
-                  "queue.buffering.max.messages": 1_000_000, "compression.type": "none"})
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "queue.buffering.max.messages": 1_000_000,
+            "compression.type": "none",
+        }
+    )
     payload = b"x" * size
     for i in range(n):
         while True:
@@ -101,14 +108,16 @@ def baseline(bootstrap: str, topic: str, n: int, tuned: bool = False) -> float:
     """A hand-written confluent-kafka loop: consume() batches, touch each message's value."""
     from confluent_kafka import Consumer
 
-    c = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-        **TANSU_CONSUMER,
-        **(CONVEYOR_PREFETCH if tuned else {}),
-    })
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            **TANSU_CONSUMER,
+            **(CONVEYOR_PREFETCH if tuned else {}),
+        }
+    )
     c.subscribe([topic])
     count, size, first = 0, 0, None
     while count < n:
@@ -133,8 +142,10 @@ def conveyor_sink(worker: Worker, workdir: Path, topic: str, n: int, smt: bool, 
     name = f"count-{'smt' if smt else 'noop'}-{tag}"
     report = workdir / f"{name}.json"
     config = {
-        "connector.class": "bench_plugins.Count", "topics": topic,
-        "expected": n, "report": report,
+        "connector.class": "bench_plugins.Count",
+        "topics": topic,
+        "expected": n,
+        "report": report,
     }
     if smt:
         config.update({"transforms": "id", "transforms.id.type": "bench_plugins.Identity"})
@@ -168,25 +179,33 @@ def main() -> None:
         print(f"producing {n:,} records of {args.size} bytes to {topic} on tansu ...")
         produce(broker.bootstrap, topic, n, args.size)
 
-        worker = Worker(workdir, broker.bootstrap, extra={
-            "plugin.path": plugins,
-            "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
-            "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
-            "consumer.max.poll.records": BATCH,
-        })
+        worker = Worker(
+            workdir,
+            broker.bootstrap,
+            extra={
+                "plugin.path": plugins,
+                "key.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+                "value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+                "consumer.max.poll.records": BATCH,
+            },
+        )
         time.sleep(3)
         idle_rss = worker.rss_mb()
 
-        print(f"\n{'round':>5} {'consume() loop':>15} {'tuned loop':>12} {'Python sink':>13} "
-              f"{'ratio':>6} {'vs tuned':>8} {'sink + SMT':>12}")
+        print(
+            f"\n{'round':>5} {'consume() loop':>15} {'tuned loop':>12} {'Python sink':>13} "
+            f"{'ratio':>6} {'vs tuned':>8} {'sink + SMT':>12}"
+        )
         for r in range(args.rounds):
             base = baseline(broker.bootstrap, topic, n)
             tuned = baseline(broker.bootstrap, topic, n, tuned=True)
             sink = conveyor_sink(worker, workdir, topic, n, smt=False, tag=str(r))
             with_smt = conveyor_sink(worker, workdir, topic, n, smt=True, tag=str(r))
             rounds.append((base, tuned, sink, with_smt))
-            print(f"{r + 1:>5} {base:>13,.0f}/s {tuned:>10,.0f}/s {sink:>11,.0f}/s "
-                  f"{sink / base:>5.2f}x {sink / tuned:>7.2f}x {with_smt:>10,.0f}/s")
+            print(
+                f"{r + 1:>5} {base:>13,.0f}/s {tuned:>10,.0f}/s {sink:>11,.0f}/s "
+                f"{sink / base:>5.2f}x {sink / tuned:>7.2f}x {with_smt:>10,.0f}/s"
+            )
         time.sleep(2)
         rss_after = worker.rss_mb()
         worker.stop()
@@ -201,15 +220,19 @@ def main() -> None:
     # The SMT's own cost per record: the difference between the two sink runs of a round.
     smt_alone = statistics.median(1 / max(1 / m - 1 / s, 1e-12) for _, _, s, m in rounds)
     print()
-    print(f"records                                 {n:>12,} x {args.size} B, batch {BATCH}, "
-          f"medians of {args.rounds} rounds")
+    print(
+        f"records                                 {n:>12,} x {args.size} B, batch {BATCH}, "
+        f"medians of {args.rounds} rounds"
+    )
     print(f"confluent-kafka consume() loop          {median(0):>12,.0f} rec/s")
     print(f"  same loop, Conveyor's prefetch tuning {median(1):>12,.0f} rec/s")
     print(f"Conveyor Python no-op sink put(batch)   {median(2):>12,.0f} rec/s")
     print(f"  ratio to the consume() loop           {ratio:>12.2f}x     (target >= 1.5x)")
     print(f"  ratio to the tuned loop               {ratio_tuned:>12.2f}x")
-    print(f"Conveyor sink + Python identity SMT     {median(3):>12,.0f} rec/s "
-          "(consume + convert + SMT + put, one task thread; target >= 150k)")
+    print(
+        f"Conveyor sink + Python identity SMT     {median(3):>12,.0f} rec/s "
+        "(consume + convert + SMT + put, one task thread; target >= 150k)"
+    )
     print(f"  identity SMT alone (difference)       {smt_alone:>12,.0f} rec/s")
     print(f"worker RSS, idle, CPython loaded        {idle_rss:>12.1f} MB     (target <= 60 MB)")
     print(f"worker RSS, idle after the runs         {rss_after:>12.1f} MB")

@@ -59,59 +59,119 @@ class Schema:
     """
 
     @staticmethod
-    def int8(*, optional: bool = False, default: Any = None, name: str | None = None,
-             version: int | None = None, doc: str | None = None,
-             parameters: Mapping[str, str] | None = None) -> Schema:
+    def int8(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """An INT8 schema (``int`` in -128..127).
 
         Raises:
             DataError: ``default`` does not fit the schema.
         """
     @staticmethod
-    def int16(*, optional: bool = False, default: Any = None, name: str | None = None,
-              version: int | None = None, doc: str | None = None,
-              parameters: Mapping[str, str] | None = None) -> Schema:
+    def int16(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """An INT16 schema."""
     @staticmethod
-    def int32(*, optional: bool = False, default: Any = None, name: str | None = None,
-              version: int | None = None, doc: str | None = None,
-              parameters: Mapping[str, str] | None = None) -> Schema:
+    def int32(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """An INT32 schema."""
     @staticmethod
-    def int64(*, optional: bool = False, default: Any = None, name: str | None = None,
-              version: int | None = None, doc: str | None = None,
-              parameters: Mapping[str, str] | None = None) -> Schema:
+    def int64(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """An INT64 schema."""
     @staticmethod
-    def float32(*, optional: bool = False, default: Any = None, name: str | None = None,
-                version: int | None = None, doc: str | None = None,
-                parameters: Mapping[str, str] | None = None) -> Schema:
+    def float32(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A FLOAT32 schema (``float``)."""
     @staticmethod
-    def float64(*, optional: bool = False, default: Any = None, name: str | None = None,
-                version: int | None = None, doc: str | None = None,
-                parameters: Mapping[str, str] | None = None) -> Schema:
+    def float64(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A FLOAT64 schema (``float``)."""
     @staticmethod
-    def boolean(*, optional: bool = False, default: Any = None, name: str | None = None,
-                version: int | None = None, doc: str | None = None,
-                parameters: Mapping[str, str] | None = None) -> Schema:
+    def boolean(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A BOOLEAN schema (``bool``)."""
     @staticmethod
-    def string(*, optional: bool = False, default: Any = None, name: str | None = None,
-               version: int | None = None, doc: str | None = None,
-               parameters: Mapping[str, str] | None = None) -> Schema:
+    def string(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A STRING schema (``str``)."""
     @staticmethod
-    def bytes(*, optional: bool = False, default: Any = None, name: str | None = None,
-              version: int | None = None, doc: str | None = None,
-              parameters: Mapping[str, str] | None = None) -> Schema:
+    def bytes(
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A BYTES schema (``bytes``; ``bytearray`` and ``memoryview`` are accepted)."""
     @staticmethod
-    def struct(fields: Mapping[str, Schema] | Iterable[tuple[str, Schema]], *,
-               optional: bool = False, default: Any = None, name: str | None = None,
-               version: int | None = None, doc: str | None = None,
-               parameters: Mapping[str, str] | None = None) -> Schema:
+    def struct(
+        fields: Mapping[str, Schema] | Iterable[tuple[str, Schema]],
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A STRUCT schema.
 
         Arguments:
@@ -122,18 +182,32 @@ class Schema:
             TypeError: ``fields`` is not a mapping (or pairs) of names to schemas.
         """
     @staticmethod
-    def array(items: Schema, *, optional: bool = False, default: Any = None,
-              name: str | None = None, version: int | None = None,
-              doc: str | None = None, parameters: Mapping[str, str] | None = None) -> Schema:
+    def array(
+        items: Schema,
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """An ARRAY schema whose items have schema ``items`` (values are ``list``)."""
     @staticmethod
-    def map(keys: Schema, values: Schema, *, optional: bool = False, default: Any = None,
-            name: str | None = None, version: int | None = None,
-            doc: str | None = None, parameters: Mapping[str, str] | None = None) -> Schema:
+    def map(
+        keys: Schema,
+        values: Schema,
+        *,
+        optional: bool = False,
+        default: Any = None,
+        name: str | None = None,
+        version: int | None = None,
+        doc: str | None = None,
+        parameters: Mapping[str, str] | None = None,
+    ) -> Schema:
         """A MAP schema (values are ``dict``)."""
     @staticmethod
-    def decimal(scale: int, *, optional: bool = False, default: Any = None,
-                doc: str | None = None) -> Schema:
+    def decimal(scale: int, *, optional: bool = False, default: Any = None, doc: str | None = None) -> Schema:
         """Connect's Decimal logical type: ``decimal.Decimal`` with at most ``scale``
         decimal places (an ``int`` or decimal text is accepted too)."""
     @staticmethod
@@ -143,14 +217,27 @@ class Schema:
     def time(*, optional: bool = False, default: Any = None, doc: str | None = None) -> Schema:
         """Connect's Time logical type (``datetime.time``, millisecond precision)."""
     @staticmethod
-    def timestamp(*, optional: bool = False, default: Any = None,
-                  doc: str | None = None) -> Schema:
+    def timestamp(*, optional: bool = False, default: Any = None, doc: str | None = None) -> Schema:
         """Connect's Timestamp logical type (``datetime.datetime``, millisecond precision;
         naive values are taken as UTC; values read back are UTC-aware)."""
 
     @property
-    def type(self) -> Literal["int8", "int16", "int32", "int64", "float", "double", "boolean",
-                              "string", "bytes", "array", "map", "struct"]:
+    def type(
+        self,
+    ) -> Literal[
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "float",
+        "double",
+        "boolean",
+        "string",
+        "bytes",
+        "array",
+        "map",
+        "struct",
+    ]:
         """The type name, as in the JsonConverter envelope."""
     @property
     def optional(self) -> bool: ...
@@ -193,8 +280,7 @@ class Struct(Mapping[str, Any]):
         TypeError: ``schema`` is not a struct schema.
     """
 
-    def __init__(self, schema: Schema, values: Mapping[str, Any] | None = None,
-                 **fields: Any) -> None: ...
+    def __init__(self, schema: Schema, values: Mapping[str, Any] | None = None, **fields: Any) -> None: ...
     @property
     def schema(self) -> Schema: ...
     def __getitem__(self, name: str) -> Any:
@@ -393,10 +479,22 @@ class ConfigDef:
     """The native half of :class:`conveyor.ConfigDef` (use that one)."""
 
     def __init__(self) -> None: ...
-    def define(self, name: str, type_name: str, default: str | None, default_is_null: bool,
-               validator_spec: tuple[Any, ...] | None, importance_name: str, doc: str,
-               group: str | None, order: int, width_name: str, display_name: str | None,
-               dependents: list[str], recommended: list[str]) -> ConfigDef: ...
+    def define(
+        self,
+        name: str,
+        type_name: str,
+        default: str | None,
+        default_is_null: bool,
+        validator_spec: tuple[Any, ...] | None,
+        importance_name: str,
+        doc: str,
+        group: str | None,
+        order: int,
+        width_name: str,
+        display_name: str | None,
+        dependents: list[str],
+        recommended: list[str],
+    ) -> ConfigDef: ...
     def parse(self, config: Mapping[str, Any]) -> dict[str, Any]: ...
     def validate(self, config: Mapping[str, Any]) -> dict[str, list[str]]: ...
     def names(self) -> list[str]: ...
@@ -424,9 +522,7 @@ class OffsetStorageReader:
 
     def offset(self, partition: Mapping[str, JsonValue]) -> dict[str, JsonValue] | None:
         """The last committed offset of a source partition, or ``None``."""
-    def offsets(
-        self, partitions: Iterable[Mapping[str, JsonValue]]
-    ) -> list[dict[str, JsonValue] | None]:
+    def offsets(self, partitions: Iterable[Mapping[str, JsonValue]]) -> list[dict[str, JsonValue] | None]:
         """The offsets of several partitions, in order (``None`` where there is none)."""
 
 @final
@@ -457,8 +553,9 @@ class SinkTaskContext:
         """Stops fetching from these partitions until :meth:`resume`."""
     def resume(self, *partitions: tuple[str, int] | Sequence[tuple[str, int]]) -> None:
         """Fetches from these partitions again."""
-    def offset(self, partition: tuple[str, int] | Mapping[tuple[str, int], int],
-               offset: int | None = None) -> None:
+    def offset(
+        self, partition: tuple[str, int] | Mapping[tuple[str, int], int], offset: int | None = None
+    ) -> None:
         """Rewinds or skips: ``offset(tp, 42)`` or ``offset({tp: 42})``; the next records of
         each partition start at its offset.
 
@@ -490,9 +587,12 @@ class ErrantRecordReporter:
 class Worker:
     """The native half of :class:`conveyor.Worker` (use that one)."""
 
-    def __init__(self, config: Mapping[str, Any],
-                 connectors: Iterable[Mapping[str, Any]] | None = None,
-                 log_level: str = "WARN") -> None: ...
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        connectors: Iterable[Mapping[str, Any]] | None = None,
+        log_level: str = "WARN",
+    ) -> None: ...
     @property
     def bootstrap_servers(self) -> str: ...
     @property
@@ -501,8 +601,9 @@ class Worker:
     def worker_id(self) -> str: ...
     @property
     def closed(self) -> bool: ...
-    def create_connector(self, name: str, config: Mapping[str, Any],
-                         initial_state: str | None = None) -> dict[str, Any]: ...
+    def create_connector(
+        self, name: str, config: Mapping[str, Any], initial_state: str | None = None
+    ) -> dict[str, Any]: ...
     def update_connector(self, name: str, config: Mapping[str, Any]) -> dict[str, Any]: ...
     def connectors(self) -> list[str]: ...
     def connector(self, name: str) -> dict[str, Any]: ...
@@ -513,8 +614,9 @@ class Worker:
     def pause(self, name: str) -> None: ...
     def resume(self, name: str) -> None: ...
     def stop(self, name: str) -> None: ...
-    def restart(self, name: str, include_tasks: bool = False,
-                only_failed: bool = False) -> dict[str, Any] | None: ...
+    def restart(
+        self, name: str, include_tasks: bool = False, only_failed: bool = False
+    ) -> dict[str, Any] | None: ...
     def restart_task(self, name: str, task: int) -> None: ...
     def delete(self, name: str) -> None: ...
     def offsets(self, name: str) -> dict[str, Any]: ...
@@ -529,9 +631,13 @@ class Worker:
 class SourceTaskRunner:
     """The engine of :class:`conveyor.testing.SourceTaskRunner`."""
 
-    def __init__(self, task: Any, connector: str = "test-connector", task_number: int = 0,
-                 offsets: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None
-                 ) -> None: ...
+    def __init__(
+        self,
+        task: Any,
+        connector: str = "test-connector",
+        task_number: int = 0,
+        offsets: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
+    ) -> None: ...
     def start(self, config: Mapping[str, Any]) -> None: ...
     def poll(self) -> list[SourceRecord]: ...
     def offsets(self) -> list[tuple[dict[str, Any], dict[str, Any]]]: ...
@@ -541,8 +647,7 @@ class SourceTaskRunner:
 class SinkTaskRunner:
     """The engine of :class:`conveyor.testing.SinkTaskRunner`."""
 
-    def __init__(self, task: Any, connector: str = "test-connector",
-                 task_number: int = 0) -> None: ...
+    def __init__(self, task: Any, connector: str = "test-connector", task_number: int = 0) -> None: ...
     def start(self, config: Mapping[str, Any], assignment: Iterable[tuple[str, int]]) -> None: ...
     def put(self, records: Iterable[SinkRecord]) -> None: ...
     def commit(self) -> dict[TopicPartition, int]: ...
@@ -554,6 +659,7 @@ class TransformationRunner:
     """The engine of :class:`conveyor.testing.TransformationRunner`."""
 
     def __init__(self, transform: Any) -> None: ...
-    def apply(self, records: Iterable[SourceRecord | SinkRecord]
-              ) -> list[SourceRecord | SinkRecord | None]: ...
+    def apply(
+        self, records: Iterable[SourceRecord | SinkRecord]
+    ) -> list[SourceRecord | SinkRecord | None]: ...
     def close(self) -> None: ...

@@ -131,14 +131,10 @@ def check(kind: str, obj: Any, label: str) -> type:
     """``obj`` if it is a usable plugin class of ``kind``; otherwise a ConfigError naming it."""
     bases = BASES[kind]
     if not inspect.isclass(obj):
-        raise ConfigError(
-            f"{label} is a {type(obj).__name__}, not a class ({_BASE_NAMES[kind]} subclass)"
-        )
+        raise ConfigError(f"{label} is a {type(obj).__name__}, not a class ({_BASE_NAMES[kind]} subclass)")
     if not issubclass(obj, bases):
         parents = ", ".join(class_name(b) for b in obj.__mro__[1:-1]) or "object"
-        raise ConfigError(
-            f"{class_name(obj)} does not subclass {_BASE_NAMES[kind]} (its bases: {parents})"
-        )
+        raise ConfigError(f"{class_name(obj)} does not subclass {_BASE_NAMES[kind]} (its bases: {parents})")
     if inspect.isabstract(obj):
         missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
         raise ConfigError(f"{class_name(obj)} does not implement {missing}")
@@ -150,16 +146,14 @@ def check(kind: str, obj: Any, label: str) -> type:
             want = SourceTask if issubclass(obj, SourceConnector) else SinkTask
             if not (inspect.isclass(task) and issubclass(task, want)):
                 raise ConfigError(
-                    f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} "
-                    f"subclass, got {task!r}"
+                    f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} subclass, got {task!r}"
                 )
     if kind == "transformation" and not (
         _overrides(obj, Transformation, "apply") or _overrides(obj, Transformation, "apply_batch")
     ):
         raise ConfigError(f"{class_name(obj)} does not implement apply")
     if kind == "converter" and not (
-        _overrides(obj, Converter, "from_connect_data")
-        or _overrides(obj, Converter, "from_connect_header")
+        _overrides(obj, Converter, "from_connect_data") or _overrides(obj, Converter, "from_connect_header")
     ):
         raise ConfigError(
             f"{class_name(obj)} implements neither from_connect_data/to_connect_data nor "
@@ -283,9 +277,7 @@ def scan() -> list[tuple[str, type]]:
             try:
                 cls = check(kind, ep.load(), f"entry point {ep.name!r} ({ep.value})")
             except Exception as e:  # noqa: BLE001 - one broken plugin must not hide the others
-                _problems.append(
-                    f"entry point {ep.name!r} in {group} ({ep.value}): {type(e).__name__}: {e}"
-                )
+                _problems.append(f"entry point {ep.name!r} in {group} ({ep.value}): {type(e).__name__}: {e}")
                 continue
             _remember(kind, cls, [ep.name])
             found.append((kind, cls))
@@ -336,8 +328,7 @@ def listing() -> list[tuple[str, str, str]]:
 
 def overrides(cls: type, method: str) -> bool:
     """Whether ``cls`` implements ``method`` itself rather than inheriting the base's."""
-    for base in (SourceConnector, SinkConnector, SourceTask, SinkTask, Transformation,
-                 Predicate, Converter):
+    for base in (SourceConnector, SinkConnector, SourceTask, SinkTask, Transformation, Predicate, Converter):
         if issubclass(cls, base) and hasattr(base, method):
             return _overrides(cls, base, method)
     return True
@@ -365,9 +356,7 @@ def format_exception(exc: BaseException, tb: Any = None) -> str:
         if id(t) in seen:
             continue
         seen.add(id(t))
-        t.stack = traceback.StackSummary.from_list(
-            [f for f in t.stack if not _internal_frame(f.filename)]
-        )
+        t.stack = traceback.StackSummary.from_list([f for f in t.stack if not _internal_frame(f.filename)])
         todo.extend(x for x in (t.__cause__, t.__context__) if x is not None)
     return "".join(te.format())
 

@@ -69,8 +69,11 @@ class Range:
         self.max = max
 
     def _spec(self) -> tuple[Any, ...]:
-        return ("range", None if self.min is None else float(self.min),
-                None if self.max is None else float(self.max))
+        return (
+            "range",
+            None if self.min is None else float(self.min),
+            None if self.max is None else float(self.max),
+        )
 
     def __repr__(self) -> str:
         return f"Range(min={self.min!r}, max={self.max!r})"
@@ -227,13 +230,21 @@ class ConfigDef:
         elif callable(validator):
             spec = ("custom", validator)
         else:
-            raise TypeError(
-                f"validator must be a Range, OneOf, ... or a callable, not {validator!r}"
-            )
+            raise TypeError(f"validator must be a Range, OneOf, ... or a callable, not {validator!r}")
         new = ConfigDef.__new__(ConfigDef)
         new._native = self._native.define(
-            name, _type_name(type), rendered, is_null, spec, importance, doc, group,
-            -1 if order is None else order, width, display_name, list(dependents),
+            name,
+            _type_name(type),
+            rendered,
+            is_null,
+            spec,
+            importance,
+            doc,
+            group,
+            -1 if order is None else order,
+            width,
+            display_name,
+            list(dependents),
             [str(r) for r in recommended],
         )
         new._orders = orders

@@ -98,5 +98,3 @@ class SinkConnector(Connector):
         """The config of each task; the default runs ``max_tasks`` identical tasks, which
         share the topic partitions through the consumer group."""
         return [dict(self.config) for _ in range(max_tasks)]
-
-

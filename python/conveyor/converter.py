@@ -44,14 +44,10 @@ class Converter:
         schema may be ``None`` for schemaless data."""
         raise NotImplementedError(f"{type(self).__qualname__} must implement to_connect_data")
 
-    def from_connect_header(
-        self, topic: str, key: str, schema: Schema | None, value: Any
-    ) -> bytes | None:
+    def from_connect_header(self, topic: str, key: str, schema: Schema | None, value: Any) -> bytes | None:
         """Serializes a header value."""
         raise NotImplementedError
 
-    def to_connect_header(
-        self, topic: str, key: str, data: bytes | None
-    ) -> tuple[Schema | None, Any]:
+    def to_connect_header(self, topic: str, key: str, data: bytes | None) -> tuple[Schema | None, Any]:
         """Deserializes a header value to ``(schema, value)``."""
         raise NotImplementedError

@@ -82,8 +82,9 @@ def sink_records(
         timestamp: The timestamp of every record (epoch ms).
     """
     return [
-        SinkRecord(topic, partition, start_offset + i, v, key=key, value_schema=value_schema,
-                   timestamp=timestamp)
+        SinkRecord(
+            topic, partition, start_offset + i, v, key=key, value_schema=value_schema, timestamp=timestamp
+        )
         for i, v in enumerate(values)
     ]
 
@@ -224,9 +225,7 @@ class TransformationRunner:
         config: Mapping[str, Any] | None = None,
     ) -> None:
         cfg = _config(config or {})
-        self.transformation: Transformation = _instance(
-            transformation, "transformation", Transformation
-        )
+        self.transformation: Transformation = _instance(transformation, "transformation", Transformation)
         type(self.transformation).config_def.parse(cfg)
         self.transformation.config = dict(cfg)
         self.transformation.configure(dict(cfg))

@@ -72,7 +72,8 @@ class Records(list):  # type: ignore[type-arg]
                 "partition": r.partition,
                 "offset": r.offset,
                 "timestamp": pd.to_datetime(r.timestamp, unit="ms", utc=True)
-                if r.timestamp is not None else None,
+                if r.timestamp is not None
+                else None,
                 "key": plain(r.key),
             }
             for r in self
@@ -127,7 +128,11 @@ def peek(
         KafkaError: The brokers cannot be reached.
     """
     records = _native.peek(
-        bootstrap_servers, topic, n, timeout=timeout, key_converter=key_converter,
+        bootstrap_servers,
+        topic,
+        n,
+        timeout=timeout,
+        key_converter=key_converter,
         value_converter=value_converter,
         converter_config=dict(converter_config or {}),
         consumer_config=dict(consumer_config or {}),
@@ -197,9 +202,7 @@ class Worker:
         paths = [str(p) for p in plugin_path]
         if paths:
             settings["plugin.path"] = ",".join(paths)
-        self._native = _native.Worker(
-            settings, [_config(c) for c in connectors], log_level=log_level
-        )
+        self._native = _native.Worker(settings, [_config(c) for c in connectors], log_level=log_level)
         _open_workers.add(self)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -350,9 +353,7 @@ class Worker:
 
     # -- conveniences ------------------------------------------------------------------
 
-    def wait_running(
-        self, name: str, *, tasks: int | None = None, timeout: float = 30.0
-    ) -> dict[str, Any]:
+    def wait_running(self, name: str, *, tasks: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
         """Waits until the connector and its tasks are ``RUNNING``.
 
         Arguments:

@@ -11,7 +11,7 @@ import pytest
 from helpers import unique, wait_until
 
 PLUGINS = textwrap.dedent(
-    '''
+    """
     import time
 
     from conveyor import Schema, SourceConnector, SourceRecord, SourceTask, Transformation
@@ -105,7 +105,7 @@ PLUGINS = textwrap.dedent(
     class NotATransformation:
         def apply(self, record):
             return record
-    '''
+    """
 )
 
 BROKEN_SYNTAX = "from conveyor import SourceConnector\n\nclass Thing(SourceConnector)\n    pass\n"
@@ -149,19 +149,27 @@ def test_a_class_that_does_not_subclass_the_right_base_is_rejected_by_name(worke
     topic = broker.create_topic(unique("t"))
     r = create(worker, "nac", source("NotAConnector", topic))
     assert r.status_code == 400
-    assert ("bad_plugins.NotAConnector does not subclass conveyor.SourceConnector or "
-            "conveyor.SinkConnector") in r.json()["message"]
+    assert (
+        "bad_plugins.NotAConnector does not subclass conveyor.SourceConnector or conveyor.SinkConnector"
+    ) in r.json()["message"]
 
     r = create(worker, "btc", source("BadTaskClass", topic))
     assert r.status_code == 400
-    assert "bad_plugins.BadTaskClass.task_class must be a conveyor.SourceTask subclass" in (
-        r.json()["message"])
+    assert (
+        "bad_plugins.BadTaskClass.task_class must be a conveyor.SourceTask subclass" in (r.json()["message"])
+    )
 
-    r = create(worker, "nat", source("HealthySource", topic, **{
-        "transforms": "x", "transforms.x.type": "bad_plugins.NotATransformation"}))
+    r = create(
+        worker,
+        "nat",
+        source(
+            "HealthySource",
+            topic,
+            **{"transforms": "x", "transforms.x.type": "bad_plugins.NotATransformation"},
+        ),
+    )
     assert r.status_code == 400
-    assert "bad_plugins.NotATransformation does not subclass conveyor.Transformation" in (
-        r.json()["message"])
+    assert "bad_plugins.NotATransformation does not subclass conveyor.Transformation" in (r.json()["message"])
 
     r = create(worker, "nomod", {"connector.class": "no_such_module_abc:Thing", "topic": topic})
     assert r.status_code == 400
@@ -206,8 +214,7 @@ def test_exception_in_poll_fails_the_task_with_the_python_traceback(worker, brok
     topic = broker.create_topic(unique("t"))
     assert create(worker, "boom", source("BoomSource", topic)).status_code == 201
     trace = failed_trace(worker, "boom")
-    assert "error calling `SourceTask.poll` in connector boom task 0: ValueError: boom in poll" in (
-        trace)
+    assert "error calling `SourceTask.poll` in connector boom task 0: ValueError: boom in poll" in (trace)
     assert "Traceback (most recent call last)" in trace
     assert 'bad_plugins.py", line' in trace and "in poll" in trace
     assert trace.startswith("org.apache.kafka.connect.errors.ConnectException: ")
@@ -220,8 +227,7 @@ def test_poll_returning_the_wrong_type_says_what_it_should_return(worker, broker
     trace = failed_trace(worker, "wt")
     assert "poll() must return a list of SourceRecord or None, got dict" in trace
     assert create(worker, "wi", source("WrongItemSource", topic)).status_code == 201
-    assert ("poll() returned a list whose item 0 is a dict, not a SourceRecord"
-            in failed_trace(worker, "wi"))
+    assert "poll() returned a list whose item 0 is a dict, not a SourceRecord" in failed_trace(worker, "wi")
 
 
 def test_a_value_that_cannot_be_converted_names_the_field(worker, broker):
@@ -237,8 +243,11 @@ def test_an_exception_in_stop_is_logged_and_nothing_else_stops(worker, broker):
     assert create(worker, "sf", source("StopFailsSource", topic)).status_code == 201
     worker.rest.wait_running("sf")
     assert worker.rest.delete("/connectors/sf").status_code == 204
-    wait_until(lambda: "RuntimeError: stop failed on purpose" in worker.log_text(), 30,
-               what="the stop() error in the log")
+    wait_until(
+        lambda: "RuntimeError: stop failed on purpose" in worker.log_text(),
+        30,
+        what="the stop() error in the log",
+    )
     assert worker.rest.get("/health").status_code == 200
     worker.rest.wait_running("healthy")
     assert worker.stop() == 0
@@ -249,14 +258,19 @@ def test_a_failing_python_smt_fails_the_task_or_skips_records_under_tolerance(wo
     smt = {"transforms": "odd", "transforms.odd.type": "bad_plugins.OddFails"}
     assert create(worker, "strict", source("HealthySource", topic, **smt)).status_code == 201
     trace = failed_trace(worker, "strict")
-    assert ("Tolerance exceeded in error handler: stage TRANSFORMATION with class "
-            "'bad_plugins.OddFails'") in trace, trace
+    assert (
+        "Tolerance exceeded in error handler: stage TRANSFORMATION with class 'bad_plugins.OddFails'"
+    ) in trace, trace
     assert "ValueError: odd 1" in trace
 
     tolerant = unique("t")
     broker.create_topic(tolerant)
-    assert create(worker, "tolerant", source(
-        "HealthySource", tolerant, **smt, **{"errors.tolerance": "all"})).status_code == 201
+    assert (
+        create(
+            worker, "tolerant", source("HealthySource", tolerant, **smt, **{"errors.tolerance": "all"})
+        ).status_code
+        == 201
+    )
     worker.rest.wait_running("tolerant")
     messages = broker.consume(tolerant, 3)
     assert [m.value() for m in messages] == [b'{"n":2}', b'{"n":4}', b'{"n":6}']

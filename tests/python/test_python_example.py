@@ -29,14 +29,14 @@ def installed(tmp_path_factory):
 
 
 def test_entry_points_are_listed_with_their_version(installed):
-    out = subprocess.run([*conveyor_cmd(), "plugins", "--json"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [*conveyor_cmd(), "plugins", "--json"], capture_output=True, text=True, check=True
+    ).stdout
     plugins = json.loads(out)
     for expected in (
         {"class": "conveyor_example.counter.CounterSource", "type": "source", "version": "0.1.0"},
         {"class": "conveyor_example.jsonl_sink.JsonLinesSink", "type": "sink", "version": "0.1.0"},
-        {"class": "conveyor_example.uppercase.UppercaseField", "type": "transformation",
-         "version": "0.1.0"},
+        {"class": "conveyor_example.uppercase.UppercaseField", "type": "transformation", "version": "0.1.0"},
     ):
         assert expected in plugins
 
@@ -44,18 +44,36 @@ def test_entry_points_are_listed_with_their_version(installed):
 def test_example_connectors_by_entry_point_name(installed, tmp_path, broker, start_worker):
     topic = broker.create_topic(unique("numbers"))
     out = tmp_path / "numbers.jsonl"
-    source = write_properties(tmp_path / "counter.properties", {
-        "name": "counter", "connector.class": "counter", "topic": topic,
-        "max.messages": 500, "batch.size": 50,
-        "transforms": "up", "transforms.up.type": "uppercase", "transforms.up.field": "text",
-    })
-    sink = write_properties(tmp_path / "sink.properties", {
-        "name": "to-file", "connector.class": "jsonl-sink", "topics": topic, "path": out,
-    })
-    worker = start_worker(source, sink, extra={
-        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
-        "value.converter.schemas.enable": "false",
-    })
+    source = write_properties(
+        tmp_path / "counter.properties",
+        {
+            "name": "counter",
+            "connector.class": "counter",
+            "topic": topic,
+            "max.messages": 500,
+            "batch.size": 50,
+            "transforms": "up",
+            "transforms.up.type": "uppercase",
+            "transforms.up.field": "text",
+        },
+    )
+    sink = write_properties(
+        tmp_path / "sink.properties",
+        {
+            "name": "to-file",
+            "connector.class": "jsonl-sink",
+            "topics": topic,
+            "path": out,
+        },
+    )
+    worker = start_worker(
+        source,
+        sink,
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        },
+    )
     worker.rest.wait_running("counter")
     worker.rest.wait_running("to-file")
     wait_until(lambda: len(read_lines(out)) >= 500, 60, what="500 lines in the sink file")
@@ -67,6 +85,7 @@ def test_example_connectors_by_entry_point_name(installed, tmp_path, broker, sta
 def test_the_examples_own_tests_pass(installed):
     r = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(installed / "tests")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 0, r.stdout + r.stderr

@@ -20,8 +20,9 @@ def outputs(nb) -> str:
 
 def test_quickstart_notebook_runs_top_to_bottom(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     text = outputs(nb)
     assert "the sink received" in text
     assert "'fahrenheit': 69.8" in text, "the Python SMT ran"

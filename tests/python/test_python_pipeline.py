@@ -10,7 +10,7 @@ import textwrap
 from helpers import read_lines, unique, wait_until
 
 PLUGINS = textwrap.dedent(
-    '''
+    """
     import json
     import os
     import time
@@ -78,7 +78,7 @@ PLUGINS = textwrap.dedent(
     class LinesSink(SinkConnector):
         config_def = ConfigDef().define("path", str, doc="File to append to")
         task_class = LinesTask
-    '''
+    """
 )
 
 JSON = {
@@ -107,17 +107,29 @@ def test_source_smts_sink_through_rest_and_a_worker_restart(tmp_path, broker, st
         extra={**JSON, "plugin.path": plugin_dir(tmp_path)}, config_dir=tmp_path / "configs"
     )
     rest = worker.rest
-    worker.create("seq", {
-        "connector.class": "pipeline_plugins:SeqSource",
-        "topic": topic, "limit": limit, "batch": 20,
-        # A Python SMT and a built-in one in one chain.
-        "transforms": "tag,origin", "transforms.tag.type": "pipeline_plugins.Tag",
-        "transforms.origin.type": "org.apache.kafka.connect.transforms.InsertField$Value",
-        "transforms.origin.static.field": "origin", "transforms.origin.static.value": "py",
-    })
-    worker.create("lines", {
-        "connector.class": "pipeline_plugins.LinesSink", "topics": topic, "path": out,
-    })
+    worker.create(
+        "seq",
+        {
+            "connector.class": "pipeline_plugins:SeqSource",
+            "topic": topic,
+            "limit": limit,
+            "batch": 20,
+            # A Python SMT and a built-in one in one chain.
+            "transforms": "tag,origin",
+            "transforms.tag.type": "pipeline_plugins.Tag",
+            "transforms.origin.type": "org.apache.kafka.connect.transforms.InsertField$Value",
+            "transforms.origin.static.field": "origin",
+            "transforms.origin.static.value": "py",
+        },
+    )
+    worker.create(
+        "lines",
+        {
+            "connector.class": "pipeline_plugins.LinesSink",
+            "topics": topic,
+            "path": out,
+        },
+    )
     rest.wait_running("seq")
     rest.wait_running("lines")
     wait_until(lambda: len(read_lines(out)) >= 200, 60, what="the first records in the sink file")
@@ -144,8 +156,11 @@ def test_source_smts_sink_through_rest_and_a_worker_restart(tmp_path, broker, st
     wait_until(lambda: len(read_lines(out)) >= limit, 120, what="every record in the sink file")
 
     committed = {"offsets": [{"partition": {"seq": "main"}, "offset": {"seq": limit}}]}
-    wait_until(lambda: worker.rest.get("/connectors/seq/offsets").json() == committed, 30,
-               what="the last source offset committed")
+    wait_until(
+        lambda: worker.rest.get("/connectors/seq/offsets").json() == committed,
+        30,
+        what="the last source offset committed",
+    )
     for name in ("seq", "lines"):
         assert worker.rest.delete(f"/connectors/{name}").status_code == 204
         assert worker.rest.get(f"/connectors/{name}/status").status_code == 404
@@ -156,9 +171,7 @@ def test_source_smts_sink_through_rest_and_a_worker_restart(tmp_path, broker, st
     assert seqs(out) == [{"seq": n, "tagged": True, "origin": "py"} for n in range(1, limit + 1)]
 
 
-def test_python_plugins_are_listed_and_their_config_def_drives_validation(
-    tmp_path, broker, start_worker
-):
+def test_python_plugins_are_listed_and_their_config_def_drives_validation(tmp_path, broker, start_worker):
     worker = start_worker(extra={**JSON, "plugin.path": plugin_dir(tmp_path)})
     rest = worker.rest
     plugins = rest.get("/connector-plugins").json()
@@ -172,24 +185,32 @@ def test_python_plugins_are_listed_and_their_config_def_drives_validation(
     assert [k["name"] for k in keys] == ["topic", "limit", "batch"]
     batch = keys[2]
     assert (batch["type"], batch["default_value"], batch["documentation"]) == (
-        "LONG", "20", "Records per poll"
+        "LONG",
+        "20",
+        "Records per poll",
     )
 
-    r = rest.put("/connector-plugins/SeqSource/config/validate", {
-        "connector.class": "SeqSource", "name": "v", "limit": "lots",
-        "transforms": "tag", "transforms.tag.type": "pipeline_plugins.Tag",
-    })
+    r = rest.put(
+        "/connector-plugins/SeqSource/config/validate",
+        {
+            "connector.class": "SeqSource",
+            "name": "v",
+            "limit": "lots",
+            "transforms": "tag",
+            "transforms.tag.type": "pipeline_plugins.Tag",
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     errors = {c["value"]["name"]: c["value"]["errors"] for c in body["configs"]}
     assert errors["topic"] == ['Missing required configuration "topic" which has no default value.']
-    assert errors["limit"] == [
-        "Invalid value lots for configuration limit: Not a number of type LONG"
-    ]
+    assert errors["limit"] == ["Invalid value lots for configuration limit: Not a number of type LONG"]
     assert errors["transforms.tag.field"] == []
     assert body["error_count"] == 2
 
-    r = rest.post("/connectors", {"name": "bad", "config": {
-        "connector.class": "pipeline_plugins.SeqSource", "limit": "1"}})
+    r = rest.post(
+        "/connectors",
+        {"name": "bad", "config": {"connector.class": "pipeline_plugins.SeqSource", "limit": "1"}},
+    )
     assert r.status_code == 400
     assert 'Missing required configuration "topic"' in r.json()["message"]

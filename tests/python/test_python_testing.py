@@ -36,8 +36,9 @@ class Counter(SourceTask):
         out = []
         for _ in range(self.step):
             self.n += 1
-            out.append(SourceRecord("t", {"n": self.n}, source_partition={"c": "conn"},
-                                    source_offset={"n": self.n}))
+            out.append(
+                SourceRecord("t", {"n": self.n}, source_partition={"c": "conn"}, source_offset={"n": self.n})
+            )
         return out
 
 
@@ -76,12 +77,14 @@ class WrongItem(SourceTask):
 
 
 def test_source_runner_reports_what_the_worker_would():
-    with SourceTaskRunner(WrongType, {}) as r, pytest.raises(
-        PluginError, match=r"poll\(\) must return a list of SourceRecord or None, got dict"
+    with (
+        SourceTaskRunner(WrongType, {}) as r,
+        pytest.raises(PluginError, match=r"poll\(\) must return a list of SourceRecord or None, got dict"),
     ):
         r.poll()
-    with SourceTaskRunner(WrongItem, {}) as r, pytest.raises(
-        PluginError, match="item 1 is a dict, not a SourceRecord"
+    with (
+        SourceTaskRunner(WrongItem, {}) as r,
+        pytest.raises(PluginError, match="item 1 is a dict, not a SourceRecord"),
     ):
         r.poll()
 
@@ -150,8 +153,11 @@ def test_sink_runner_puts_commits_and_records_context_requests():
     assert task.flushed == [{("t", 0): 7, ("t", 1): 1}]
     runner.put(sink_records("t", ["rewind"], start_offset=7))
     assert runner.context_requests == {
-        "paused": [("t", 1)], "resumed": [], "offsets": {("t", 0): 0},
-        "commit_requested": True, "timeout_ms": None,
+        "paused": [("t", 1)],
+        "resumed": [],
+        "offsets": {("t", 0): 0},
+        "commit_requested": True,
+        "timeout_ms": None,
     }
     with pytest.raises(RetriableError, match="try later"):
         runner.put(sink_records("t", ["retry"], start_offset=8))
@@ -220,5 +226,6 @@ def test_transformation_errors_and_config_checks():
 def test_sink_records_helper_sets_schema_and_positions():
     rs = sink_records("t", [1, 2], partition=3, start_offset=10, value_schema=Schema.int32())
     assert [(r.partition, r.offset, r.value_schema) for r in rs] == [
-        (3, 10, Schema.int32()), (3, 11, Schema.int32())
+        (3, 10, Schema.int32()),
+        (3, 11, Schema.int32()),
     ]

@@ -111,8 +111,12 @@ def test_replace_keeps_the_schema_unless_told_otherwise():
 def test_source_record_positions_and_timestamps():
     when = datetime(2024, 1, 1, tzinfo=timezone.utc)
     r = SourceRecord(
-        "t", 1, source_partition={"file": "a"}, source_offset={"line": 3},
-        kafka_partition=4, timestamp=when,
+        "t",
+        1,
+        source_partition={"file": "a"},
+        source_offset={"line": 3},
+        kafka_partition=4,
+        timestamp=when,
     )
     assert r.source_partition == {"file": "a"} and r.source_offset == {"line": 3}
     assert r.kafka_partition == 4 and r.timestamp == 1704067200000
@@ -152,8 +156,14 @@ def test_config_def_types_defaults_validators_and_connect_texts():
         .define("on", bool, True)
     )
     assert cd.parse({"topic": "t"}) == {
-        "topic": "t", "size": 10, "pairs": 2, "mode": "a", "tags": ["x", "y"],
-        "secret": None, "ratio": 0.5, "on": True,
+        "topic": "t",
+        "size": 10,
+        "pairs": 2,
+        "mode": "a",
+        "tags": ["x", "y"],
+        "secret": None,
+        "ratio": 0.5,
+        "on": True,
     }
     assert calls == [2]
     assert cd.validate({"topic": "t", "size": "0", "pairs": "3", "mode": "c"}) == {
@@ -179,13 +189,14 @@ def test_struct_is_a_mapping_and_records_make_a_data_frame():
 
     assert isinstance(Struct(USER, id=1), Mapping)
     pd = pytest.importorskip("pandas")
-    records = Records([
-        SinkRecord("t", 0, 0, {"a": 1, "b": {"c": 2}}, key="k", timestamp=0),
-        SinkRecord("t", 0, 1, {"a": 3, "b": {"c": 4}}, key="l"),
-    ])
+    records = Records(
+        [
+            SinkRecord("t", 0, 0, {"a": 1, "b": {"c": 2}}, key="k", timestamp=0),
+            SinkRecord("t", 0, 1, {"a": 3, "b": {"c": 4}}, key="l"),
+        ]
+    )
     frame = records.to_pandas()
-    assert list(frame.columns) == ["topic", "partition", "offset", "timestamp", "key",
-                                   "value.a", "value.b.c"]
+    assert list(frame.columns) == ["topic", "partition", "offset", "timestamp", "key", "value.a", "value.b.c"]
     assert frame["value.b.c"].tolist() == [2, 4]
     assert frame["timestamp"][0] == pd.Timestamp(0, unit="ms", tz="UTC")
     assert "<table" in records._repr_html_()

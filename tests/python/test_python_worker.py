@@ -37,8 +37,13 @@ class ItemsTask(SourceTask):
         if self.next > self.limit:
             return None
         batch = [
-            SourceRecord(self.config["topic"], Struct(ITEM, id=n, label=f"item {n}"), key=str(n),
-                         source_partition={"items": "all"}, source_offset={"id": n})
+            SourceRecord(
+                self.config["topic"],
+                Struct(ITEM, id=n, label=f"item {n}"),
+                key=str(n),
+                source_partition={"items": "all"},
+                source_offset={"id": n},
+            )
             for n in range(self.next, min(self.next + 10, self.limit + 1))
         ]
         self.next += len(batch)
@@ -91,12 +96,17 @@ def test_python_connectors_in_an_in_process_worker(broker, tmp_path, worker_conf
     topic = broker.create_topic(unique("items"))
     sink = unique("collector")
     offsets = tmp_path / "offsets.json"
-    with conveyor.Worker(broker.bootstrap, config=worker_config,
-                         offset_storage_file=offsets) as worker:
-        info = worker.create_connector("items", {
-            "connector.class": Items, "topic": topic, "limit": 30,
-            "transforms": "label", "transforms.label.type": Label,
-        })
+    with conveyor.Worker(broker.bootstrap, config=worker_config, offset_storage_file=offsets) as worker:
+        info = worker.create_connector(
+            "items",
+            {
+                "connector.class": Items,
+                "topic": topic,
+                "limit": 30,
+                "transforms": "label",
+                "transforms.label.type": Label,
+            },
+        )
         assert info["type"] == "source" and info["name"] == "items"
         worker.create_connector(sink, {"connector.class": Collector, "topics": topic})
         worker.wait_running("items")
@@ -117,8 +127,13 @@ def test_python_connectors_in_an_in_process_worker(broker, tmp_path, worker_conf
         worker.resume("items")
         worker.wait_running("items")
         assert worker.tasks("items")[0]["config"]["task.class"] == "test_python_worker.ItemsTask"
-        wait_until(lambda: worker.offsets("items")["offsets"] == [
-            {"partition": {"items": "all"}, "offset": {"id": 30}}], 30, what="offsets committed")
+        wait_until(
+            lambda: (
+                worker.offsets("items")["offsets"] == [{"partition": {"items": "all"}, "offset": {"id": 30}}]
+            ),
+            30,
+            what="offsets committed",
+        )
 
         with pytest.raises(AlreadyExistsError):
             worker.create_connector("items", {"connector.class": Items, "topic": topic})
@@ -129,12 +144,17 @@ def test_python_connectors_in_an_in_process_worker(broker, tmp_path, worker_conf
 
     assert worker.closed
     # A new worker resumes from the offsets file.
-    with conveyor.Worker(broker.bootstrap, config=worker_config,
-                         offset_storage_file=offsets) as worker:
-        worker.create_connector("items", {
-            "connector.class": Items, "topic": topic, "limit": 40,
-            "transforms": "label", "transforms.label.type": Label,
-        })
+    with conveyor.Worker(broker.bootstrap, config=worker_config, offset_storage_file=offsets) as worker:
+        worker.create_connector(
+            "items",
+            {
+                "connector.class": Items,
+                "topic": topic,
+                "limit": 40,
+                "transforms": "label",
+                "transforms.label.type": Label,
+            },
+        )
         worker.create_connector(sink, {"connector.class": Collector, "topics": topic})
         wait_until(lambda: len(RECEIVED[sink]) >= 40, 60, what="the next 10 records")
         worker.delete("items")
@@ -152,13 +172,10 @@ def test_wait_running_raises_with_the_trace_of_a_failed_task(broker, worker_conf
 
 
 def test_validate_plugins_and_rest_listener(broker, worker_config):
-    with conveyor.Worker(broker.bootstrap, config=worker_config,
-                         listeners="http://127.0.0.1:0") as worker:
+    with conveyor.Worker(broker.bootstrap, config=worker_config, listeners="http://127.0.0.1:0") as worker:
         result = worker.validate({"connector.class": Items, "name": "x", "limit": "many"})
         errors = {c["value"]["name"]: c["value"]["errors"] for c in result["configs"]}
-        assert errors["limit"] == [
-            "Invalid value many for configuration limit: Not a number of type LONG"
-        ]
+        assert errors["limit"] == ["Invalid value many for configuration limit: Not a number of type LONG"]
         assert result["error_count"] == 2
         keys = worker.plugin_config("test_python_worker.Items")
         assert [k["name"] for k in keys] == ["topic", "limit"]
@@ -241,19 +258,22 @@ def test_python_converter_predicate_and_connector_context(broker, worker_config)
     sink = unique("texts")
     with conveyor.Worker(broker.bootstrap, config=worker_config) as worker:
         # A built-in Filter with a Python predicate drops the odd numbers.
-        worker.create_connector("numbers", {
-            "connector.class": NumbersSource, "topic": odd_topic,
-            "transforms": "odd", "transforms.odd.type": "Filter",
-            "transforms.odd.predicate": "isOdd",
-            "predicates": "isOdd", "predicates.isOdd.type": IsOdd,
-        })
+        worker.create_connector(
+            "numbers",
+            {
+                "connector.class": NumbersSource,
+                "topic": odd_topic,
+                "transforms": "odd",
+                "transforms.odd.type": "Filter",
+                "transforms.odd.predicate": "isOdd",
+                "predicates": "isOdd",
+                "predicates.isOdd.type": IsOdd,
+            },
+        )
         # A Python converter for values and headers, on both sides.
-        converter = {"value.converter": Reverse, "value.converter.suffix": "!",
-                     "header.converter": Reverse}
-        worker.create_connector("texts", {
-            "connector.class": TextsSource, "topic": text_topic, **converter})
-        worker.create_connector(sink, {
-            "connector.class": Collector, "topics": text_topic, **converter})
+        converter = {"value.converter": Reverse, "value.converter.suffix": "!", "header.converter": Reverse}
+        worker.create_connector("texts", {"connector.class": TextsSource, "topic": text_topic, **converter})
+        worker.create_connector(sink, {"connector.class": Collector, "topics": text_topic, **converter})
         worker.wait_running(sink)
         wait_until(lambda: len(worker.peek(odd_topic, 3)) == 3, 30, what="three even numbers")
         numbers = worker.peek(odd_topic, 3)
@@ -266,6 +286,8 @@ def test_python_converter_predicate_and_connector_context(broker, worker_config)
         worker.create_connector("raising", {"connector.class": Raising, "topic": text_topic})
         status = wait_until(
             lambda: (s := worker.status("raising"))["connector"]["state"] == "FAILED" and s,
-            30, what="the connector FAILED")
+            30,
+            what="the connector FAILED",
+        )
         trace = status["connector"]["trace"]
         assert "ConnectionError: the upstream API is gone" in trace, trace

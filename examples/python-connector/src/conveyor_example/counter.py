@@ -50,11 +50,12 @@ class CounterSource(SourceConnector):
     config_def = (
         ConfigDef()
         .define("topic", str, doc="Topic to write to.", importance="high", group="Counter")
-        .define("batch.size", int, 100, validator=Range(min=1),
-                doc="Records per poll.", group="Counter")
-        .define("max.messages", int, -1,
-                doc="Stop after this many records; -1 counts forever.", group="Counter")
-        .define("poll.interval.ms", int, 0, validator=Range(min=0),
-                doc="Pause before each poll.", group="Counter")
+        .define("batch.size", int, 100, validator=Range(min=1), doc="Records per poll.", group="Counter")
+        .define(
+            "max.messages", int, -1, doc="Stop after this many records; -1 counts forever.", group="Counter"
+        )
+        .define(
+            "poll.interval.ms", int, 0, validator=Range(min=0), doc="Pause before each poll.", group="Counter"
+        )
     )
     task_class = CounterTask

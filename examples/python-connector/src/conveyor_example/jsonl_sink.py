@@ -41,9 +41,7 @@ class JsonLinesTask(SinkTask):
 class JsonLinesSink(SinkConnector):
     """Appends values to ``path``; run one task (``tasks.max=1``) per file."""
 
-    config_def = ConfigDef().define(
-        "path", str, doc="The file to append to.", importance="high"
-    )
+    config_def = ConfigDef().define("path", str, doc="The file to append to.", importance="high")
     task_class = JsonLinesTask
 
     def task_configs(self, max_tasks: int) -> list[dict[str, str]]:

@@ -11,9 +11,7 @@ Record = Union[SourceRecord, SinkRecord]
 
 
 class UppercaseField(Transformation):
-    config_def = ConfigDef().define(
-        "field", str, validator=NonEmptyString(), doc="The field to upper-case."
-    )
+    config_def = ConfigDef().define("field", str, validator=NonEmptyString(), doc="The field to upper-case.")
 
     def configure(self, config: dict[str, str]) -> None:
         self.field = config["field"]
