@@ -44,8 +44,7 @@ impl OffsetReader for MemoryOffsets {
 
 /// Errors from plugin code come back as the original Python exception when it is still
 /// around, otherwise as the `conveyor.errors` exception.
-fn raise(py: Python<'_>, e: ConnectError, original: Option<PyErr>) -> PyErr {
-    let _ = py;
+fn raise(e: ConnectError, original: Option<PyErr>) -> PyErr {
     original.unwrap_or_else(|| to_py_err(e))
 }
 
@@ -98,7 +97,7 @@ impl PySourceTaskRunner {
         })
     }
 
-    fn start(&mut self, py: Python<'_>, config: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn start(&mut self, config: &Bound<'_, PyAny>) -> PyResult<()> {
         let config = config_from_py(config, "task config")?;
         let ctx = SourceTaskContext {
             task_id: self.id.clone(),
@@ -107,7 +106,7 @@ impl PySourceTaskRunner {
         let task = self.task()?;
         block_on(task.start(config, ctx)).map_err(|e| {
             let original = task.take_last_error();
-            raise(py, e, original)
+            raise(e, original)
         })
     }
 
@@ -117,7 +116,7 @@ impl PySourceTaskRunner {
         let task = self.task()?;
         let records = block_on(task.poll()).map_err(|e| {
             let original = task.take_last_error();
-            raise(py, e, original)
+            raise(e, original)
         })?;
         {
             let mut store = self.offsets.0.lock();
@@ -135,7 +134,7 @@ impl PySourceTaskRunner {
         let task = self.task()?;
         block_on(task.commit()).map_err(|e| {
             let original = task.take_last_error();
-            raise(py, e, original)
+            raise(e, original)
         })?;
         records_to_py(py, records)
     }
@@ -154,13 +153,13 @@ impl PySourceTaskRunner {
         Ok(out)
     }
 
-    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+    fn stop(&mut self) -> PyResult<()> {
         let Some(mut task) = self.task.take() else {
             return Ok(());
         };
         block_on(task.stop()).map_err(|e| {
             let original = task.take_last_error();
-            raise(py, e, original)
+            raise(e, original)
         })
     }
 }
@@ -183,15 +182,11 @@ impl PySinkTaskRunner {
             .ok_or_else(|| PyTypeError::new_err("the task is stopped"))
     }
 
-    fn run<T>(
-        &mut self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut PySinkTask) -> Result<T>,
-    ) -> PyResult<T> {
+    fn run<T>(&mut self, f: impl FnOnce(&mut PySinkTask) -> Result<T>) -> PyResult<T> {
         let task = self.task()?;
         f(task).map_err(|e| {
             let original = task.take_last_error();
-            raise(py, e, original)
+            raise(e, original)
         })
     }
 }
@@ -213,12 +208,7 @@ impl PySinkTaskRunner {
         })
     }
 
-    fn start(
-        &mut self,
-        py: Python<'_>,
-        config: &Bound<'_, PyAny>,
-        assignment: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn start(&mut self, config: &Bound<'_, PyAny>, assignment: &Bound<'_, PyAny>) -> PyResult<()> {
         let config = config_from_py(config, "task config")?;
         let mut parts = Vec::new();
         for tp in assignment.try_iter()? {
@@ -227,12 +217,12 @@ impl PySinkTaskRunner {
         self.state.lock().assignment = parts.clone();
         self.assignment = parts.clone();
         let ctx = SinkTaskContext::new(self.id.clone(), self.state.clone(), None);
-        self.run(py, |t| block_on(t.start(config, ctx)))?;
-        self.run(py, |t| block_on(t.open(&parts)))
+        self.run(|t| block_on(t.start(config, ctx)))?;
+        self.run(|t| block_on(t.open(&parts)))
     }
 
     /// `put` of a batch of `SinkRecord`.
-    fn put(&mut self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn put(&mut self, records: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut batch: Vec<Record> = Vec::new();
         for (i, item) in records.try_iter()?.enumerate() {
             let item = item?;
@@ -250,7 +240,7 @@ impl PySinkTaskRunner {
                 ))
             })
             .collect();
-        self.run(py, |t| block_on(t.put(batch)))?;
+        self.run(|t| block_on(t.put(batch)))?;
         for (tp, o) in next {
             let e = self.positions.entry(tp).or_insert(o);
             *e = (*e).max(o);
@@ -261,7 +251,7 @@ impl PySinkTaskRunner {
     /// `pre_commit` with the positions after everything put; returns what it says to commit.
     fn commit<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let offsets = self.positions.clone();
-        let committed = self.run(py, |t| block_on(t.pre_commit(offsets)))?;
+        let committed = self.run(|t| block_on(t.pre_commit(offsets)))?;
         let out = PyDict::new(py);
         for (tp, o) in committed {
             out.set_item(topic_partition_to_py(py, &tp)?, o)?;
@@ -287,13 +277,13 @@ impl PySinkTaskRunner {
         Ok(d)
     }
 
-    fn stop(&mut self, py: Python<'_>) -> PyResult<()> {
+    fn stop(&mut self) -> PyResult<()> {
         if self.task.is_none() {
             return Ok(());
         }
         let parts = self.assignment.clone();
-        let closed = self.run(py, |t| block_on(t.close(&parts)));
-        let stopped = self.run(py, |t| block_on(t.stop()));
+        let closed = self.run(|t| block_on(t.close(&parts)));
+        let stopped = self.run(|t| block_on(t.stop()));
         self.task = None;
         closed.and(stopped)
     }
@@ -349,7 +339,7 @@ impl PyTransformationRunner {
                 Ok(None) => out.append(py.None())?,
                 Err(e) => {
                     let original = t.take_last_error();
-                    return Err(raise(py, e, original));
+                    return Err(raise(e, original));
                 }
             }
         }

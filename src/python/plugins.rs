@@ -105,14 +105,12 @@ fn helper<'py, T: for<'a> FromPyObject<'a, 'py>>(
 
 /// The ConfigDef a class declares (`config_def = ConfigDef()...`).
 fn class_config_def(cls: &Bound<'_, PyAny>, class_name: &str) -> Result<ConfigDef> {
-    let py = cls.py();
     let def = cls
         .getattr("config_def")
         .and_then(|d| d.getattr("_native"))
         .ok()
         .and_then(|n| n.cast::<PyConfigDef>().ok().map(|d| d.get().def.clone()));
     def.ok_or_else(|| {
-        let _ = py;
         ConnectError::Config(format!(
             "{class_name}.config_def must be a conveyor.ConfigDef"
         ))

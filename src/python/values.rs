@@ -730,7 +730,6 @@ pub fn offset_map_arg(
 /// A config (`dict[str, str]`); `int`, `float` and `bool` values are accepted and written as
 /// Connect writes them (`true`/`false`), `None` values are left out.
 pub fn config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<crate::config::ConfigMap> {
-    let py = obj.py();
     let mut out = crate::config::ConfigMap::new();
     let items = mapping_items(obj, &Path::Root(what), "a dict of str to str")?;
     for (k, v) in items {
@@ -756,7 +755,6 @@ pub fn config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<crate::con
             }
             parts.join(",")
         } else {
-            let _ = py;
             return Err(pyo3::exceptions::PyTypeError::new_err(format!(
                 "{what}: the value of '{key}' must be a str (or int, float, bool, list), got {}",
                 type_name(&v)
