@@ -5,16 +5,18 @@ the other connectors keep running, and the REST `trace` holds the Python traceba
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
-from helpers import unique, wait_until
+from helpers import read_lines, unique, wait_until
 
 PLUGINS = textwrap.dedent(
     """
     import time
 
-    from conveyor import Schema, SourceConnector, SourceRecord, SourceTask, Transformation
+    from conveyor import (Schema, SinkConnector, SinkTask, SourceConnector, SourceRecord,
+                          SourceTask, Transformation)
 
 
     class Healthy(SourceTask):
@@ -100,6 +102,24 @@ PLUGINS = textwrap.dedent(
             if record.value["n"] % 2:
                 raise ValueError(f"odd {record.value['n']}")
             return record
+
+
+    class Picky(SinkTask):
+        def start(self, config):
+            self.path = config["path"]
+
+        def put(self, records):
+            reporter = self.context.errant_record_reporter
+            with open(self.path, "a") as f:
+                for r in records:
+                    if r.value.get("bad"):
+                        reporter.report(r, ValueError(f"cannot store record {r.offset}"))
+                    else:
+                        f.write(f"{r.value['n']}\\n")
+
+
+    class PickySink(SinkConnector):
+        task_class = Picky
 
 
     class NotATransformation:
@@ -274,3 +294,32 @@ def test_a_failing_python_smt_fails_the_task_or_skips_records_under_tolerance(wo
     worker.rest.wait_running("tolerant")
     messages = broker.consume(tolerant, 3)
     assert [m.value() for m in messages] == [b'{"n":2}', b'{"n":4}', b'{"n":6}']
+
+
+def test_records_reported_by_a_python_sink_go_to_the_dead_letter_queue(worker, broker, tmp_path):
+    topic, dlq = broker.create_topic(unique("in")), unique("dlq")
+    values = [json.dumps({"n": n, "bad": n % 3 == 0}) for n in range(30)]
+    broker.produce(topic, values)
+    out = tmp_path / "kept.txt"
+    r = create(
+        worker,
+        "picky",
+        {
+            "connector.class": "bad_plugins:PickySink",
+            "topics": topic,
+            "path": str(out),
+            "errors.tolerance": "all",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": 1,
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+    assert r.status_code == 201, r.text
+    wait_until(lambda: len(read_lines(out)) == 20, 60, what="the good records stored")
+    assert read_lines(out) == [str(n) for n in range(30) if n % 3]
+    reported = broker.consume(dlq, 10, timeout=60)
+    assert len(reported) == 10
+    headers = dict(reported[0].headers())
+    assert headers["__connect.errors.stage"] == b"TASK_PUT"
+    assert b"ValueError: cannot store record 0" in headers["__connect.errors.exception.message"]
+    assert worker.rest.status("picky")["tasks"][0]["state"] == "RUNNING"
