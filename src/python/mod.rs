@@ -1,12 +1,46 @@
 //! The FFI boundary: the `conveyor._native` extension module, and Python plugins wrapped as
 //! Rust connectors, tasks, transformations and converters.
+//!
+//! Python code runs on the threads that call it: a task's methods on the task's own thread
+//! (the GIL is taken once per call or batch, and never held while Rust waits for Kafka), a
+//! connector's on a blocking thread of the async runtime. Python exceptions become
+//! [`crate::ConnectError::Plugin`] with the traceback; Rust errors reaching Python become
+//! `conveyor.errors` exceptions. Nothing here panics across the boundary: PyO3 turns a Rust
+//! panic inside a `#[pymethods]` function into a Python exception.
+
+pub mod config_def;
+pub mod connector;
+pub mod contexts;
+pub mod converter;
+pub mod errors;
+pub mod gil;
+pub mod harness;
+pub mod instance;
+pub mod peek;
+pub mod plugins;
+pub mod records;
+pub mod schema;
+pub mod sink_task;
+pub mod source_task;
+pub mod structs;
+pub mod transform;
+pub mod values;
+pub mod worker;
 
 use pyo3::prelude::*;
 
 use crate::plugin::PluginRegistry;
 
-/// Adds Python plugins (`module:Class` names, entry points, `plugin.path`) to `registry`.
-pub fn install_plugin_source(_registry: &PluginRegistry, _plugin_path: &[String]) {}
+/// Adds Python plugins (`module:Class` names, entry points, `plugin.path`) to `registry`, and
+/// routes Python logging to the worker log. Does nothing when no Python interpreter is
+/// running (Rust tests, or a Rust program embedding Conveyor).
+pub fn install_plugin_source(registry: &PluginRegistry, plugin_path: &[String]) {
+    // SAFETY: `Py_IsInitialized` only reads interpreter state and may be called at any time.
+    if unsafe { pyo3::ffi::Py_IsInitialized() } == 0 {
+        return;
+    }
+    plugins::install(registry, plugin_path, true);
+}
 
 /// Runs the `conveyor` command line; returns its exit code. The GIL is released while the
 /// worker runs.
@@ -15,10 +49,38 @@ fn cli_main(py: Python<'_>, args: Vec<String>) -> i32 {
     py.detach(|| crate::cli::run(args))
 }
 
+/// Writes a Python log record to the worker log (`tracing`), inside the calling task's span.
+#[pyfunction]
+fn _log(py: Python<'_>, level: i32, logger: &str, message: &str) {
+    py.detach(|| match level {
+        l if l >= 40 => tracing::error!(target: "python", logger, "{message}"),
+        l if l >= 30 => tracing::warn!(target: "python", logger, "{message}"),
+        l if l >= 20 => tracing::info!(target: "python", logger, "{message}"),
+        l if l >= 10 => tracing::debug!(target: "python", logger, "{message}"),
+        _ => tracing::trace!(target: "python", logger, "{message}"),
+    });
+}
+
 /// The `conveyor._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
+    m.add_function(wrap_pyfunction!(_log, m)?)?;
+    m.add_function(wrap_pyfunction!(peek::peek, m)?)?;
+    m.add_class::<schema::PySchema>()?;
+    m.add_class::<structs::PyStruct>()?;
+    m.add_class::<records::PySourceRecord>()?;
+    m.add_class::<records::PySinkRecord>()?;
+    m.add_class::<config_def::PyConfigDef>()?;
+    m.add_class::<contexts::PyConnectorContext>()?;
+    m.add_class::<contexts::PyOffsetStorageReader>()?;
+    m.add_class::<contexts::PySourceTaskContext>()?;
+    m.add_class::<contexts::PySinkTaskContext>()?;
+    m.add_class::<contexts::PyErrantRecordReporter>()?;
+    m.add_class::<worker::PyWorker>()?;
+    m.add_class::<harness::PySourceTaskRunner>()?;
+    m.add_class::<harness::PySinkTaskRunner>()?;
+    m.add_class::<harness::PyTransformationRunner>()?;
     m.add("__version__", crate::plugin::VERSION)?;
     Ok(())
 }

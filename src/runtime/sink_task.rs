@@ -249,6 +249,10 @@ impl SinkTaskLoop {
             ("enable.partition.eof", "false"),
             // Prefetch per consumer; librdkafka's default (64 MB) dominates a worker's memory.
             ("queued.max.messages.kbytes", "16384"),
+            // When the prefetch queue is full librdkafka waits this long before fetching
+            // again (default 1 s): a task that drains the queue faster than that then sits
+            // idle. Fetch again soon after the queue has room.
+            ("fetch.queue.backoff.ms", "10"),
         ];
         let errors = Arc::new(error_handler(&env, &converters)?);
         let shared = Arc::new(SinkShared {

@@ -1,0 +1,100 @@
+"""Connector base classes: a connector validates its config and splits the work into task
+configs; its tasks move the data (Kafka Connect's ``SourceConnector``/``SinkConnector``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from conveyor.config import ConfigDef
+
+if TYPE_CHECKING:
+    from conveyor._native import ConnectorContext
+    from conveyor.task import SinkTask, SourceTask
+
+__all__ = ["Connector", "SinkConnector", "SourceConnector"]
+
+
+class Connector:
+    """What source and sink connectors share. Subclass :class:`SourceConnector` or
+    :class:`SinkConnector`, not this.
+
+    The worker creates the connector with no arguments, sets :attr:`config` and
+    :attr:`context`, then calls :meth:`start`. Everything runs on worker threads; a method that
+    raises marks the connector ``FAILED`` with the Python traceback as the REST ``trace``.
+    """
+
+    config_def: ClassVar[ConfigDef] = ConfigDef()
+    """The connector's own config keys (``name``, ``tasks.max``, ``topics``... are the
+    runtime's). Drives ``/connector-plugins/{plugin}/config`` and config validation."""
+
+    version: ClassVar[str | None] = None
+    """Shown by ``GET /connector-plugins``; by default the version of the installed
+    distribution that provides the class."""
+
+    config: dict[str, str]
+    """The connector config (all keys, as strings), set before :meth:`start`."""
+
+    context: ConnectorContext
+    """Requests to the runtime (task reconfiguration, failing the connector)."""
+
+    def start(self, config: dict[str, str]) -> None:
+        """Called once, before :meth:`task_configs`.
+
+        Arguments:
+            config: The connector config, already checked against :attr:`config_def`.
+        """
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """The config of each task, at most ``max_tasks`` (``tasks.max``) of them.
+
+        Values may be ``str``, ``int``, ``float`` or ``bool``; they reach the task's ``start``
+        as strings. Call ``self.context.request_task_reconfiguration()`` when the split should
+        change.
+
+        Returns:
+            One dict per task; the default is a single task with the connector config.
+        """
+        return [dict(self.config)]
+
+    def stop(self) -> None:
+        """Called once when the connector is stopped, paused for good, or deleted."""
+
+    def validate(self, config: dict[str, str]) -> dict[str, list[str]]:
+        """Checks a config beyond what :attr:`config_def` can (for example, two keys that
+        must agree). Called for ``/config/validate`` and before the connector is created.
+
+        Arguments:
+            config: The candidate connector config.
+
+        Returns:
+            Error messages by key; the default checks :attr:`config_def`. Extend it with
+            ``errors = super().validate(config)``.
+        """
+        return type(self).config_def.validate(config)
+
+
+class SourceConnector(Connector):
+    """A connector that reads an external system and writes records to Kafka.
+
+    Set :attr:`task_class` to the :class:`~conveyor.SourceTask` subclass that does the work.
+    """
+
+    task_class: ClassVar[type[SourceTask] | str]
+    """The task class, or its name as ``"package.module:Class"`` (imported when a task starts,
+    so an import error fails the task instead of the connector)."""
+
+
+class SinkConnector(Connector):
+    """A connector that reads records from Kafka (``topics`` or ``topics.regex``) and writes
+    them to an external system.
+
+    Set :attr:`task_class` to the :class:`~conveyor.SinkTask` subclass that does the work.
+    """
+
+    task_class: ClassVar[type[SinkTask] | str]
+    """The task class, or its name as ``"package.module:Class"``."""
+
+    def task_configs(self, max_tasks: int) -> list[dict[str, str]]:
+        """The config of each task; the default runs ``max_tasks`` identical tasks, which
+        share the topic partitions through the consumer group."""
+        return [dict(self.config) for _ in range(max_tasks)]

@@ -1,0 +1,392 @@
+"""Running a worker inside a Python process (a notebook, a script, a test), and peeking at
+topics.
+
+The worker runs on background threads, so a notebook cell returns as soon as a request is
+done and connectors keep running between cells::
+
+    import conveyor
+
+    with conveyor.Worker("embedded") as worker:
+        worker.create_connector("ticker", {"connector.class": Ticker, "topic": "ticks"})
+        worker.wait_running("ticker")
+        print(worker.peek("ticks", 5))
+
+Methods mirror the Kafka Connect REST API and answer with the same JSON shapes (as dicts);
+errors are :mod:`conveyor.errors` exceptions named after the HTTP status they stand for.
+"""
+
+from __future__ import annotations
+
+import atexit
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from os import PathLike
+from typing import Any, Literal, final
+
+from conveyor import _native
+from conveyor.errors import PluginError
+
+__all__ = ["Records", "Worker", "peek"]
+
+JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
+
+State = Literal["RUNNING", "PAUSED", "STOPPED"]
+
+
+def _config_value(value: Any) -> Any:
+    """Config values as Connect writes them; a class becomes its ``module:Class`` name."""
+    if isinstance(value, type):
+        return f"{value.__module__}:{value.__qualname__}"
+    if isinstance(value, PathLike):
+        return str(value)
+    return value
+
+
+def _config(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): _config_value(v) for k, v in config.items() if v is not None}
+
+
+class Records(list):  # type: ignore[type-arg]
+    """A list of :class:`~conveyor.SinkRecord` that shows as a table in notebooks."""
+
+    def to_pandas(self, *, flatten: bool = True) -> Any:
+        """The records as a ``pandas.DataFrame`` (pandas must be installed).
+
+        Arguments:
+            flatten: When every value is a dict (or Struct), put its fields in columns of
+                their own (``value.<field>``) instead of one ``value`` column.
+
+        Returns:
+            One row per record: ``topic``, ``partition``, ``offset``, ``timestamp``, ``key``,
+            then the value.
+        """
+        import pandas as pd
+
+        def plain(v: Any) -> Any:
+            return v.to_dict() if isinstance(v, _native.Struct) else v
+
+        rows = [
+            {
+                "topic": r.topic,
+                "partition": r.partition,
+                "offset": r.offset,
+                "timestamp": pd.to_datetime(r.timestamp, unit="ms", utc=True)
+                if r.timestamp is not None
+                else None,
+                "key": plain(r.key),
+            }
+            for r in self
+        ]
+        values = [plain(r.value) for r in self]
+        frame = pd.DataFrame(rows, columns=["topic", "partition", "offset", "timestamp", "key"])
+        if flatten and values and all(isinstance(v, dict) for v in values):
+            fields = pd.json_normalize(values).add_prefix("value.")
+            return pd.concat([frame, fields], axis=1)
+        frame["value"] = values
+        return frame
+
+    def _repr_html_(self) -> str | None:
+        try:
+            return self.to_pandas()._repr_html_()  # type: ignore[no-any-return]
+        except ImportError:
+            return None
+
+
+def peek(
+    topic: str,
+    n: int = 10,
+    *,
+    bootstrap_servers: str = "localhost:9092",
+    timeout: float = 10.0,
+    key_converter: str = "auto",
+    value_converter: str = "auto",
+    converter_config: Mapping[str, Any] | None = None,
+    consumer_config: Mapping[str, Any] | None = None,
+) -> Records:
+    """The first ``n`` records of ``topic`` (every partition, from the beginning), read by a
+    consumer that joins no group and commits nothing.
+
+    Arguments:
+        topic: The topic to read.
+        n: How many records at most.
+        bootstrap_servers: The brokers (use :meth:`Worker.peek` for a worker's brokers).
+        timeout: Seconds to wait at most; fewer records come back if the topic ends first.
+        key_converter: How to decode keys: ``"auto"`` (JSON, with or without the schema
+            envelope, else UTF-8 text, else bytes) or a converter class name or alias
+            (``"StringConverter"``, ``"org.apache.kafka.connect.json.JsonConverter"``).
+        value_converter: How to decode values, as ``key_converter``.
+        converter_config: Settings for a named converter (``{"schemas.enable": "false"}``).
+        consumer_config: librdkafka consumer settings.
+
+    Returns:
+        The records, in the order they were read; in a notebook they show as a table, and
+        ``.to_pandas()`` makes a DataFrame.
+
+    Raises:
+        NotFoundError: The topic does not exist.
+        KafkaError: The brokers cannot be reached.
+    """
+    records = _native.peek(
+        bootstrap_servers,
+        topic,
+        n,
+        timeout=timeout,
+        key_converter=key_converter,
+        value_converter=value_converter,
+        converter_config=dict(converter_config or {}),
+        consumer_config=dict(consumer_config or {}),
+    )
+    return Records(records)
+
+
+_open_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_workers() -> None:
+    for w in list(_open_workers):
+        w.close()
+
+
+@final
+class Worker:
+    """A standalone Kafka Connect worker running in this process.
+
+    Arguments:
+        bootstrap_servers: The Kafka brokers, or ``"embedded"`` for an in-memory
+            development broker (zero set-up; slow, and data is lost when the worker stops).
+        config: Any other worker setting, with Kafka Connect's names
+            (``{"offset.flush.interval.ms": 1000, "consumer.fetch.wait.max.ms": 10}``).
+        connectors: Connector configs (each with ``name``) to create at start.
+        listeners: Serve the REST API too, for example ``"http://127.0.0.1:8083"``; by
+            default there is none.
+        offset_storage_file: Keep source offsets in this file, so they survive the process;
+            by default they are kept in memory.
+        plugin_path: Directories of Python plugins to make importable.
+        log_level: The worker's log level on stderr (``"INFO"``, ``"WARN"``...).
+
+    Keys and values are written as schemaless JSON unless ``key.converter``/``value.converter``
+    say otherwise. Use the worker as a context manager, or call :meth:`close`.
+
+    Raises:
+        ConfigError: The worker config is invalid.
+        BadRequestError: A connector config in ``connectors`` is invalid.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str = "embedded",
+        *,
+        config: Mapping[str, Any] | None = None,
+        connectors: Iterable[Mapping[str, Any]] = (),
+        listeners: str | None = None,
+        offset_storage_file: str | PathLike[str] | None = None,
+        plugin_path: Iterable[str | PathLike[str]] = (),
+        log_level: str = "WARN",
+    ) -> None:
+        settings: dict[str, Any] = {
+            "key.converter": JSON_CONVERTER,
+            "key.converter.schemas.enable": "false",
+            "value.converter": JSON_CONVERTER,
+            "value.converter.schemas.enable": "false",
+            "listeners": "",
+            "offset.storage.file.filename": "",
+        }
+        settings.update(_config(config or {}))
+        settings["bootstrap.servers"] = bootstrap_servers
+        if listeners is not None:
+            settings["listeners"] = listeners
+        if offset_storage_file is not None:
+            settings["offset.storage.file.filename"] = str(offset_storage_file)
+        paths = [str(p) for p in plugin_path]
+        if paths:
+            settings["plugin.path"] = ",".join(paths)
+        self._native = _native.Worker(settings, [_config(c) for c in connectors], log_level=log_level)
+        _open_workers.add(self)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stops every connector (committing offsets) and the worker. Safe to call twice."""
+        self._native.close()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The brokers clients should use (the embedded broker's address when embedded)."""
+        return self._native.bootstrap_servers
+
+    @property
+    def rest_url(self) -> str | None:
+        """The REST API's base URL, when ``listeners`` was given."""
+        return self._native.rest_url
+
+    @property
+    def worker_id(self) -> str:
+        return self._native.worker_id
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"bootstrap_servers={self.bootstrap_servers!r}"
+        return f"Worker({state})"
+
+    # -- connectors (POST/PUT/GET/DELETE /connectors...) -----------------------------
+
+    def create_connector(
+        self,
+        name: str,
+        config: Mapping[str, Any],
+        *,
+        initial_state: State | None = None,
+    ) -> dict[str, Any]:
+        """Creates a connector (``POST /connectors``).
+
+        Arguments:
+            name: The connector's name.
+            config: Its config. ``connector.class`` (and ``transforms.<a>.type``...) may be
+                a class object, or its name; other values may be ``str``, ``int``,
+                ``float``, ``bool`` or lists.
+            initial_state: ``"RUNNING"`` (the default), ``"PAUSED"`` or ``"STOPPED"``.
+
+        Returns:
+            ``{"name", "config", "tasks", "type"}``, as REST answers.
+
+        Raises:
+            AlreadyExistsError: A connector with that name exists.
+            BadRequestError: The config is invalid; the message lists every error.
+        """
+        return self._native.create_connector(name, _config(config), initial_state)
+
+    def update_connector(self, name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """Creates or reconfigures a connector (``PUT /connectors/{name}/config``)."""
+        return self._native.update_connector(name, _config(config))
+
+    def connectors(self) -> list[str]:
+        """Connector names (``GET /connectors``)."""
+        return self._native.connectors()
+
+    def connector(self, name: str) -> dict[str, Any]:
+        """``GET /connectors/{name}``: config, tasks and type."""
+        return self._native.connector(name)
+
+    def config(self, name: str) -> dict[str, str]:
+        """``GET /connectors/{name}/config`` (passwords shown as ``[hidden]``)."""
+        return self._native.config(name)
+
+    def status(self, name: str) -> dict[str, Any]:
+        """``GET /connectors/{name}/status``: the connector's and each task's state, with the
+        ``trace`` of failed ones."""
+        return self._native.status(name)
+
+    def task_status(self, name: str, task: int) -> dict[str, Any]:
+        """``GET /connectors/{name}/tasks/{task}/status``."""
+        return self._native.task_status(name, task)
+
+    def tasks(self, name: str) -> list[dict[str, Any]]:
+        """``GET /connectors/{name}/tasks``: each task's config."""
+        return self._native.tasks(name)
+
+    def pause(self, name: str) -> None:
+        """``PUT /connectors/{name}/pause``."""
+        self._native.pause(name)
+
+    def resume(self, name: str) -> None:
+        """``PUT /connectors/{name}/resume``."""
+        self._native.resume(name)
+
+    def stop(self, name: str) -> None:
+        """``PUT /connectors/{name}/stop``: stops the connector and its tasks, keeping its
+        config (needed before altering offsets)."""
+        self._native.stop(name)
+
+    def restart(
+        self, name: str, *, include_tasks: bool = False, only_failed: bool = False
+    ) -> dict[str, Any] | None:
+        """``POST /connectors/{name}/restart``.
+
+        Returns:
+            ``None`` for a plain restart; with ``include_tasks`` or ``only_failed``, the status
+            with ``RESTARTING`` where something restarts.
+        """
+        return self._native.restart(name, include_tasks, only_failed)
+
+    def restart_task(self, name: str, task: int) -> None:
+        """``POST /connectors/{name}/tasks/{task}/restart``."""
+        self._native.restart_task(name, task)
+
+    def delete(self, name: str) -> None:
+        """``DELETE /connectors/{name}``."""
+        self._native.delete(name)
+
+    def offsets(self, name: str) -> dict[str, Any]:
+        """``GET /connectors/{name}/offsets``."""
+        return self._native.offsets(name)
+
+    def alter_offsets(self, name: str, offsets: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH /connectors/{name}/offsets`` (the connector must be stopped)."""
+        return self._native.alter_offsets(name, dict(offsets))
+
+    def reset_offsets(self, name: str) -> dict[str, Any]:
+        """``DELETE /connectors/{name}/offsets`` (the connector must be stopped)."""
+        return self._native.reset_offsets(name)
+
+    def validate(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """``PUT /connector-plugins/{class}/config/validate``: every key with its errors."""
+        return self._native.validate(_config(config))
+
+    def plugins(self, *, connectors_only: bool = True) -> list[dict[str, str]]:
+        """``GET /connector-plugins``: class, type and version of each plugin."""
+        return self._native.plugins(connectors_only)
+
+    def plugin_config(self, plugin: str) -> list[dict[str, Any]]:
+        """``GET /connector-plugins/{plugin}/config``: the plugin's config keys."""
+        return self._native.plugin_config(plugin)
+
+    # -- conveniences ------------------------------------------------------------------
+
+    def wait_running(self, name: str, *, tasks: int | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        """Waits until the connector and its tasks are ``RUNNING``.
+
+        Arguments:
+            name: The connector.
+            tasks: How many tasks must run; by default, all of them (at least one).
+            timeout: Seconds to wait.
+
+        Returns:
+            The status.
+
+        Raises:
+            PluginError: The connector or a task is ``FAILED``; its trace is attached.
+            TimeoutError: Not running after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        status: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            status = self.status(name)
+            instances = [("connector", status["connector"])] + [
+                (f"task {t['id']}", t) for t in status["tasks"]
+            ]
+            for what, s in instances:
+                if s["state"] == "FAILED":
+                    trace = s.get("trace", "")
+                    first = trace.splitlines()[0] if trace else "failed"
+                    raise PluginError(f"{name} {what} is FAILED: {first}", trace)
+            running = [t for t in status["tasks"] if t["state"] == "RUNNING"]
+            want = tasks if tasks is not None else max(1, len(status["tasks"]))
+            if status["connector"]["state"] == "RUNNING" and len(running) >= want:
+                return status
+            time.sleep(0.05)
+        raise TimeoutError(f"{name} is not running after {timeout}s; last status: {status}")
+
+    def peek(self, topic: str, n: int = 10, **options: Any) -> Records:
+        """The first ``n`` records of ``topic`` on this worker's brokers; see :func:`peek`."""
+        return peek(topic, n, bootstrap_servers=self.bootstrap_servers, **options)
