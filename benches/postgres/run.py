@@ -99,9 +99,7 @@ def produce(bootstrap: str, topic: str, records: int, keys: int, envelope: bool)
         p.produce(
             topic,
             key=json.dumps({"schema": KEY_SCHEMA, "payload": key} if envelope else key).encode(),
-            value=json.dumps(
-                {"schema": VALUE_SCHEMA, "payload": value} if envelope else value
-            ).encode(),
+            value=json.dumps({"schema": VALUE_SCHEMA, "payload": value} if envelope else value).encode(),
         )
         if seq % 10_000 == 0:
             p.poll(0)
@@ -133,9 +131,7 @@ def baseline(bootstrap: str, topic: str, records: int, db: str, table: str, sql:
                 v = json.loads(m.value())
                 if "payload" in v:
                     v = v["payload"]
-                rows.append(
-                    (v["id"], v["customer"], v["item"], v["qty"], v["price"], v["paid"], v["seq"])
-                )
+                rows.append((v["id"], v["customer"], v["item"], v["qty"], v["price"], v["paid"], v["seq"]))
             if not rows:
                 continue
             with conn.cursor() as cur:
@@ -194,18 +190,14 @@ def conveyor(
 def check(db: str, table: str, expected_rows: int, expected_sum: int) -> None:
     with psycopg.connect(dbname=db, **PG) as conn:
         got = conn.execute(f"SELECT count(*), sum(seq) FROM {table}").fetchone()
-    assert got == (expected_rows, expected_sum), (
-        f"{table}: {got} != {(expected_rows, expected_sum)}"
-    )
+    assert got == (expected_rows, expected_sum), f"{table}: {got} != {(expected_rows, expected_sum)}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--keys", type=int, default=20_000)
-    parser.add_argument(
-        "--repeat", type=int, default=2, help="rounds; each contender's best counts"
-    )
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; each contender's best counts")
     parser.add_argument(
         "--schemaless",
         action="store_true",

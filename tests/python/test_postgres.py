@@ -115,15 +115,11 @@ def test_seed_config_upserts_the_latest_value_per_key(broker, start_worker, pgdb
     r = worker.rest.post("/connectors", seed)
     assert r.status_code == 201, r.text
     worker.rest.wait_running("postgres-sink", tasks=3)
-    assert (
-        worker.rest.get("/connectors/postgres-sink/config").json()["connection.password"]
-        == "[hidden]"
-    )
+    assert worker.rest.get("/connectors/postgres-sink/config").json()["connection.password"] == "[hidden]"
 
     keys = 1000
     messages = [
-        (envelope(KEY_SCHEMA, seq % keys), order(seq, seq % keys, f"item-{seq}"))
-        for seq in range(10_000)
+        (envelope(KEY_SCHEMA, seq % keys), order(seq, seq % keys, f"item-{seq}")) for seq in range(10_000)
     ]
     produce(broker.bootstrap, topic, messages)
     expected = {k: 9000 + k for k in range(keys)}
@@ -210,9 +206,7 @@ def test_tombstones_delete_rows(broker, start_worker, pgdb):
     produce(broker.bootstrap, topic, [(envelope(KEY_SCHEMA, k), order(k, k)) for k in range(20)])
     wait_until(lambda: query(pgdb, "SELECT count(*) FROM orders")[0][0] == 20, 60, what="20 rows")
     produce(broker.bootstrap, topic, [(envelope(KEY_SCHEMA, k), None) for k in range(0, 20, 2)])
-    wait_until(
-        lambda: query(pgdb, "SELECT count(*) FROM orders")[0][0] == 10, 60, what="even keys deleted"
-    )
+    wait_until(lambda: query(pgdb, "SELECT count(*) FROM orders")[0][0] == 10, 60, what="even keys deleted")
     assert [r[0] for r in query(pgdb, "SELECT id FROM orders ORDER BY id")] == list(range(1, 20, 2))
     assert worker.stop() == 0
 
@@ -244,9 +238,7 @@ def test_auto_create_then_auto_evolve_when_a_field_appears(broker, start_worker,
         topic,
         [(envelope(KEY_SCHEMA, k), order(10 + k, k, schema=v2, colour="red")) for k in range(3, 8)],
     )
-    wait_until(
-        lambda: query(pgdb, "SELECT count(*) FROM orders")[0][0] == 8, 60, what="evolved rows"
-    )
+    wait_until(lambda: query(pgdb, "SELECT count(*) FROM orders")[0][0] == 8, 60, what="evolved rows")
     cols = query(
         pgdb,
         "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
@@ -298,9 +290,7 @@ def test_schemaless_json(broker, start_worker, pgdb):
             (b"2", json.dumps({"name": "b", "amount": 2, "tags": [], "active": False}).encode()),
             (
                 b"1",
-                json.dumps(
-                    {"name": "a2", "amount": 3.25, "tags": ["y", "z"], "active": True}
-                ).encode(),
+                json.dumps({"name": "a2", "amount": 3.25, "tags": ["y", "z"], "active": True}).encode(),
             ),
         ],
     )
@@ -358,9 +348,7 @@ def test_connection_drops_mid_stream_are_retried_without_loss(broker, start_work
 
     def feed():
         for start in range(0, total, chunk):
-            produce(
-                broker.bootstrap, topic, [(None, order(i, i)) for i in range(start, start + chunk)]
-            )
+            produce(broker.bootstrap, topic, [(None, order(i, i)) for i in range(start, start + chunk)])
             time.sleep(0.05)
         done.set()
 
@@ -389,9 +377,7 @@ def test_connection_drops_mid_stream_are_retried_without_loss(broker, start_work
 
 def test_not_null_violation_fails_the_task_with_the_postgres_error(broker, start_worker, pgdb):
     topic = broker.create_topic(unique("notnull"))
-    execute(
-        pgdb, "CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, seq bigint)"
-    )
+    execute(pgdb, "CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, seq bigint)")
     worker = start_worker(extra=JSON_CONVERTERS)
     worker.create(
         "strict-sink",
@@ -418,9 +404,7 @@ def test_not_null_violation_fails_the_task_with_the_postgres_error(broker, start
 
 def test_not_null_violation_goes_to_the_dead_letter_queue(broker, start_worker, pgdb):
     topic, dlq = broker.create_topic(unique("notnull")), broker.create_topic(unique("dlq"))
-    execute(
-        pgdb, "CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, seq bigint)"
-    )
+    execute(pgdb, "CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int, seq bigint)")
     worker = start_worker(extra=JSON_CONVERTERS)
     worker.create(
         "tolerant-sink",
@@ -468,9 +452,7 @@ def test_other_databases_are_rejected_naming_connection_url(start_worker):
     )
     assert r.status_code == 200, r.text
     errors = {c["value"]["name"]: c["value"]["errors"] for c in r.json()["configs"]}
-    assert any("not supported" in e and "connection.url" in e for e in errors["connection.url"]), (
-        errors
-    )
+    assert any("not supported" in e and "connection.url" in e for e in errors["connection.url"]), errors
     r = worker.rest.post(
         "/connectors",
         {
@@ -567,9 +549,7 @@ def test_source_modes(tmp_path, broker, start_worker, pgdb, mode):
 
 
 @pytest.mark.parametrize("mode", ["incrementing", "timestamp+incrementing"])
-def test_source_resumes_after_restart_without_gaps_or_repeats(
-    tmp_path, broker, start_worker, pgdb, mode
-):
+def test_source_resumes_after_restart_without_gaps_or_repeats(tmp_path, broker, start_worker, pgdb, mode):
     prefix = unique("resume") + "-"
     broker.create_topic(prefix + "events")
     execute(
@@ -587,9 +567,7 @@ def test_source_resumes_after_restart_without_gaps_or_repeats(
     if mode != "incrementing":
         extra["timestamp_column_name"] = "at"
     props = source_properties(tmp_path, pgdb, "resume-src", **extra)
-    worker = start_worker(
-        props, extra={"value.converter": "org.apache.kafka.connect.json.JsonConverter"}
-    )
+    worker = start_worker(props, extra={"value.converter": "org.apache.kafka.connect.json.JsonConverter"})
     worker.rest.wait_running("resume-src")
     wait_until(
         lambda: len(broker.consume(prefix + "events", 2000, timeout=5)) >= 2000,
