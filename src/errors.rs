@@ -92,6 +92,11 @@ impl ConnectError {
             ConnectError::Conflict(m) => ConnectError::Conflict(wrap(m)),
             ConnectError::Kafka(m) => ConnectError::Kafka(wrap(m)),
             ConnectError::Io(m) => ConnectError::Io(wrap(m)),
+            // Plugin errors already say what was called, where ("error calling `SourceTask.poll`
+            // in connector X task 0: ..."); wrapping them again would say it twice.
+            ConnectError::Plugin { message, trace } if message.starts_with("error calling") => {
+                ConnectError::Plugin { message, trace }
+            }
             ConnectError::Plugin { message, trace } => ConnectError::Plugin {
                 message: wrap(message),
                 trace,

@@ -234,7 +234,11 @@ def test_exception_in_poll_fails_the_task_with_the_python_traceback(worker, brok
     topic = broker.create_topic(unique("t"))
     assert create(worker, "boom", source("BoomSource", topic)).status_code == 201
     trace = failed_trace(worker, "boom")
-    assert "error calling `SourceTask.poll` in connector boom task 0: ValueError: boom in poll" in (trace)
+    first_line = trace.splitlines()[0]
+    assert first_line == (
+        "org.apache.kafka.connect.errors.ConnectException: "
+        "error calling `SourceTask.poll` in connector boom task 0: ValueError: boom in poll"
+    ), first_line
     assert "Traceback (most recent call last)" in trace
     assert 'bad_plugins.py", line' in trace and "in poll" in trace
     assert trace.startswith("org.apache.kafka.connect.errors.ConnectException: ")
