@@ -29,6 +29,9 @@ pub const ERROR_GROUP: &str = "Error Handling";
 pub enum ConnectorType {
     Source,
     Sink,
+    /// The class could not be loaded, so its kind is not known (REST shows `"unknown"`, as
+    /// Kafka Connect does).
+    Unknown,
 }
 
 impl ConnectorType {
@@ -36,6 +39,7 @@ impl ConnectorType {
         match self {
             ConnectorType::Source => "source",
             ConnectorType::Sink => "sink",
+            ConnectorType::Unknown => "unknown",
         }
     }
 }

@@ -155,6 +155,7 @@ pub async fn connector_offsets(
 ) -> Result<ConnectorOffsets> {
     let parsed = ConnectorConfig::parse(config, Some(connector_type))?;
     let offsets = match connector_type {
+        ConnectorType::Unknown => Vec::new(),
         ConnectorType::Source => worker
             .offsets()
             .connector_offsets(&parsed.name)
@@ -190,6 +191,12 @@ pub async fn connector_offsets(
     Ok(ConnectorOffsets { offsets })
 }
 
+fn unknown_type(name: &str) -> ConnectError {
+    ConnectError::BadRequest(format!(
+        "The offsets of connector {name} cannot be changed: its class could not be loaded"
+    ))
+}
+
 /// Connect's text when offsets are changed on a connector that is not STOPPED.
 pub fn must_be_stopped(name: &str) -> ConnectError {
     ConnectError::BadRequest(format!(
@@ -211,6 +218,7 @@ pub async fn alter_offsets(
     }
     let parsed = ConnectorConfig::parse(config, Some(connector_type))?;
     match connector_type {
+        ConnectorType::Unknown => return Err(unknown_type(&parsed.name)),
         ConnectorType::Source => {
             let entries = offsets
                 .offsets
@@ -268,6 +276,7 @@ pub async fn reset_offsets(
 ) -> Result<String> {
     let parsed = ConnectorConfig::parse(config, Some(connector_type))?;
     match connector_type {
+        ConnectorType::Unknown => return Err(unknown_type(&parsed.name)),
         ConnectorType::Source => {
             let entries = worker
                 .offsets()

@@ -26,6 +26,17 @@ pub enum PluginType {
     Predicate,
 }
 
+impl PluginType {
+    /// The plugin type of a connector class; `None` when its kind is unknown.
+    pub fn of_connector(t: ConnectorType) -> Option<PluginType> {
+        match t {
+            ConnectorType::Source => Some(PluginType::Source),
+            ConnectorType::Sink => Some(PluginType::Sink),
+            ConnectorType::Unknown => None,
+        }
+    }
+}
+
 /// REST `PluginInfo`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct PluginInfo {
@@ -274,14 +285,13 @@ impl PluginRegistry {
     pub fn list(&self) -> Vec<PluginInfo> {
         let mut out: Vec<PluginInfo> = Vec::new();
         for c in &self.connectors {
-            out.push(PluginInfo {
-                class: c.class.clone(),
-                plugin_type: match c.connector_type {
-                    ConnectorType::Source => PluginType::Source,
-                    ConnectorType::Sink => PluginType::Sink,
-                },
-                version: c.version.clone(),
-            });
+            if let Some(plugin_type) = PluginType::of_connector(c.connector_type) {
+                out.push(PluginInfo {
+                    class: c.class.clone(),
+                    plugin_type,
+                    version: c.version.clone(),
+                });
+            }
         }
         for c in &self.converters {
             if c.new.is_some() {

@@ -263,14 +263,9 @@ impl PythonPlugins {
     }
 
     /// A connector whose module does not import: it can be created, and fails to start with
-    /// the import error. Its type cannot be read from the class; a name that says "sink" is
-    /// taken as a sink (the type only labels the FAILED connector until the module is fixed).
+    /// the import error. Its type cannot be read from the class, so it is `unknown`.
     fn broken_connector(name: &str, error: ConnectError) -> ConnectorPlugin {
-        let connector_type = if name.to_ascii_lowercase().contains("sink") {
-            ConnectorType::Sink
-        } else {
-            ConnectorType::Source
-        };
+        let connector_type = ConnectorType::Unknown;
         ConnectorPlugin {
             class: name.to_string(),
             aliases: Vec::new(),
@@ -557,14 +552,14 @@ impl PluginSource for PythonPlugins {
         });
         for loaded in self.cache.read().values() {
             let info = match loaded {
-                Loaded::Connector(c) => vec![PluginInfo {
-                    class: c.class.clone(),
-                    plugin_type: match c.connector_type {
-                        ConnectorType::Source => PluginType::Source,
-                        ConnectorType::Sink => PluginType::Sink,
-                    },
-                    version: c.version.clone(),
-                }],
+                Loaded::Connector(c) => PluginType::of_connector(c.connector_type)
+                    .map(|plugin_type| PluginInfo {
+                        class: c.class.clone(),
+                        plugin_type,
+                        version: c.version.clone(),
+                    })
+                    .into_iter()
+                    .collect(),
                 Loaded::Transform(t) => vec![PluginInfo {
                     class: t.class.clone(),
                     plugin_type: PluginType::Transformation,

@@ -205,6 +205,8 @@ def test_import_and_syntax_errors_fail_only_that_connector(worker, broker):
     assert create(worker, "syntax", {"connector.class": "broken_syntax:Thing"}).status_code == 201
     trace = failed_trace(worker, "syntax", task=None)
     assert "SyntaxError: expected ':'" in trace and 'broken_syntax.py", line 3' in trace, trace
+    # the class never loaded, so its kind is not known (as Kafka Connect reports it)
+    assert worker.rest.status("syntax")["type"] == "unknown"
     assert "importlib" not in trace, "the import machinery's frames are noise"
 
     assert create(worker, "dep", {"connector.class": "missing_dep.Thing"}).status_code == 201
