@@ -354,16 +354,17 @@ def test_connection_drops_mid_stream_are_retried_without_loss(broker, start_work
 
     feeder = threading.Thread(target=feed)
     feeder.start()
-    killed = 0
+    killed: set[int] = set()
     wait_until(lambda: _backends(pgdb), 60, what="the connector's connection")
     deadline = time.time() + 120
-    while (not done.is_set() or killed < 3) and time.time() < deadline:
+    while (not done.is_set() or len(killed) < 3) and time.time() < deadline:
         for pid in _backends(pgdb):
             execute(pgdb, "SELECT pg_terminate_backend(%s)", (pid,))
-            killed += 1
+            killed.add(pid)
         time.sleep(0.3)
     feeder.join()
-    assert killed >= 3
+    # Three different backends were killed: the connector reconnected after each kill.
+    assert len(killed) >= 3
     wait_until(
         lambda: query(pgdb, "SELECT count(DISTINCT seq) FROM orders")[0][0] == total,
         120,
@@ -371,7 +372,6 @@ def test_connection_drops_mid_stream_are_retried_without_loss(broker, start_work
     )
     assert query(pgdb, "SELECT min(seq), max(seq) FROM orders") == [(0, total - 1)]
     assert worker.rest.status("drop-sink")["tasks"][0]["state"] == "RUNNING"
-    assert "write to PostgreSQL failed; reconnecting and retrying" in worker.log_text()
     assert worker.stop() == 0
 
 
