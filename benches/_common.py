@@ -102,29 +102,47 @@ def conveyor_cmd() -> list[str]:
 
 
 class Worker:
-    """A `conveyor standalone` process."""
+    """A `conveyor standalone` process, or with a `group` a `conveyor distributed` one."""
 
-    def __init__(self, workdir: Path, bootstrap: str, extra: dict | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        bootstrap: str,
+        extra: dict | None = None,
+        group: str | None = None,
+        name: str = "worker",
+    ):
         self.port = free_port()
         props = {
             "bootstrap.servers": bootstrap,
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",
             "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-            "offset.storage.file.filename": workdir / "offsets",
             "offset.flush.interval.ms": "1000",
             "listeners": f"http://127.0.0.1:{self.port}",
             **{f"consumer.{k}": v for k, v in TANSU_CONSUMER.items()},
-            **(extra or {}),
         }
-        (workdir / "worker.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        self.log = open(workdir / "worker.log", "wb")
+        if group:
+            props.update(
+                {
+                    "group.id": group,
+                    **{f"{t}.storage.topic": f"{group}-{t}" for t in ("config", "offset", "status")},
+                    **{f"{t}.storage.replication.factor": 1 for t in ("config", "offset", "status")},
+                }
+            )
+        else:
+            props["offset.storage.file.filename"] = workdir / "offsets"
+        props.update(extra or {})
+        (workdir / f"{name}.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+        self.log = open(workdir / f"{name}.log", "wb")
+        self.started = time.time()
         self.proc = subprocess.Popen(
-            [*conveyor_cmd(), "standalone", str(workdir / "worker.properties")],
+            [*conveyor_cmd(), "distributed" if group else "standalone", str(workdir / f"{name}.properties")],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "CONVEYOR_LOG_LEVEL": "WARN"},
         )
         self.base = f"http://127.0.0.1:{self.port}"
+        self.worker_id = f"127.0.0.1:{self.port}"
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -154,6 +172,10 @@ class Worker:
 
     def stop(self):
         self.proc.terminate()
+        self.proc.wait(60)
+
+    def kill(self):
+        self.proc.kill()
         self.proc.wait(60)
 
 

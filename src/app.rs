@@ -14,12 +14,13 @@ use crate::config::connector::NAME;
 use crate::config::provider::ConfigProviders;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
+use crate::herder::distributed::{DistributedHerder, DistributedParts};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
 use crate::herder::status_store::MemoryStatusStore;
 use crate::herder::Herder;
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
-use crate::rest::{self, AppState};
+use crate::rest::{self, AppState, RestListener};
 use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
 
 /// How to start a standalone worker.
@@ -53,6 +54,74 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// `host:port` other workers and status use for this worker: `rest.advertised.*`, else the
+/// listener's host and port, else this machine's host name.
+fn advertised_worker_id(config: &WorkerConfig, rest: Option<&RestListener>) -> String {
+    let host = config
+        .rest_advertised_host_name
+        .clone()
+        .or_else(|| {
+            rest.map(|r| r.configured_host.clone())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(host_name);
+    let port = config
+        .rest_advertised_port
+        .or(rest.map(|r| r.local_addr.port()))
+        .unwrap_or(8083);
+    format!("{host}:{port}")
+}
+
+/// Memory release and the cluster id lookup, in the background.
+fn spawn_background_chores(
+    bootstrap: &str,
+    config: &WorkerConfig,
+    cluster_id: Arc<RwLock<Option<String>>>,
+) {
+    // Idle workers give memory back: see Worker::release_free_memory.
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            Worker::release_free_memory();
+        }
+    });
+    tokio::spawn(fetch_cluster_id(
+        bootstrap.to_string(),
+        config.admin.clone(),
+        cluster_id,
+    ));
+}
+
+/// Serves the REST API on `rest` (when there is a listener) until the token is cancelled.
+fn serve_rest(
+    rest: Option<RestListener>,
+    herder: Arc<dyn Herder>,
+    config: &WorkerConfig,
+    worker_id: &str,
+) -> (
+    CancellationToken,
+    Option<JoinHandle<Result<()>>>,
+    Option<SocketAddr>,
+) {
+    let stop_rest = CancellationToken::new();
+    let mut rest_addr = None;
+    let server = rest.map(|r| {
+        rest_addr = Some(r.local_addr);
+        tracing::info!(address = %r.local_addr, worker_id = %worker_id, "REST API listening");
+        let state = AppState {
+            herder,
+            topic_tracking: config.topic_tracking_enable,
+            topic_tracking_reset: config.topic_tracking_allow_reset,
+        };
+        let token = stop_rest.clone();
+        tokio::spawn(rest::serve(r.listener, state, async move {
+            token.cancelled().await
+        }))
+    });
+    (stop_rest, server, rest_addr)
+}
+
 impl StandaloneApp {
     /// Starts everything; fails fast (port in use, bad offset file, broken connector files).
     pub async fn start(opts: StandaloneOptions) -> Result<StandaloneApp> {
@@ -73,20 +142,7 @@ impl StandaloneApp {
             .as_ref()
             .map(|b| b.bootstrap_servers().to_string())
             .unwrap_or_else(|| worker_config.bootstrap_servers.clone());
-        let host = worker_config
-            .rest_advertised_host_name
-            .clone()
-            .or_else(|| {
-                rest.as_ref()
-                    .map(|r| r.configured_host.clone())
-                    .filter(|h| !h.is_empty())
-            })
-            .unwrap_or_else(host_name);
-        let port = worker_config
-            .rest_advertised_port
-            .or(rest.as_ref().map(|r| r.local_addr.port()))
-            .unwrap_or(8083);
-        let worker_id = format!("{host}:{port}");
+        let worker_id = advertised_worker_id(&worker_config, rest.as_ref());
         let offsets: Arc<dyn OffsetStore> = match &worker_config.offset_storage_file {
             Some(path) => Arc::new(FileOffsetStore::open(path)?),
             None => Arc::new(MemoryOffsetStore::default()),
@@ -114,35 +170,14 @@ impl StandaloneApp {
             config_dir,
             cluster_id.clone(),
         );
-        // Idle workers give memory back: see Worker::release_free_memory.
-        tokio::spawn(async {
-            let mut every = tokio::time::interval(Duration::from_secs(30));
-            loop {
-                every.tick().await;
-                Worker::release_free_memory();
-            }
-        });
-        tokio::spawn(fetch_cluster_id(
-            bootstrap_servers.clone(),
-            worker_config.admin.clone(),
-            cluster_id,
-        ));
+        spawn_background_chores(&bootstrap_servers, &worker_config, cluster_id);
 
-        let stop_rest = CancellationToken::new();
-        let mut rest_addr = None;
-        let server = rest.map(|r| {
-            rest_addr = Some(r.local_addr);
-            tracing::info!(address = %r.local_addr, worker_id = %worker_id, "REST API listening");
-            let state = AppState {
-                herder: herder.clone() as Arc<dyn Herder>,
-                topic_tracking: worker_config.topic_tracking_enable,
-                topic_tracking_reset: worker_config.topic_tracking_allow_reset,
-            };
-            let token = stop_rest.clone();
-            tokio::spawn(rest::serve(r.listener, state, async move {
-                token.cancelled().await
-            }))
-        });
+        let (stop_rest, server, rest_addr) = serve_rest(
+            rest,
+            herder.clone() as Arc<dyn Herder>,
+            &worker_config,
+            &worker_id,
+        );
 
         let mut initial = Vec::new();
         for cfg in opts.connectors {
@@ -201,5 +236,130 @@ async fn fetch_cluster_id(bootstrap: String, admin: ConfigMap, slot: Arc<RwLock<
     .await;
     if let Ok(Some(id)) = result {
         *slot.write() = Some(id);
+    }
+}
+
+/// A running distributed worker.
+pub struct DistributedApp {
+    pub herder: Arc<DistributedHerder>,
+    pub rest_addr: Option<SocketAddr>,
+    stop_rest: CancellationToken,
+    server: Option<JoinHandle<Result<()>>>,
+}
+
+impl DistributedApp {
+    /// Creates or checks the internal topics, reads them, and joins the group.
+    pub async fn start(worker: WorkerConfig, registry: PluginRegistry) -> Result<DistributedApp> {
+        use crate::herder::distributed::config_store::ConfigStore;
+        use crate::herder::distributed::internal_topics;
+        use crate::herder::distributed::offset_store::KafkaOffsetStore;
+        use crate::herder::distributed::status_store::KafkaStatusStore;
+        use crate::herder::distributed::topic_log::LogClients;
+
+        let worker_config = Arc::new(worker);
+        for key in &worker_config.unknown_keys {
+            tracing::warn!(key = %key, "unknown worker config key (ignored); check it for typos");
+        }
+        let settings = worker_config.distributed.clone().ok_or_else(|| {
+            ConnectError::Config("the worker config is not a distributed worker config".into())
+        })?;
+        if worker_config.uses_embedded_broker() {
+            return Err(ConnectError::Config(
+                "bootstrap.servers=embedded is for standalone workers only: distributed workers share state through a Kafka cluster that all of them reach".into(),
+            ));
+        }
+        let listener = worker_config.listeners.first().ok_or_else(|| {
+            ConnectError::Config(
+                "listeners is empty: distributed workers need a REST listener (other workers forward requests to it)".into(),
+            )
+        })?;
+        let rest = rest::bind(listener).await?;
+        let worker_id = advertised_worker_id(&worker_config, Some(&rest));
+        let bootstrap = worker_config.bootstrap_servers.clone();
+        let admin = crate::kafka::Admin::new(&bootstrap, &worker_config.admin)?;
+        let topics = internal_topics::ensure(&admin, &settings).await?;
+
+        let clients = LogClients {
+            bootstrap: &bootstrap,
+            consumer: &worker_config.consumer,
+            producer: &worker_config.producer,
+        };
+        let (restarts_tx, restarts) = tokio::sync::mpsc::unbounded_channel();
+        let memory = Arc::new(MemoryStatusStore::new(worker_id.clone()));
+        // Creating clients fetches metadata, which blocks.
+        let (configs, offsets, statuses) = tokio::task::block_in_place(|| {
+            Ok::<_, ConnectError>((
+                Arc::new(ConfigStore::start(&clients, &topics.config, restarts_tx)?),
+                Arc::new(KafkaOffsetStore::start(&clients, &topics.offset)?),
+                Arc::new(KafkaStatusStore::start(
+                    &clients,
+                    &topics.status,
+                    &worker_id,
+                    memory,
+                )?),
+            ))
+        })?;
+        configs.read_to_end().await?;
+        offsets.read_to_end(Duration::from_secs(60)).await?;
+        statuses.read_to_end().await?;
+        tracing::info!(
+            connectors = configs.with(|s| s.connectors.len()),
+            "read the internal topics"
+        );
+
+        let (worker, requests) = Worker::new(
+            WorkerServices {
+                worker_id: worker_id.clone(),
+                config: worker_config.clone(),
+                bootstrap: bootstrap.clone(),
+                registry: Arc::new(registry),
+                offsets: offsets.clone(),
+                status: statuses.clone(),
+                embedded_topics: None,
+                providers: Arc::new(ConfigProviders::from_worker_config(&worker_config.raw)?),
+            },
+            tokio::runtime::Handle::current(),
+        );
+        let cluster_id = Arc::new(RwLock::new(None));
+        spawn_background_chores(&bootstrap, &worker_config, cluster_id.clone());
+        let herder = DistributedHerder::start(
+            DistributedParts {
+                worker: Arc::new(worker),
+                settings,
+                bootstrap,
+                url: format!("http://{worker_id}"),
+                topics,
+                configs,
+                offsets,
+                statuses,
+                cluster_id,
+            },
+            requests,
+            restarts,
+        );
+        let (stop_rest, server, rest_addr) = serve_rest(
+            Some(rest),
+            herder.clone() as Arc<dyn Herder>,
+            &worker_config,
+            &worker_id,
+        );
+        tracing::info!(group = %worker_config.distributed.as_ref().map(|d| d.group_id.as_str()).unwrap_or_default(), "Conveyor distributed worker started");
+        Ok(DistributedApp {
+            herder,
+            rest_addr,
+            stop_rest,
+            server,
+        })
+    }
+
+    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server.
+    pub async fn shutdown(mut self) {
+        tracing::info!("stopping the worker");
+        self.herder.shutdown().await;
+        self.stop_rest.cancel();
+        if let Some(s) = self.server.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        }
+        tracing::info!("worker stopped");
     }
 }

@@ -142,6 +142,19 @@ async fn run_standalone(
     Ok(())
 }
 
+async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
+    let worker_config = load_worker_config(worker, WorkerMode::Distributed)?;
+    let registry = plugin_registry(&worker_config.plugin_path);
+    let app = crate::app::DistributedApp::start(worker_config, registry).await?;
+    let herder = app.herder.clone();
+    let result = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        reason = herder.fatal_error() => Err(anyhow::anyhow!(reason)),
+    };
+    app.shutdown().await;
+    result
+}
+
 fn print_plugins(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
     let plugins = registry.list();
     if json {
@@ -192,7 +205,7 @@ pub fn run(args: Vec<String>) -> i32 {
             config_dir,
         } => runtime().and_then(|rt| rt.block_on(run_standalone(&worker, &connectors, config_dir))),
         Command::Distributed { worker } => {
-            runtime().and_then(|rt| rt.block_on(crate::herder::run_distributed_cli(&worker)))
+            runtime().and_then(|rt| rt.block_on(run_distributed(&worker)))
         }
     };
     match result {

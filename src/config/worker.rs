@@ -279,10 +279,10 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 ("worker.sync.timeout.ms", "3000", "How long the leader waits to catch up with the config topic."),
                 (
                     "scheduled.rebalance.max.delay.ms",
-                    "5000",
+                    "0",
                     "How long the tasks of a departed worker wait for it to come back before \
                      they are reassigned. Kafka Connect defaults to 300000 (5 minutes); Conveyor \
-                     defaults to 5000 so that a crashed worker's tasks run elsewhere within seconds.",
+                     defaults to 0: a crashed worker's tasks run elsewhere as soon as the group notices (after session.timeout.ms). Set it to a few seconds more than a restart takes to keep tasks in place through rolling restarts.",
                 ),
             ] {
                 def.add(

@@ -10,7 +10,7 @@ use crate::runtime::{State, Worker};
 
 use super::status_store::MemoryStatusStore;
 use super::types::{
-    ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, InstanceState, TaskState,
+    ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, InstanceState, RestartRequest, TaskState,
 };
 use super::validation::password_keys;
 
@@ -299,6 +299,43 @@ pub async fn reset_offsets(
 }
 
 /// Whether two task config lists differ (to decide if tasks must restart).
+/// Which parts of a connector a restart request restarts (KIP-745), judged by `reported`,
+/// which is then marked RESTARTING where it applies (unless the request is connector-only,
+/// whose response carries no state). Returns (restart the connector?, task numbers).
+pub fn mark_restarting(
+    reported: &mut ConnectorStateInfo,
+    request: &RestartRequest,
+) -> (bool, Vec<i32>) {
+    let restart_connector = request.restarts_connector(Some(reported.connector.state));
+    let tasks: Vec<i32> = reported
+        .tasks
+        .iter()
+        .filter(|t| request.restarts_task(Some(t.state)))
+        .map(|t| t.id)
+        .collect();
+    if !request.connector_only() {
+        if restart_connector {
+            reported.connector.state = State::Restarting;
+            reported.connector.trace = None;
+        }
+        for t in &mut reported.tasks {
+            if tasks.contains(&t.id) {
+                t.state = State::Restarting;
+                t.trace = None;
+            }
+        }
+    }
+    (restart_connector, tasks)
+}
+
+/// Whether `name` names the same connector class as `class` (for validate's 400 check).
+pub fn same_connector_class(registry: &PluginRegistry, name: &str, class: &str) -> bool {
+    match (registry.connector(name), registry.connector(class)) {
+        (Ok(a), Ok(b)) => a.class == b.class,
+        _ => false,
+    }
+}
+
 pub fn task_configs_changed(old: &[ConfigMap], new: &[ConfigMap]) -> bool {
     old != new
 }

@@ -2,6 +2,7 @@
 //! (Kafka Connect's `Herder`). The REST API only talks to a [`Herder`].
 
 pub mod common;
+pub mod distributed;
 pub mod standalone;
 pub mod status_store;
 pub mod types;
@@ -37,6 +38,12 @@ pub trait Herder: Send + Sync {
 
     /// True once startup has finished (for `/health`).
     fn is_ready(&self) -> bool;
+
+    /// Where writes must go: `None` to handle them here, or the leader's REST URL. Waits
+    /// while the cluster is rebalancing.
+    async fn leader_url(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
 
     async fn connectors(&self) -> Vec<String>;
 
@@ -107,12 +114,4 @@ pub trait Herder: Send + Sync {
 
     /// Stops every connector and task.
     async fn shutdown(&self);
-}
-
-/// `conveyor distributed`: not available yet in this build.
-pub async fn run_distributed_cli(worker: &std::path::Path) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "distributed mode is not available yet (worker config {}); run `conveyor standalone` instead",
-        worker.display()
-    )
 }

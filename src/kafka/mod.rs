@@ -5,6 +5,7 @@ pub mod admin;
 pub mod client_config;
 pub mod context;
 pub mod embedded;
+pub mod group;
 pub mod group_offsets;
 
 pub use admin::{Admin, TopicSpec};

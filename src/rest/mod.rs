@@ -126,6 +126,76 @@ async fn connect_responses(req: axum::extract::Request, next: axum::middleware::
     resp
 }
 
+/// Writes to a worker that is not the leader go to the leader (Kafka Connect forwards them
+/// too). While the cluster rebalances, or when the leader is lost mid-request, the request
+/// waits and is retried here instead of failing with 409 as in Kafka Connect.
+async fn forward_writes(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::herder::distributed::forward::{Forwarder, FORWARDED_HEADER};
+    let read_only = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if read_only
+        || !req.uri().path().starts_with("/connectors")
+        || req.headers().contains_key(FORWARDED_HEADER)
+    {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return RestError::bad_request(format!("cannot read the request body: {e}"))
+                .into_response()
+        }
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(75);
+    let forwarder = Forwarder::new();
+    loop {
+        let leader = match s.herder.leader_url().await {
+            Ok(l) => l,
+            Err(e) => return RestError::from(e).into_response(),
+        };
+        let Some(leader) = leader else {
+            let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(body));
+            return next.run(req).await;
+        };
+        tracing::debug!(leader = %leader, method = %parts.method, path = %path_and_query, "forwarding the request to the leader");
+        match forwarder
+            .send(
+                &leader,
+                parts.method.clone(),
+                &path_and_query,
+                &parts.headers,
+                body.clone(),
+            )
+            .await
+        {
+            Ok((status, headers, body)) => return (status, headers, body).into_response(),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(leader = %leader, error = %e, "could not forward a request to the leader; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return RestError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Error trying to forward REST request: {e}"),
+                )
+                .into_response()
+            }
+        }
+    }
+}
+
 /// The router, for embedding and tests.
 pub fn router(state: AppState) -> Router {
     use connectors as c;
@@ -174,6 +244,10 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward_writes,
+        ))
         .layer(axum::middleware::from_fn(connect_responses))
         .with_state(state)
 }

@@ -253,6 +253,9 @@ impl SinkTaskLoop {
             // again (default 1 s): a task that drains the queue faster than that then sits
             // idle. Fetch again soon after the queue has room.
             ("fetch.queue.backoff.ms", "10"),
+            // A task whose worker died holds its partitions until this expires (librdkafka
+            // and Kafka Connect default to 45 s); 10 s lets a sink resume sooner.
+            ("session.timeout.ms", "10000"),
         ];
         let errors = Arc::new(error_handler(&env, &converters)?);
         let shared = Arc::new(SinkShared {

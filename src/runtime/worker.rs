@@ -328,6 +328,7 @@ impl Worker {
             let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
             let _entered = span.enter();
+            tracing::info!("task starting");
             let report = |state: State, trace: Option<String>| {
                 if !sup.load(Ordering::Acquire) {
                     status.task_status(&id, state, trace);

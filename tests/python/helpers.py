@@ -140,7 +140,8 @@ class Rest:
         self.base = base.rstrip("/")
 
     def request(self, method: str, path: str, body: Any = None, **kw) -> requests.Response:
-        return requests.request(method, self.base + path, json=body, timeout=60, **kw)
+        kw.setdefault("timeout", 60)
+        return requests.request(method, self.base + path, json=body, **kw)
 
     def get(self, path: str, **kw):
         return self.request("GET", path, **kw)
@@ -231,6 +232,43 @@ class WorkerProcess:
         if config_dir:
             args += ["--config-dir", str(config_dir)]
         return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin)
+
+    @classmethod
+    def distributed(
+        cls,
+        tmp: Path,
+        bootstrap: str,
+        group: str,
+        name: str,
+        extra=None,
+        port: int | None = None,
+        wait: bool = True,
+    ):
+        """A ``conveyor distributed`` worker of ``group`` (internal topics named after it)."""
+        port = port or free_port()
+        props = {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "config.storage.topic": f"{group}-configs",
+            "offset.storage.topic": f"{group}-offsets",
+            "status.storage.topic": f"{group}-status",
+            "config.storage.replication.factor": 1,
+            "offset.storage.replication.factor": 1,
+            "status.storage.replication.factor": 1,
+            "offset.storage.partitions": 3,
+            "status.storage.partitions": 2,
+            "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "offset.flush.interval.ms": 500,
+            "listeners": f"http://127.0.0.1:{port}",
+            "consumer.fetch.wait.max.ms": 50,
+        }
+        props.update(extra or {})
+        worker_file = write_properties(tmp / f"{name}.properties", props)
+        args = [*conveyor_cmd(), "distributed", str(worker_file)]
+        env = dict(os.environ)
+        env.setdefault("RUST_LOG", "info,conveyor::rest=debug,conveyor::herder::distributed=debug")
+        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, env=env)
 
     @classmethod
     def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None, stdin=None):

@@ -380,33 +380,18 @@ impl Herder for StandaloneHerder {
         let mut connectors = self.connectors.lock().await;
         let entry = connectors.get_mut(name).ok_or_else(|| not_found(name))?;
         let worker_id = self.worker.worker_id().to_string();
-        let before = common::state_info(
+        let mut reported = common::state_info(
             name,
             Some(entry.connector_type),
             &self.statuses,
             entry.task_configs.len(),
             &worker_id,
         );
-        let restart_connector = request.restarts_connector(Some(before.connector.state));
-        let tasks_to_restart: Vec<TaskId> = before
-            .tasks
-            .iter()
-            .filter(|t| request.restarts_task(Some(t.state)))
-            .map(|t| TaskId::new(name, t.id))
+        let (restart_connector, task_numbers) = common::mark_restarting(&mut reported, &request);
+        let tasks_to_restart: Vec<TaskId> = task_numbers
+            .into_iter()
+            .map(|t| TaskId::new(name, t))
             .collect();
-        let mut reported = before;
-        if !request.connector_only() {
-            if restart_connector {
-                reported.connector.state = State::Restarting;
-                reported.connector.trace = None;
-            }
-            for t in &mut reported.tasks {
-                if tasks_to_restart.iter().any(|id| id.task == t.id) {
-                    t.state = State::Restarting;
-                    t.trace = None;
-                }
-            }
-        }
         if entry.target == TargetState::Stopped {
             // A stopped connector has no instances to restart.
             return Ok((!request.connector_only()).then_some(reported));
@@ -531,13 +516,7 @@ impl Herder for StandaloneHerder {
     }
 
     fn same_connector_class(&self, name: &str, class: &str) -> bool {
-        match (
-            self.worker.registry().connector(name),
-            self.worker.registry().connector(class),
-        ) {
-            (Ok(a), Ok(b)) => a.class == b.class,
-            _ => false,
-        }
+        common::same_connector_class(self.worker.registry(), name, class)
     }
 
     async fn shutdown(&self) {
