@@ -10,7 +10,8 @@ use crate::runtime::{State, Worker};
 
 use super::status_store::MemoryStatusStore;
 use super::types::{
-    ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, InstanceState, RestartRequest, TaskState,
+    ConnectorOffset, ConnectorOffsets, ConnectorStateInfo, InstanceState, RestartRequest, TaskInfo,
+    TaskState,
 };
 use super::validation::password_keys;
 
@@ -71,6 +72,18 @@ pub fn task_state(statuses: &MemoryStatusStore, id: &TaskId, worker_id: &str) ->
             trace: None,
         },
     }
+}
+
+/// A connector's tasks as `GET /connectors/{c}/tasks` shows them (configs masked).
+pub fn task_infos(registry: &PluginRegistry, name: &str, configs: &[ConfigMap]) -> Vec<TaskInfo> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, cfg)| TaskInfo {
+            id: TaskId::new(name, i as i32),
+            config: mask_config(registry, cfg),
+        })
+        .collect()
 }
 
 /// A config as REST shows it: PASSWORD values replaced by `[hidden]`.

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 
 use crate::config::{ConfigKeyInfo, ConfigMap};
 use crate::errors::Result;
-use crate::plugin::{PluginInfo, TaskId};
+use crate::plugin::{PluginInfo, PluginRegistry, TaskId};
 use crate::runtime::TargetState;
 
 pub use types::{
@@ -69,11 +69,20 @@ pub trait Herder: Send + Sync {
 
     async fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>>;
 
-    async fn pause_connector(&self, name: &str) -> Result<()>;
+    /// Sets a connector's target state (what pause, resume and stop do).
+    async fn set_target_state(&self, name: &str, target: TargetState) -> Result<()>;
 
-    async fn resume_connector(&self, name: &str) -> Result<()>;
+    async fn pause_connector(&self, name: &str) -> Result<()> {
+        self.set_target_state(name, TargetState::Paused).await
+    }
 
-    async fn stop_connector(&self, name: &str) -> Result<()>;
+    async fn resume_connector(&self, name: &str) -> Result<()> {
+        self.set_target_state(name, TargetState::Started).await
+    }
+
+    async fn stop_connector(&self, name: &str) -> Result<()> {
+        self.set_target_state(name, TargetState::Stopped).await
+    }
 
     /// Restarts per KIP-745; returns the state to report (with RESTARTING markers) unless
     /// the request is the connector-only form.
@@ -101,16 +110,27 @@ pub trait Herder: Send + Sync {
 
     async fn reset_connector_topics(&self, name: &str) -> Result<()>;
 
-    /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
-    async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos>;
+    /// The plugins this herder's worker can run.
+    fn registry(&self) -> &PluginRegistry;
 
-    fn plugins(&self) -> Vec<PluginInfo>;
+    /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
+    async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
+        validation::validate_connector_config(self.registry(), config)
+    }
+
+    fn plugins(&self) -> Vec<PluginInfo> {
+        self.registry().list()
+    }
 
     /// A plugin's own config keys (`GET /connector-plugins/{p}/config`).
-    fn plugin_config(&self, name: &str) -> Result<Vec<ConfigKeyInfo>>;
+    fn plugin_config(&self, name: &str) -> Result<Vec<ConfigKeyInfo>> {
+        common::plugin_config(self.registry(), name)
+    }
 
     /// Whether `name` names the same connector class as `class` (for validate's 400 check).
-    fn same_connector_class(&self, name: &str, class: &str) -> bool;
+    fn same_connector_class(&self, name: &str, class: &str) -> bool {
+        common::same_connector_class(self.registry(), name, class)
+    }
 
     /// Stops every connector and task.
     async fn shutdown(&self);

@@ -24,7 +24,7 @@ use super::protocol::{self, Assignment, InternalTopicNames, MemberMetadata, Work
 use super::status_store::KafkaStatusStore;
 use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
 use crate::config::worker::DistributedSettings;
-use crate::config::{ConfigKeyInfo, ConfigMap};
+use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 use crate::herder::common::{self, not_found, task_not_found};
 use crate::herder::types::*;
@@ -33,7 +33,7 @@ use crate::herder::validation::{
 };
 use crate::herder::{Created, Herder};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
-use crate::plugin::{ConnectorRequest, PluginInfo, TaskId};
+use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 /// Where this worker stands in the group.
@@ -967,6 +967,23 @@ impl DistributedHerder {
         Ok(snap)
     }
 
+    fn known_type(&self, name: &str, config: &ConfigMap) -> Result<ConnectorType> {
+        self.connector_type(config).ok_or_else(|| {
+            ConnectError::BadRequest(format!("Connector {name} has an unknown connector class"))
+        })
+    }
+
+    /// A connector's config and type, if it is STOPPED (offsets can only change then).
+    fn stopped_connector(&self, name: &str) -> Result<(ConfigMap, ConnectorType)> {
+        let snap = self.existing(name)?;
+        if snap.target(name) != TargetState::Stopped {
+            return Err(common::must_be_stopped(name));
+        }
+        let config = snap.connectors[name].clone();
+        let kind = self.known_type(name, &config)?;
+        Ok((config, kind))
+    }
+
     async fn set_target(&self, name: &str, target: TargetState) -> Result<()> {
         let snap = self.existing(name)?;
         self.configs.put_target_state(name, target).await?;
@@ -1150,30 +1167,16 @@ impl Herder for DistributedHerder {
 
     async fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>> {
         let snap = self.existing(name)?;
-        Ok(snap
+        let configs = snap
             .tasks
             .get(name)
             .map(|t| t.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(i, cfg)| TaskInfo {
-                id: TaskId::new(name, i as i32),
-                config: common::mask_config(self.worker.registry(), cfg),
-            })
-            .collect())
+            .unwrap_or_default();
+        Ok(common::task_infos(self.worker.registry(), name, configs))
     }
 
-    async fn pause_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Paused).await
-    }
-
-    async fn resume_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Started).await
-    }
-
-    async fn stop_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Stopped).await
+    async fn set_target_state(&self, name: &str, target: TargetState) -> Result<()> {
+        self.set_target(name, target).await
     }
 
     async fn restart_connector(
@@ -1233,9 +1236,7 @@ impl Herder for DistributedHerder {
     async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets> {
         let snap = self.existing(name)?;
         let config = &snap.connectors[name];
-        let kind = self.connector_type(config).ok_or_else(|| {
-            ConnectError::BadRequest(format!("Connector {name} has an unknown connector class"))
-        })?;
+        let kind = self.known_type(name, config)?;
         if let Err(e) = self.offsets.read_to_end(Duration::from_secs(10)).await {
             tracing::debug!(error = %e, "offsets topic not read to its end");
         }
@@ -1247,27 +1248,13 @@ impl Herder for DistributedHerder {
         name: &str,
         offsets: ConnectorOffsets,
     ) -> Result<String> {
-        let snap = self.existing(name)?;
-        if snap.target(name) != TargetState::Stopped {
-            return Err(common::must_be_stopped(name));
-        }
-        let config = &snap.connectors[name];
-        let kind = self.connector_type(config).ok_or_else(|| {
-            ConnectError::BadRequest(format!("Connector {name} has an unknown connector class"))
-        })?;
-        common::alter_offsets(&self.worker, config, kind, offsets).await
+        let (config, kind) = self.stopped_connector(name)?;
+        common::alter_offsets(&self.worker, &config, kind, offsets).await
     }
 
     async fn reset_connector_offsets(&self, name: &str) -> Result<String> {
-        let snap = self.existing(name)?;
-        if snap.target(name) != TargetState::Stopped {
-            return Err(common::must_be_stopped(name));
-        }
-        let config = &snap.connectors[name];
-        let kind = self.connector_type(config).ok_or_else(|| {
-            ConnectError::BadRequest(format!("Connector {name} has an unknown connector class"))
-        })?;
-        common::reset_offsets(&self.worker, config, kind).await
+        let (config, kind) = self.stopped_connector(name)?;
+        common::reset_offsets(&self.worker, &config, kind).await
     }
 
     async fn connector_topics(&self, name: &str) -> Result<Vec<String>> {
@@ -1281,20 +1268,8 @@ impl Herder for DistributedHerder {
         Ok(())
     }
 
-    async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validate_connector_config(self.worker.registry(), config)
-    }
-
-    fn plugins(&self) -> Vec<PluginInfo> {
-        self.worker.registry().list()
-    }
-
-    fn plugin_config(&self, name: &str) -> Result<Vec<ConfigKeyInfo>> {
-        common::plugin_config(self.worker.registry(), name)
-    }
-
-    fn same_connector_class(&self, name: &str, class: &str) -> bool {
-        common::same_connector_class(self.worker.registry(), name, class)
+    fn registry(&self) -> &PluginRegistry {
+        self.worker.registry()
     }
 
     async fn shutdown(&self) {

@@ -18,9 +18,9 @@ use super::types::*;
 use super::validation::{connector_type_of, invalid_config_message, validate_connector_config};
 use super::{Created, Herder};
 use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
-use crate::config::{ConfigKeyInfo, ConfigMap};
+use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
-use crate::plugin::{ConnectorRequest, PluginInfo, TaskId};
+use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 struct ConnectorEntry {
@@ -349,27 +349,15 @@ impl Herder for StandaloneHerder {
     async fn tasks(&self, name: &str) -> Result<Vec<TaskInfo>> {
         let connectors = self.connectors.lock().await;
         let entry = connectors.get(name).ok_or_else(|| not_found(name))?;
-        Ok(entry
-            .task_configs
-            .iter()
-            .enumerate()
-            .map(|(i, cfg)| TaskInfo {
-                id: TaskId::new(name, i as i32),
-                config: common::mask_config(self.worker.registry(), cfg),
-            })
-            .collect())
+        Ok(common::task_infos(
+            self.worker.registry(),
+            name,
+            &entry.task_configs,
+        ))
     }
 
-    async fn pause_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Paused).await
-    }
-
-    async fn resume_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Started).await
-    }
-
-    async fn stop_connector(&self, name: &str) -> Result<()> {
-        self.set_target(name, TargetState::Stopped).await
+    async fn set_target_state(&self, name: &str, target: TargetState) -> Result<()> {
+        self.set_target(name, target).await
     }
 
     async fn restart_connector(
@@ -503,20 +491,8 @@ impl Herder for StandaloneHerder {
         Ok(())
     }
 
-    async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validate_connector_config(self.worker.registry(), config)
-    }
-
-    fn plugins(&self) -> Vec<PluginInfo> {
-        self.worker.registry().list()
-    }
-
-    fn plugin_config(&self, name: &str) -> Result<Vec<ConfigKeyInfo>> {
-        common::plugin_config(self.worker.registry(), name)
-    }
-
-    fn same_connector_class(&self, name: &str, class: &str) -> bool {
-        common::same_connector_class(self.worker.registry(), name, class)
+    fn registry(&self) -> &PluginRegistry {
+        self.worker.registry()
     }
 
     async fn shutdown(&self) {
