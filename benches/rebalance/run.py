@@ -6,7 +6,7 @@
    survivors (target: at most 15 s; Kafka Connect waits scheduled.rebalance.max.delay.ms,
    300 s by default, before it reassigns a lost worker's tasks).
 
-Workers use Conveyor's defaults (session.timeout.ms=10000, heartbeat.interval.ms=3000,
+Workers use Conveyor's defaults (session.timeout.ms=10000, heartbeat.interval.ms=1000,
 scheduled.rebalance.max.delay.ms=0). Each round uses a fresh group; the script prints every
 round and the median, and asserts nothing.
 
