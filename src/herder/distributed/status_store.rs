@@ -112,36 +112,47 @@ impl KafkaStatusStore {
     }
 
     /// Writes again the status of what this worker runs where the status topic now names
-    /// another worker (one that stopped a duplicate of it during a rebalance).
+    /// another worker (one that stopped a duplicate of it during a rebalance). The rewrite
+    /// carries a generation above the other worker's, so every reader takes it.
     pub fn reassert(&self, connectors: &[String], tasks: &[TaskId]) {
-        let stale = |current: Option<Status>| current.is_none_or(|c| c.worker_id != self.worker_id);
+        let keys = connectors
+            .iter()
+            .map(|name| {
+                (
+                    format!("status-connector-{name}"),
+                    self.memory.connector(name),
+                )
+            })
+            .chain(tasks.iter().map(|id| {
+                (
+                    format!("status-task-{}-{}", id.connector, id.task),
+                    self.memory.task(id),
+                )
+            }));
         let mut again = Vec::new();
         {
             let own = self.own.lock();
-            for name in connectors {
-                if stale(self.memory.connector(name)) {
-                    if let Some(s) = own.get(&format!("status-connector-{name}")) {
-                        again.push((Some(name.clone()), None, s.clone()));
-                    }
-                }
-            }
-            for id in tasks {
-                if stale(self.memory.task(id)) {
-                    if let Some(s) = own.get(&format!("status-task-{}-{}", id.connector, id.task)) {
-                        again.push((None, Some(id.clone()), s.clone()));
-                    }
+            for (key, current) in keys {
+                let (Some(current), Some(mine)) = (current, own.get(&key)) else {
+                    continue;
+                };
+                if current.worker_id != self.worker_id && mine.state != State::Unassigned {
+                    let mut s = mine.clone();
+                    s.generation = s
+                        .generation
+                        .max(self.generation.load(Ordering::Acquire))
+                        .max(current.generation + 1);
+                    again.push((key, s));
                 }
             }
         }
-        for (connector, task, s) in again {
-            if s.state == State::Unassigned {
-                continue;
+        for (key, s) in again {
+            if let Some(name) = key.strip_prefix("status-connector-") {
+                self.memory.put_connector(name, s.clone());
+            } else if let Some(StatusKey::Task(id)) = parse_key(&key) {
+                self.memory.put_task(&id, s.clone());
             }
-            match (connector, task) {
-                (Some(c), _) => self.connector_status(&c, s.state, s.trace),
-                (_, Some(t)) => self.task_status(&t, s.state, s.trace),
-                _ => {}
-            }
+            self.write(key, &s);
         }
     }
 
@@ -214,15 +225,21 @@ fn apply_record(memory: &MemoryStatusStore, me: &str, r: LogRecord<'_>) {
 }
 
 impl StatusListener for KafkaStatusStore {
+    // Local reports follow the same putSafe rule as everyone else's, so this worker's view
+    // matches the others' (and `reassert` sees when another worker's entry is shown).
     fn connector_status(&self, connector: &str, state: State, trace: Option<String>) {
         let s = self.status(state, trace);
-        self.memory.put_connector(connector, s.clone());
+        if should_replace(self.memory.connector(connector).as_ref(), &s) {
+            self.memory.put_connector(connector, s.clone());
+        }
         self.write(format!("status-connector-{connector}"), &s);
     }
 
     fn task_status(&self, id: &TaskId, state: State, trace: Option<String>) {
         let s = self.status(state, trace);
-        self.memory.put_task(id, s.clone());
+        if should_replace(self.memory.task(id).as_ref(), &s) {
+            self.memory.put_task(id, s.clone());
+        }
         self.write(format!("status-task-{}-{}", id.connector, id.task), &s);
     }
 
