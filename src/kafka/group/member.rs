@@ -92,6 +92,8 @@ fn str_bytes(s: &str) -> StrBytes {
 pub struct GroupMember {
     settings: GroupSettings,
     connection: Option<BrokerConnection>,
+    /// The last coordinator found, kept when the connection is dropped.
+    coordinator_address: Option<String>,
     member_id: String,
     generation: i32,
 }
@@ -101,6 +103,7 @@ impl GroupMember {
         GroupMember {
             settings,
             connection: None,
+            coordinator_address: None,
             member_id: String::new(),
             generation: -1,
         }
@@ -121,6 +124,7 @@ impl GroupMember {
             for address in &self.settings.bootstrap {
                 match self.find_coordinator(address).await {
                     Ok(conn) => {
+                        self.coordinator_address = Some(conn.address().to_string());
                         self.connection = Some(conn);
                         break;
                     }
@@ -459,7 +463,9 @@ impl GroupMember {
         interval: Duration,
         alive: std::sync::Arc<parking_lot::Mutex<std::time::Instant>>,
     ) -> Option<KeepAlive> {
-        let address = self.connection.as_ref()?.address().to_string();
+        // Also after the main connection was dropped (a failed request): that is when a
+        // member is most at risk of looking dead.
+        let address = self.coordinator_address.clone()?;
         if self.member_id.is_empty() {
             return None;
         }
