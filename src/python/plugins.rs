@@ -450,68 +450,94 @@ fn plugin_type(name: &str) -> Option<PluginType> {
     })
 }
 
+impl PythonPlugins {
+    /// Looks up a plugin of one kind: `build` makes the registry entry from the class, `pick`
+    /// takes it out of [`Loaded`] (`None` when the name is a plugin of another kind, which
+    /// `what` names in the error).
+    fn load<T>(
+        &self,
+        kind: Kind,
+        name: &str,
+        build: fn(Python<'_>, Py<PyAny>, &str) -> Result<Loaded>,
+        pick: fn(Loaded) -> Option<T>,
+        what: &str,
+    ) -> Option<std::result::Result<T, LoadError>> {
+        let owned = name.trim().to_string();
+        let result = self.lookup(kind, name, |py, cls| build(py, cls, &owned))?;
+        Some(result.and_then(|loaded| {
+            pick(loaded).ok_or_else(|| {
+                LoadError::Config(ConnectError::Other(format!("{name} is not a {what}")))
+            })
+        }))
+    }
+}
+
 impl PluginSource for PythonPlugins {
     fn connector(&self, name: &str) -> Option<Result<ConnectorPlugin>> {
-        let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Connector, name, |py, cls| {
-            Self::build_connector(py, cls, &owned)
-        })?;
+        let result = self.load(
+            Kind::Connector,
+            name,
+            Self::build_connector,
+            |l| match l {
+                Loaded::Connector(p) => Some(p),
+                _ => None,
+            },
+            "connector",
+        )?;
         Some(match result {
-            Ok(Loaded::Connector(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!("{name} is not a connector"))),
+            Ok(p) => Ok(p),
             Err(LoadError::Import(e)) => Ok(Self::broken_connector(name.trim(), e)),
             Err(e) => Err(e.into_error()),
         })
     }
 
     fn task(&self, name: &str) -> Option<Result<TaskPlugin>> {
-        let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Task, name, |py, cls| {
-            Self::build_task(py, cls, &owned)
-        })?;
-        Some(match result {
-            Ok(Loaded::Task(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!("{name} is not a task"))),
-            Err(e) => Err(e.into_error()),
-        })
+        let pick = |l| match l {
+            Loaded::Task(p) => Some(p),
+            _ => None,
+        };
+        let result = self.load(Kind::Task, name, Self::build_task, pick, "task")?;
+        Some(result.map_err(LoadError::into_error))
     }
 
     fn transform(&self, name: &str) -> Option<Result<TransformPlugin>> {
-        let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Transformation, name, |py, cls| {
-            Self::build_transform(py, cls, &owned)
-        })?;
-        Some(match result {
-            Ok(Loaded::Transform(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!(
-                "{name} is not a transformation"
-            ))),
-            Err(e) => Err(e.into_error()),
-        })
+        let pick = |l| match l {
+            Loaded::Transform(p) => Some(p),
+            _ => None,
+        };
+        let kind = Kind::Transformation;
+        let result = self.load(kind, name, Self::build_transform, pick, "transformation")?;
+        Some(result.map_err(LoadError::into_error))
     }
 
     fn predicate(&self, name: &str) -> Option<Result<PredicatePlugin>> {
-        let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Predicate, name, |py, cls| {
-            Self::build_predicate(py, cls, &owned)
-        })?;
-        Some(match result {
-            Ok(Loaded::Predicate(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!("{name} is not a predicate"))),
-            Err(e) => Err(e.into_error()),
-        })
+        let pick = |l| match l {
+            Loaded::Predicate(p) => Some(p),
+            _ => None,
+        };
+        let result = self.load(
+            Kind::Predicate,
+            name,
+            Self::build_predicate,
+            pick,
+            "predicate",
+        )?;
+        Some(result.map_err(LoadError::into_error))
     }
 
     fn converter(&self, name: &str) -> Option<Result<ConverterPlugin>> {
-        let owned = name.trim().to_string();
-        let result = self.lookup(Kind::Converter, name, |py, cls| {
-            Self::build_converter(py, cls, &owned)
-        })?;
-        Some(match result {
-            Ok(Loaded::Converter(p)) => Ok(p),
-            Ok(_) => Err(ConnectError::Other(format!("{name} is not a converter"))),
-            Err(e) => Err(e.into_error()),
-        })
+        let pick = |l| match l {
+            Loaded::Converter(p) => Some(p),
+            _ => None,
+        };
+        let result = self.load(
+            Kind::Converter,
+            name,
+            Self::build_converter,
+            pick,
+            "converter",
+        )?;
+        Some(result.map_err(LoadError::into_error))
     }
 
     fn list(&self) -> Vec<PluginInfo> {
