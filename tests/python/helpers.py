@@ -45,20 +45,24 @@ def unique(prefix: str) -> str:
 
 
 class Broker:
-    """A running tansu broker."""
+    """A client's view of a running Kafka broker: admin, produce, consume. ``client`` holds the
+    settings every client needs on top of ``bootstrap.servers`` (security, for a secured one)."""
 
-    def __init__(self, bootstrap: str, proc: subprocess.Popen, log: Path):
+    def __init__(self, bootstrap: str, node=None, client: dict | None = None):
         self.bootstrap = bootstrap
-        self.proc = proc
-        self.log = log
+        self.node = node
+        self.client = dict(client or {})
+
+    def _config(self, **kw) -> dict:
+        return {"bootstrap.servers": self.bootstrap, **self.client, **kw}
 
     def admin(self):
         from confluent_kafka.admin import AdminClient
 
-        return AdminClient({"bootstrap.servers": self.bootstrap})
+        return AdminClient(self._config())
 
     def create_topic(self, name: str, partitions: int = 1) -> str:
-        """Creates a topic through the Admin API (tansu needs this before a group consumes it)."""
+        """Creates a topic through the Admin API; an existing one is fine."""
         from confluent_kafka.admin import NewTopic
 
         admin = self.admin()  # keep a reference: the futures die with the client
@@ -79,12 +83,10 @@ class Broker:
         headers=None,
         one_per_batch: bool = False,
     ):
-        """Produces values in order. ``one_per_batch`` writes each record as its own batch:
-        tansu cannot serve a fetch that starts in the middle of a batch, so tests that rewind
-        to a single record's offset need it."""
+        """Produces values in order; ``one_per_batch`` writes each record as its own batch."""
         from confluent_kafka import Producer
 
-        p = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 0 if one_per_batch else 5})
+        p = Producer(self._config(**{"linger.ms": 0 if one_per_batch else 5}))
         for v in values:
             p.produce(topic, value=v, key=key, headers=headers)
             if one_per_batch:
@@ -97,12 +99,9 @@ class Broker:
         from confluent_kafka import Consumer, TopicPartition
 
         c = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": unique("reader"),
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 50,
-            }
+            self._config(
+                **{"group.id": unique("reader"), "enable.auto.commit": False, "fetch.wait.max.ms": 50}
+            )
         )
         md = c.list_topics(topic, timeout=10)
         parts = [TopicPartition(topic, p, 0) for p in md.topics[topic].partitions]
@@ -120,17 +119,11 @@ class Broker:
     def committed(self, group: str, topic: str, partitions: int = 1) -> dict[int, int]:
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
+        c = Consumer(self._config(**{"group.id": group, "enable.auto.commit": False}))
         res = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
         c.close()
         return {tp.partition: tp.offset for tp in res}
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 class Rest:

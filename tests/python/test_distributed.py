@@ -1,5 +1,5 @@
 """Distributed mode: several ``conveyor distributed`` processes on loopback forming one Connect
-cluster through tansu, with state in the internal topics."""
+cluster through Apache Kafka, with state in the internal topics."""
 
 from __future__ import annotations
 
@@ -78,15 +78,18 @@ def task_starts(workers: list[WorkerProcess]) -> Counter:
     return starts
 
 
+def committed_offsets(worker: WorkerProcess, connector: str) -> list[int]:
+    """The committed offsets of a connector (``GET /connectors/{c}/offsets``), as numbers: a
+    FileStreamSource's file position, or a sink's consumer offset per partition."""
+    r = worker.rest.get(f"/connectors/{connector}/offsets")
+    assert r.status_code == 200, r.text
+    return [next(iter(o["offset"].values())) for o in r.json()["offsets"]]
+
+
 def worker_id(w: WorkerProcess) -> str:
     return f"127.0.0.1:{w.port}"
 
 
-# Known issue, seen in about one run in eight: tansu's coordinator now and then drops a live
-# worker from a generation (its heartbeats notwithstanding), the leader then gives that
-# worker's tasks to others, and a task briefly runs on two workers until the next rebalance.
-# The scenario is run a second time when that happens; see the closing note of issue 5.
-@pytest.mark.flaky(reruns=1)
 def test_tasks_spread_move_without_restarts_and_survive_a_kill(cluster, broker, tmp_path):
     topic = broker.create_topic(unique("lines"), partitions=6)
     source_file, sink_file = tmp_path / "in.txt", tmp_path / "out.txt"
@@ -135,13 +138,23 @@ def test_tasks_spread_move_without_restarts_and_survive_a_kill(cluster, broker, 
         else:
             assert starts_after[t] == starts_before[t], f"{t} was restarted without moving"
 
-    # kill -9 the worker running the source task once its offsets are committed (every
-    # 500 ms): everything runs elsewhere, and the source resumes where the killed one stopped.
+    # kill -9 the worker running the source task once every offset is committed, the source's
+    # (its position is the whole file) and the sink's (all 6000 records): everything then runs
+    # elsewhere, the source resumes where the killed one stopped and nothing is replayed.
     victim = next(w for w in workers if worker_id(w) == after[("src", 0)])
     with open(source_file, "a") as f:
         f.write("".join(f"line-{i}\n" for i in range(3000, 6000)))
     wait_until(lambda: len(read_lines(sink_file)) >= 6000, 60, what="lines flowing before the kill")
-    time.sleep(2)
+    wait_until(
+        lambda: committed_offsets(w1, "src") == [source_file.stat().st_size],
+        60,
+        what="the source's offset committed at the end of the file",
+    )
+    wait_until(
+        lambda: sum(committed_offsets(w1, "sink")) == 6000,
+        60,
+        what="the sink's consumer offsets committed for all 6000 records",
+    )
     victim.kill()
     killed_at = time.time()
     alive.discard(worker_id(victim))

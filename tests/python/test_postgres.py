@@ -1,6 +1,6 @@
-"""The PostgreSQL sink and source (Confluent JDBC connector compatible) end to end: a tansu
-broker, standalone workers driven over REST, and the PostgreSQL at 127.0.0.1:5432 (each test
-gets its own database)."""
+"""The PostgreSQL sink and source (Confluent JDBC connector compatible) end to end: Apache
+Kafka, standalone workers driven over REST, and the test-owned PostgreSQL (each test gets its
+own database)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from helpers import unique, wait_until, write_properties
 
 psycopg = pytest.importorskip("psycopg")
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
+# Filled in by the ``pgdb`` fixture from the test-owned PostgreSQL.
+PG = {"host": "127.0.0.1", "port": 0, "user": "postgres"}
 
 JSON_CONVERTERS = {
     "key.converter": "org.apache.kafka.connect.json.JsonConverter",
@@ -38,8 +39,9 @@ KEY_SCHEMA = {"type": "int64", "optional": False}
 
 
 @pytest.fixture
-def pgdb():
+def pgdb(postgres):
     """A database of the test's own, dropped afterwards."""
+    PG["port"] = postgres.port
     name = f"conveyor_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
         admin.execute(f"CREATE DATABASE {name}")
@@ -83,7 +85,7 @@ def sink_config(db: str, topic: str, **overrides) -> dict:
         "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
         "tasks.max": "1",
         "topics": topic,
-        "connection.url": f"jdbc:postgresql://127.0.0.1:5432/{db}",
+        "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{db}",
         "connection.user": "postgres",
         "connection.password": "secret",
         "auto.create": "true",
@@ -110,7 +112,9 @@ def test_seed_config_upserts_the_latest_value_per_key(broker, start_worker, pgdb
         },
     }
     # The issue's config verbatim, pointed at this test's database.
-    seed["config"]["connection.url"] = seed["config"]["connection.url"].replace("mydb", pgdb)
+    seed["config"]["connection.url"] = seed["config"]["connection.url"].replace(
+        "localhost:5432/mydb", f"localhost:{PG['port']}/{pgdb}"
+    )
     worker = start_worker(extra=JSON_CONVERTERS)
     r = worker.rest.post("/connectors", seed)
     assert r.status_code == 201, r.text
@@ -475,7 +479,7 @@ def source_properties(tmp_path, db: str, name: str, **config):
         "name": name,
         "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
         "tasks.max": "2",
-        "connection.url": f"jdbc:postgresql://127.0.0.1:5432/{db}",
+        "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{db}",
         "connection.user": "postgres",
         "connection.password": "secret",
         "poll.interval.ms": "200",

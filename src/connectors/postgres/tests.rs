@@ -1,4 +1,5 @@
-//! Tests against the PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth). Each test
+//! Tests against the test-owned PostgreSQL that `scripts/test.sh` starts (its port in
+//! `CONVEYOR_TEST_PG_PORT`, user postgres, trust auth); without it they are skipped. Each test
 //! creates its own database and drops it, even when it fails.
 
 use std::collections::HashMap;
@@ -22,31 +23,43 @@ use crate::plugin::{
 
 use super::{PostgresSinkTask, PostgresSourceConnector, PostgresSourceTask};
 
-const ADMIN_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+/// The test-owned PostgreSQL's port, or None (the test is skipped) when none was started.
+fn pg_port() -> Option<u16> {
+    match std::env::var("CONVEYOR_TEST_PG_PORT") {
+        Ok(port) => Some(port.parse().expect("CONVEYOR_TEST_PG_PORT is a port number")),
+        Err(_) => {
+            eprintln!("skipped: no test PostgreSQL (CONVEYOR_TEST_PG_PORT; scripts/test.sh sets it)");
+            None
+        }
+    }
+}
+
+fn conninfo(port: u16, dbname: &str) -> String {
+    format!("host=127.0.0.1 port={port} user=postgres dbname={dbname}")
+}
 
 /// A database of its own for one test, dropped when the test ends.
 struct TestDb {
     name: String,
+    port: u16,
     client: tokio_postgres::Client,
 }
 
 impl TestDb {
-    async fn new() -> TestDb {
+    async fn new() -> Option<TestDb> {
+        let port = pg_port()?;
         let name = format!("conveyor_pg_{:016x}", rand::random::<u64>());
-        let admin = connect(ADMIN_URL).await;
+        let admin = connect(&conninfo(port, "test")).await;
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("create the test database");
-        let client = connect(&format!(
-            "host=127.0.0.1 port=5432 user=postgres dbname={name}"
-        ))
-        .await;
-        TestDb { name, client }
+        let client = connect(&conninfo(port, &name)).await;
+        Some(TestDb { name, port, client })
     }
 
     fn url(&self) -> String {
-        format!("jdbc:postgresql://127.0.0.1:5432/{}", self.name)
+        format!("jdbc:postgresql://127.0.0.1:{}/{}", self.port, self.name)
     }
 
     async fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
@@ -75,6 +88,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let admin_url = conninfo(self.port, "test");
         // Drop cannot await: drop the database from a thread with its own runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -82,7 +96,7 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                let admin = connect(ADMIN_URL).await;
+                let admin = connect(&admin_url).await;
                 let _ = admin
                     .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .await;
@@ -95,7 +109,7 @@ impl Drop for TestDb {
 async fn connect(conninfo: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(conninfo, NoTls)
         .await
-        .expect("connect to the PostgreSQL at 127.0.0.1:5432");
+        .unwrap_or_else(|e| panic!("connect to the test PostgreSQL ({conninfo}): {e}"));
     tokio::spawn(conn);
     client
 }
@@ -188,7 +202,9 @@ async fn flush(task: &mut PostgresSinkTask) -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upsert_keeps_the_last_value_per_key_and_creates_the_table() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -311,7 +327,9 @@ fn all_types_value(n: i64) -> (Option<SchemaRef>, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_connect_type_round_trips_in_insert_mode() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -366,7 +384,9 @@ async fn every_connect_type_round_trips_in_insert_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn existing_columns_of_other_types_are_written_through_casts() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE t (id int4 PRIMARY KEY, price numeric(10,2), ref uuid, note varchar(20), ts timestamptz, d timestamp, n int2)").await;
     let schema = SchemaBuilder::struct_()
         .field("id", Schema::int64())
@@ -434,7 +454,9 @@ async fn existing_columns_of_other_types_are_written_through_casts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timestamps_in_columns_without_zone_are_wall_clock_in_db_timezone() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -465,7 +487,9 @@ async fn timestamps_in_columns_without_zone_are_wall_clock_in_db_timezone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_mode_changes_existing_rows_only() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE orders (id bigint PRIMARY KEY, item text, qty int)")
         .await;
     db.exec("INSERT INTO orders VALUES (1, 'a', 1), (2, 'b', 2)")
@@ -502,7 +526,9 @@ async fn update_mode_changes_existing_rows_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tombstones_delete_in_record_order() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     for mode in ["insert", "upsert"] {
         db.exec("DROP TABLE IF EXISTS orders").await;
         let (mut task, _) = sink(
@@ -555,7 +581,9 @@ async fn tombstones_delete_in_record_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_evolve_adds_nullable_columns_and_is_required_for_new_fields() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let v2 = SchemaBuilder::struct_()
         .field("id", Schema::int64())
         .field("item", Schema::optional_string())
@@ -623,7 +651,9 @@ fn json_map(v: serde_json::Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemaless_maps_infer_types_and_follow_existing_columns() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz, amount numeric(12,3), payload jsonb, label text)").await;
     let (mut task, _) = sink(
         config(
@@ -681,7 +711,9 @@ async fn schemaless_maps_infer_types_and_follow_existing_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_not_null_violation_is_reported_and_the_rest_written() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int)")
         .await;
     let reporter = Arc::new(CollectingReporter::default());
@@ -720,7 +752,9 @@ async fn a_not_null_violation_is_reported_and_the_rest_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_not_null_violation_without_a_reporter_fails_with_the_postgres_error() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE orders (id bigint PRIMARY KEY, item text NOT NULL, qty int)")
         .await;
     let (mut task, _) = sink(
@@ -757,7 +791,9 @@ async fn a_not_null_violation_without_a_reporter_fails_with_the_postgres_error()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_retried_without_loss() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -798,7 +834,9 @@ async fn a_dropped_connection_is_retried_without_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_give_up_with_the_error_after_max_retries() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -834,7 +872,9 @@ async fn retries_give_up_with_the_error_after_max_retries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_stores_offsets_with_the_rows_and_rewinds_on_open() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let cfg = config(
         &db,
         &[
@@ -890,7 +930,9 @@ async fn exactly_once_stores_offsets_with_the_rows_and_rewinds_on_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_coordinates_and_record_value_keys() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(
         config(
             &db,
@@ -956,7 +998,9 @@ async fn kafka_coordinates_and_record_value_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_table_without_auto_create_names_the_table() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     let (mut task, _) = sink(config(&db, &[]), None).await;
     task.put(vec![sink_record(
         "nowhere",
@@ -1045,7 +1089,9 @@ fn source_config(db: &TestDb, pairs: &[(&str, &str)]) -> ConfigMap {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incrementing_mode_reads_new_rows_and_resumes_from_offsets() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, price numeric(8,2), seen date, at timestamp, other inet)").await;
     db.exec("INSERT INTO items (name, price, seen, at, other) SELECT 'n' || i, i * 1.25, DATE '2024-01-01' + i, TIMESTAMP '2024-01-01 00:00:00' + i * INTERVAL '1 second', '10.0.0.1' FROM generate_series(1, 250) i").await;
     let offsets = Arc::new(StoredOffsets::default());
@@ -1102,7 +1148,9 @@ async fn incrementing_mode_reads_new_rows_and_resumes_from_offsets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timestamp_modes_track_updates_and_resume() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE t (id int PRIMARY KEY, v text, updated timestamptz NOT NULL)")
         .await;
     db.exec("INSERT INTO t SELECT i, 'v' || i, TIMESTAMPTZ '2024-01-01 00:00:00+00' + (i / 2) * INTERVAL '1.000001 second' FROM generate_series(1, 10) i").await;
@@ -1150,7 +1198,9 @@ async fn timestamp_modes_track_updates_and_resume() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_and_query_modes() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE a (id int, label text); INSERT INTO a VALUES (1, 'x'), (2, 'y')")
         .await;
     let mut task = source(
@@ -1206,7 +1256,9 @@ async fn bulk_and_query_modes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connector_spreads_selected_tables_over_tasks() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE t1 (id int); CREATE TABLE t2 (id int); CREATE TABLE t3 (id int); CREATE SCHEMA other; CREATE TABLE other.t4 (id int)").await;
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let mut connector = PostgresSourceConnector::default();
@@ -1235,7 +1287,9 @@ async fn connector_spreads_selected_tables_over_tasks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn source_rejects_nullable_incrementing_columns() {
-    let db = TestDb::new().await;
+    let Some(db) = TestDb::new().await else {
+        return;
+    };
     db.exec("CREATE TABLE n (id int, v text)").await;
     let mut task = source(
         source_config(
