@@ -12,12 +12,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::connector::NAME;
 use crate::config::provider::ConfigProviders;
+use crate::config::worker::is_kafka_security_key;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::herder::distributed::{DistributedHerder, DistributedParts};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
 use crate::herder::status_store::MemoryStatusStore;
 use crate::herder::Herder;
+use crate::kafka::security::KafkaSecurity;
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::{self, AppState, RestListener};
@@ -122,6 +124,27 @@ fn serve_rest(
     (stop_rest, server, rest_addr)
 }
 
+/// Reads the worker's Kafka security settings, top-level and per client, so that a store that
+/// cannot be read, a wrong store password or a mechanism Conveyor cannot honour stops the
+/// worker at start with the setting's name, rather than failing each client later.
+fn check_kafka_security(config: &WorkerConfig) -> Result<KafkaSecurity> {
+    let security = KafkaSecurity::from_config(&config.security)?;
+    for (prefix, map) in [
+        ("producer.", &config.producer),
+        ("consumer.", &config.consumer),
+        ("admin.", &config.admin),
+    ] {
+        let overridden = map
+            .keys()
+            .any(|k| config.raw.contains_key(&format!("{prefix}{k}")) && is_kafka_security_key(k));
+        if overridden {
+            KafkaSecurity::from_config(map)
+                .map_err(|e| e.context(format!("in the {prefix}* settings")))?;
+        }
+    }
+    Ok(security)
+}
+
 impl StandaloneApp {
     /// Starts everything; fails fast (port in use, bad offset file, broken connector files).
     pub async fn start(opts: StandaloneOptions) -> Result<StandaloneApp> {
@@ -129,6 +152,7 @@ impl StandaloneApp {
         for key in &worker_config.unknown_keys {
             tracing::warn!(key = %key, "unknown worker config key (ignored); check it for typos");
         }
+        check_kafka_security(&worker_config)?;
         let rest = match worker_config.listeners.first() {
             Some(url) => Some(rest::bind(url).await?),
             None => None,
@@ -221,16 +245,18 @@ impl StandaloneApp {
 
 async fn fetch_cluster_id(bootstrap: String, admin: ConfigMap, slot: Arc<RwLock<Option<String>>>) {
     let result = tokio::task::spawn_blocking(move || {
-        let client: rdkafka::admin::AdminClient<crate::kafka::LoggingContext> =
-            crate::kafka::build_client_config(
-                &bootstrap,
-                crate::kafka::ClientRole::Admin,
-                &[],
-                &admin,
-                &ConfigMap::new(),
-            )
+        let config = crate::kafka::build_client_config(
+            &bootstrap,
+            crate::kafka::ClientRole::Admin,
+            &[],
+            &admin,
+            &ConfigMap::new(),
+        )
+        .ok()?;
+        let client: rdkafka::admin::AdminClient<crate::kafka::LoggingContext> = config
             .create_with_context(crate::kafka::LoggingContext::default())
             .ok()?;
+        crate::kafka::security::oauth::set_token_directly(client.inner(), &config).ok()?;
         client.inner().fetch_cluster_id(Duration::from_secs(30))
     })
     .await;
@@ -263,6 +289,7 @@ impl DistributedApp {
         let settings = worker_config.distributed.clone().ok_or_else(|| {
             ConnectError::Config("the worker config is not a distributed worker config".into())
         })?;
+        let security = check_kafka_security(&worker_config)?;
         if worker_config.uses_embedded_broker() {
             return Err(ConnectError::Config(
                 "bootstrap.servers=embedded is for standalone workers only: distributed workers share state through a Kafka cluster that all of them reach".into(),
@@ -327,6 +354,7 @@ impl DistributedApp {
                 worker: Arc::new(worker),
                 settings,
                 bootstrap,
+                security,
                 url: format!("http://{worker_id}"),
                 topics,
                 configs,

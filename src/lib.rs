@@ -19,6 +19,7 @@ pub mod plugin;
 pub mod python;
 pub mod rest;
 pub mod runtime;
+pub mod tls;
 pub mod transform;
 
 pub use errors::{ConnectError, Result};

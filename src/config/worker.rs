@@ -66,17 +66,25 @@ pub struct WorkerConfig {
     pub config_providers: Vec<String>,
     pub topic_tracking_enable: bool,
     pub topic_tracking_allow_reset: bool,
-    /// `producer.*` with the prefix removed.
+    /// The top-level Kafka security keys (`security.protocol`, `ssl.*`, `sasl.*`): the
+    /// worker's own connections (group membership, internal topics) use them.
+    pub security: ConfigMap,
+    /// `producer.*` with the prefix removed, over the top-level security keys.
     pub producer: ConfigMap,
-    /// `consumer.*` with the prefix removed.
+    /// `consumer.*` with the prefix removed, over the top-level security keys.
     pub consumer: ConfigMap,
-    /// `admin.*` with the prefix removed.
+    /// `admin.*` with the prefix removed, over the top-level security keys.
     pub admin: ConfigMap,
     pub distributed: Option<DistributedSettings>,
     /// Everything the user wrote, for config providers and plugins.
     pub raw: ConfigMap,
     /// Keys Conveyor does not know; reported as a warning.
     pub unknown_keys: Vec<String>,
+}
+
+/// Whether a key is one of Kafka's client security settings.
+pub fn is_kafka_security_key(key: &str) -> bool {
+    key == "security.protocol" || key.starts_with("ssl.") || key.starts_with("sasl.")
 }
 
 /// Prefixes whose keys are passed on to someone else and so are never "unknown".
@@ -328,6 +336,19 @@ impl WorkerConfig {
             config: with_prefix(raw, &format!("{key}.")),
         };
         let ms = |key: &str| Duration::from_millis(p.long(key).unwrap_or(0).max(0) as u64);
+        let security: ConfigMap = raw
+            .iter()
+            .filter(|(k, _)| is_kafka_security_key(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Connect applies top-level security settings to the worker's own clients only and
+        // wants them repeated under producer./consumer./admin.; Conveyor applies them to every
+        // client, and the prefixed keys still win.
+        let client = |prefix: &str| {
+            let mut map = security.clone();
+            map.extend(with_prefix(raw, prefix));
+            map
+        };
         let rest_advertised_port = match p.int("rest.advertised.port") {
             Some(port) => Some(u16::try_from(port).map_err(|_| {
                 ConfigErrors(vec![format!(
@@ -382,9 +403,10 @@ impl WorkerConfig {
             config_providers: p.list("config.providers"),
             topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
             topic_tracking_allow_reset: p.boolean("topic.tracking.allow.reset").unwrap_or(true),
-            producer: with_prefix(raw, "producer."),
-            consumer: with_prefix(raw, "consumer."),
-            admin: with_prefix(raw, "admin."),
+            producer: client("producer."),
+            consumer: client("consumer."),
+            admin: client("admin."),
+            security,
             distributed,
             raw: raw.clone(),
             unknown_keys,

@@ -200,9 +200,15 @@ pub fn connector_type_of(registry: &PluginRegistry, config: &ConfigMap) -> Optio
     registry.connector(class).ok().map(|p| p.connector_type)
 }
 
-/// Names of the PASSWORD keys of a connector config (common, connector and SMT keys).
+/// Names of the PASSWORD keys of a connector config (common, connector and SMT keys), and of
+/// the keys that are secrets by name whatever reads them (client overrides such as
+/// `producer.override.sasl.jaas.config`, see [`crate::config::is_secret_key`]).
 pub fn password_keys(registry: &PluginRegistry, config: &ConfigMap) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = config
+        .keys()
+        .filter(|k| crate::config::is_secret_key(k))
+        .cloned()
+        .collect();
     if let Some(class) = config.get(CONNECTOR_CLASS) {
         if let Ok(plugin) = registry.connector(class) {
             if let Ok(c) = (plugin.new_connector)() {

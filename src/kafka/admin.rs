@@ -8,6 +8,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use super::client_config::{build_client_config, ClientRole};
 use super::context::LoggingContext;
+use super::security::oauth::set_token_directly;
 use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 
@@ -40,6 +41,7 @@ impl TopicSpec {
 /// An admin client for the worker.
 pub struct Admin {
     client: AdminClient<LoggingContext>,
+    config: rdkafka::ClientConfig,
     timeout: Duration,
 }
 
@@ -51,16 +53,33 @@ impl Admin {
             &[],
             worker_admin,
             &ConfigMap::new(),
-        );
+        )?;
         let client = cfg
             .create_with_context(LoggingContext::default())
             .map_err(|e| {
                 ConnectError::Kafka(format!("could not create the Kafka admin client: {e}"))
             })?;
-        Ok(Admin {
+        let admin = Admin {
             client,
+            config: cfg,
             timeout: Duration::from_secs(30),
-        })
+        };
+        admin.refresh_token()?;
+        Ok(admin)
+    }
+
+    /// An error, with the reason the client cannot reach the brokers when it knows one (a
+    /// refused login or certificate says more than the timeout it causes).
+    fn error(&self, what: String) -> ConnectError {
+        match self.client.inner().context().health.fatal_error() {
+            Some(why) => ConnectError::Kafka(format!("{what}: {why}")),
+            None => ConnectError::Kafka(what),
+        }
+    }
+
+    /// Gives the client a current OAUTHBEARER token, when it uses one.
+    fn refresh_token(&self) -> Result<()> {
+        set_token_directly(self.client.inner(), &self.config)
     }
 
     /// The same client with a different request timeout.
@@ -92,20 +111,19 @@ impl Admin {
         let opts = AdminOptions::new()
             .operation_timeout(Some(self.timeout))
             .request_timeout(Some(self.timeout));
+        self.refresh_token()?;
         let results = self
             .client
             .create_topics(&new_topics, &opts)
             .await
-            .map_err(|e| ConnectError::Kafka(format!("could not create topics: {e}")))?;
+            .map_err(|e| self.error(format!("could not create topics: {e}")))?;
         let mut created = Vec::new();
         for r in results {
             match r {
                 Ok(name) => created.push(name),
                 Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
                 Err((name, code)) => {
-                    return Err(ConnectError::Kafka(format!(
-                        "could not create topic {name}: {code}"
-                    )))
+                    return Err(self.error(format!("could not create topic {name}: {code}")))
                 }
             }
         }
@@ -115,11 +133,12 @@ impl Admin {
     /// Topic configs (for example `cleanup.policy`), or `None` if the topic does not exist.
     pub async fn topic_config(&self, topic: &str) -> Result<Option<BTreeMap<String, String>>> {
         let opts = AdminOptions::new().request_timeout(Some(self.timeout));
+        self.refresh_token()?;
         let results = self
             .client
             .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
             .await
-            .map_err(|e| ConnectError::Kafka(format!("could not describe topic {topic}: {e}")))?;
+            .map_err(|e| self.error(format!("could not describe topic {topic}: {e}")))?;
         match results.into_iter().next() {
             Some(Ok(resource)) => Ok(Some(
                 resource
@@ -129,19 +148,18 @@ impl Admin {
                     .collect(),
             )),
             Some(Err(RDKafkaErrorCode::UnknownTopicOrPartition)) | None => Ok(None),
-            Some(Err(code)) => Err(ConnectError::Kafka(format!(
-                "could not describe topic {topic}: {code}"
-            ))),
+            Some(Err(code)) => Err(self.error(format!("could not describe topic {topic}: {code}"))),
         }
     }
 
     /// Partition counts of every topic in the cluster.
     pub fn topics(&self) -> Result<BTreeMap<String, usize>> {
+        self.refresh_token()?;
         let md = self
             .client
             .inner()
             .fetch_metadata(None, self.timeout)
-            .map_err(|e| ConnectError::Kafka(format!("could not list topics: {e}")))?;
+            .map_err(|e| self.error(format!("could not list topics: {e}")))?;
         Ok(md
             .topics()
             .iter()

@@ -1,10 +1,14 @@
 //! One place that builds every librdkafka client config: runtime defaults, then the worker's
-//! `producer.*`/`consumer.*`/`admin.*`, then the connector's `*.override.*`. Java client
-//! property names are translated or dropped, so worker files written for Kafka Connect work.
+//! `producer.*`/`consumer.*`/`admin.*` (over its top-level security settings), then the
+//! connector's `*.override.*`. Java client property names are translated or dropped, so worker
+//! files written for Kafka Connect work; security settings go through [`KafkaSecurity`].
 
 use rdkafka::ClientConfig;
 
+use super::security::KafkaSecurity;
+use crate::config::worker::is_kafka_security_key;
 use crate::config::ConfigMap;
+use crate::errors::Result;
 
 /// Which client a config is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,8 +39,6 @@ impl ClientRole {
 /// Java client properties with a different librdkafka name.
 const RENAMED: &[(&str, &str)] = &[
     ("fetch.max.wait.ms", "fetch.wait.max.ms"),
-    ("sasl.mechanism", "sasl.mechanisms"),
-    ("ssl.truststore.location", "ssl.ca.location"),
     ("max.request.size", "message.max.bytes"),
     ("buffer.memory", "queue.buffering.max.kbytes"),
 ];
@@ -61,15 +63,6 @@ const JAVA_ONLY: &[&str] = &[
     "exclude.internal.topics",
     "default.api.timeout.ms",
     "max.poll.interval.ms.java",
-    "ssl.truststore.type",
-    "ssl.truststore.password",
-    "ssl.keystore.type",
-    "ssl.keystore.location",
-    "ssl.keystore.password",
-    "ssl.key.password",
-    "ssl.endpoint.identification.algorithm.java",
-    "sasl.jaas.config",
-    "sasl.login.callback.handler.class",
     "retry.backoff.max.ms",
     "send.buffer.bytes",
     "receive.buffer.bytes",
@@ -83,9 +76,13 @@ const JAVA_ONLY: &[&str] = &[
 pub const CONVEYOR_CONSUMER_KEYS: &[&str] = &["max.poll.records"];
 
 /// Adds `props` to `cfg`, translating Java names. Returns the keys that were dropped.
+/// Security keys are left to [`KafkaSecurity`].
 fn apply(cfg: &mut ClientConfig, props: &ConfigMap, role: ClientRole) -> Vec<String> {
     let mut dropped = Vec::new();
     for (k, v) in props {
+        if is_kafka_security_key(k) {
+            continue;
+        }
         if JAVA_ONLY.contains(&k.as_str()) || CONVEYOR_CONSUMER_KEYS.contains(&k.as_str()) {
             dropped.push(k.clone());
             continue;
@@ -117,15 +114,18 @@ fn apply(cfg: &mut ClientConfig, props: &ConfigMap, role: ClientRole) -> Vec<Str
 }
 
 /// Builds a client config. `defaults` are the runtime's own settings for this client;
-/// `worker` holds the worker's `producer.*`-style keys with the prefix removed; `overrides`
-/// the connector's `producer.override.*`-style keys with the prefix removed.
+/// `worker` holds the worker's `producer.*`-style keys with the prefix removed (and the
+/// top-level security keys under them); `overrides` the connector's `producer.override.*`-style
+/// keys with the prefix removed. Security settings are merged first (an override of one key
+/// keeps the others), then read as a whole: a store that cannot be read or a mechanism
+/// Conveyor cannot use is an error naming the setting.
 pub fn build_client_config(
     bootstrap_servers: &str,
     role: ClientRole,
     defaults: &[(&str, &str)],
     worker: &ConfigMap,
     overrides: &ConfigMap,
-) -> ClientConfig {
+) -> Result<ClientConfig> {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", bootstrap_servers);
     for (k, v) in defaults {
@@ -136,8 +136,15 @@ pub fn build_client_config(
     if !dropped.is_empty() {
         tracing::debug!(?role, ?dropped, "Java-only client properties ignored");
     }
+    let security: ConfigMap = worker
+        .iter()
+        .chain(overrides)
+        .filter(|(k, _)| is_kafka_security_key(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    KafkaSecurity::from_config(&security)?.apply_to(&mut cfg);
     tracing::debug!(?role, config = ?redacted(&cfg), "Kafka client config");
-    cfg
+    Ok(cfg)
 }
 
 /// The config as a loggable list, with secrets masked.
@@ -145,7 +152,11 @@ fn redacted(cfg: &ClientConfig) -> Vec<(String, String)> {
     cfg.config_map()
         .iter()
         .map(|(k, v)| {
-            let secret = k.contains("password") || k.contains("secret") || k.ends_with(".key");
+            let secret = k.contains("password")
+                || k.contains("secret")
+                || k.ends_with(".key")
+                || k.starts_with("ssl.key")
+                || *k == "sasl.oauthbearer.config";
             (
                 k.to_string(),
                 if secret {
@@ -176,7 +187,8 @@ mod tests {
             &[("linger.ms", "5")],
             &worker,
             &over,
-        );
+        )
+        .unwrap();
         assert_eq!(cfg.get("linger.ms"), Some("20"));
         assert_eq!(cfg.get("fetch.wait.max.ms"), Some("1"));
         assert_eq!(cfg.get("key.serializer"), None);

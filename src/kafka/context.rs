@@ -12,15 +12,35 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-/// The most recent client-level error (transport, authentication, all brokers down).
+/// The most recent client-level error (transport, authentication, all brokers down), and the
+/// first one that retrying cannot fix (authentication refused, TLS handshake failed).
 #[derive(Debug, Default)]
 pub struct ClientHealth {
     last_error: Mutex<Option<(String, Instant)>>,
     /// Set with `last_error`, so that `clear` on the hot path is one atomic load.
     has_error: AtomicBool,
+    fatal: Mutex<Option<String>>,
+    has_fatal: AtomicBool,
 }
 
 impl ClientHealth {
+    /// The error that makes this client useless (wrong credentials, a certificate that is
+    /// refused): the task or worker using it should fail with this text rather than retry.
+    pub fn fatal_error(&self) -> Option<String> {
+        if !self.has_fatal.load(Ordering::Acquire) {
+            return None;
+        }
+        self.fatal.lock().clone()
+    }
+
+    fn record_fatal(&self, message: String) {
+        let mut fatal = self.fatal.lock();
+        if fatal.is_none() {
+            *fatal = Some(message);
+            self.has_fatal.store(true, Ordering::Release);
+        }
+    }
+
     pub fn record_error(&self, message: String) {
         *self.last_error.lock() = Some((message, Instant::now()));
         self.has_error.store(true, Ordering::Release);
@@ -55,7 +75,33 @@ impl LoggingContext {
     }
 }
 
+/// A token for librdkafka's OAUTHBEARER refresh callback: `sasl.oauthbearer.config` holds the
+/// key under which [`crate::kafka::security`] registered the login.
+pub fn oauth_token_for(
+    oauthbearer_config: Option<&str>,
+) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+    let key = oauthbearer_config.unwrap_or_default();
+    let token = crate::kafka::security::oauth::token_for(key).map_err(|e| {
+        tracing::warn!(error = %e, "OAuth token refresh failed");
+        Box::new(e) as Box<dyn std::error::Error>
+    })?;
+    Ok(rdkafka::client::OAuthToken {
+        token: token.token,
+        principal_name: token.principal,
+        lifetime_ms: token.expires_at_ms,
+    })
+}
+
 impl ClientContext for LoggingContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        oauth_token_for(oauthbearer_config)
+    }
+
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg
@@ -88,6 +134,16 @@ impl ClientContext for LoggingContext {
         } else {
             tracing::warn!(target: "librdkafka", %error, "{reason}");
         }
+        // Kafka's Java clients treat these as fatal (SaslAuthenticationException,
+        // SslAuthenticationException): librdkafka would retry them forever.
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SSL)
+        ) {
+            self.health.record_fatal(format!(
+                "{reason} (check security.protocol and the ssl.*/sasl.* settings)"
+            ));
+        }
         // "All brokers down" says less than the transport error before it (which names the
         // broker): keep that one while it is recent.
         let all_down = matches!(
@@ -109,6 +165,15 @@ impl rdkafka::consumer::ConsumerContext for LoggingContext {}
 macro_rules! delegate_client_context {
     ($ty:ty, $field:ident) => {
         impl rdkafka::client::ClientContext for $ty {
+            const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+            fn generate_oauth_token(
+                &self,
+                oauthbearer_config: Option<&str>,
+            ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+                $crate::kafka::context::oauth_token_for(oauthbearer_config)
+            }
+
             fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
                 rdkafka::client::ClientContext::log(&self.$field, level, fac, message)
             }

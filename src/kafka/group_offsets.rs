@@ -26,7 +26,7 @@ fn group_consumer(
         &[("group.id", group), ("enable.auto.commit", "false")],
         worker_consumer,
         &ConfigMap::new(),
-    )
+    )?
     .create_with_context(LoggingContext::default())
     .map_err(|e| {
         ConnectError::Kafka(format!(
@@ -117,15 +117,17 @@ pub fn alter_offsets(
 
 /// Deletes `group` and with it all of its committed offsets.
 pub async fn delete_group(bootstrap: &str, worker_admin: &ConfigMap, group: &str) -> Result<()> {
-    let admin: rdkafka::admin::AdminClient<LoggingContext> = build_client_config(
+    let config = build_client_config(
         bootstrap,
         ClientRole::Admin,
         &[],
         worker_admin,
         &ConfigMap::new(),
-    )
-    .create_with_context(LoggingContext::default())
-    .map_err(|e| ConnectError::Kafka(format!("could not create the admin client: {e}")))?;
+    )?;
+    let admin: rdkafka::admin::AdminClient<LoggingContext> = config
+        .create_with_context(LoggingContext::default())
+        .map_err(|e| ConnectError::Kafka(format!("could not create the admin client: {e}")))?;
+    super::security::oauth::set_token_directly(admin.inner(), &config)?;
     let results = admin
         .delete_groups(
             &[group],

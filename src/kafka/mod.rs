@@ -7,6 +7,7 @@ pub mod context;
 pub mod embedded;
 pub mod group;
 pub mod group_offsets;
+pub mod security;
 
 pub use admin::{Admin, TopicSpec};
 pub use client_config::{build_client_config, ClientRole};

@@ -103,7 +103,7 @@ fn fetch(
         ],
         consumer_config,
         &ConfigMap::new(),
-    )
+    )?
     .create_with_context(LoggingContext::default())
     .map_err(|e| ConnectError::Kafka(format!("could not create a consumer: {e}")))?;
     // A topic that a connector is about to create appears within moments: wait for it.

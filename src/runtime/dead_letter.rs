@@ -120,7 +120,7 @@ impl DeadLetterQueue {
             &defaults,
             worker_producer,
             &ConfigMap::new(),
-        )
+        )?
         .create_with_context(DlqProducerContext {
             log: LoggingContext::default(),
             failures: AtomicU64::new(0),

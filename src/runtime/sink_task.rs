@@ -277,7 +277,7 @@ impl SinkTaskLoop {
             &defaults,
             &env.worker.consumer,
             &overrides,
-        )
+        )?
         .create_with_context(SinkConsumerContext {
             log: LoggingContext::new(env.health.clone()),
             shared: shared.clone(),
@@ -377,6 +377,12 @@ impl SinkTaskLoop {
             }
             if let Some(e) = failure {
                 return Err(e);
+            }
+            if let Some(fatal) = self.env.health.fatal_error() {
+                return Err(ConnectError::Kafka(format!(
+                    "the consumer cannot connect to Kafka ({}): {fatal}",
+                    self.env.bootstrap
+                )));
             }
             self.apply_context_requests();
             self.maybe_commit(false);

@@ -230,7 +230,7 @@ impl SourceTaskLoop {
             &defaults,
             &env.worker.producer,
             &overrides,
-        )
+        )?
         .create_with_context(SourceProducerContext {
             log: LoggingContext::new(env.health.clone()),
             first_failure: Mutex::new(None),
@@ -339,6 +339,14 @@ impl SourceTaskLoop {
     }
 
     fn check_producer(&self) -> Result<()> {
+        // Refused credentials or certificates are not records to tolerate: nothing can be
+        // delivered until the config changes.
+        if let Some(fatal) = self.env.health.fatal_error() {
+            return Err(ConnectError::Kafka(format!(
+                "the producer cannot connect to Kafka ({}): {fatal}",
+                self.env.bootstrap
+            )));
+        }
         if self.errors.tolerates_all() {
             return Ok(());
         }
@@ -517,6 +525,10 @@ impl SourceTaskLoop {
                         ));
                     }
                     self.producer.poll(Duration::from_millis(10));
+                    if let Err(e) = self.check_producer() {
+                        state.set(FAILED);
+                        return Err(e);
+                    }
                     self.maybe_commit();
                     self.update_status_note();
                 }

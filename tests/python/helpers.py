@@ -208,6 +208,7 @@ class WorkerProcess:
         wait: bool = True,
         offsets_file=None,
         stdin=None,
+        env: dict | None = None,
     ):
         port = port or free_port()
         props = {
@@ -224,7 +225,7 @@ class WorkerProcess:
         args = [*conveyor_cmd(), "standalone", str(worker_file), *map(str, connector_files)]
         if config_dir:
             args += ["--config-dir", str(config_dir)]
-        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin)
+        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin, env=env)
 
     @classmethod
     def distributed(

@@ -26,9 +26,14 @@ use super::{PostgresSinkTask, PostgresSourceConnector, PostgresSourceTask};
 /// The test-owned PostgreSQL's port, or None (the test is skipped) when none was started.
 fn pg_port() -> Option<u16> {
     match std::env::var("CONVEYOR_TEST_PG_PORT") {
-        Ok(port) => Some(port.parse().expect("CONVEYOR_TEST_PG_PORT is a port number")),
+        Ok(port) => Some(
+            port.parse()
+                .expect("CONVEYOR_TEST_PG_PORT is a port number"),
+        ),
         Err(_) => {
-            eprintln!("skipped: no test PostgreSQL (CONVEYOR_TEST_PG_PORT; scripts/test.sh sets it)");
+            eprintln!(
+                "skipped: no test PostgreSQL (CONVEYOR_TEST_PG_PORT; scripts/test.sh sets it)"
+            );
             None
         }
     }

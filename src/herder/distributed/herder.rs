@@ -33,6 +33,7 @@ use crate::herder::validation::{
 };
 use crate::herder::{Created, Herder};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
+use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
@@ -109,6 +110,8 @@ pub struct DistributedParts {
     pub worker: Arc<Worker>,
     pub settings: DistributedSettings,
     pub bootstrap: String,
+    /// TLS and SASL of the group membership connection (the top-level worker settings).
+    pub security: KafkaSecurity,
     pub url: String,
     pub topics: InternalTopicNames,
     pub configs: Arc<ConfigStore>,
@@ -198,6 +201,7 @@ impl DistributedHerder {
             session_timeout: herder.settings.session_timeout,
             rebalance_timeout: herder.settings.rebalance_timeout,
             request_timeout: Duration::from_secs(30),
+            security: parts.security,
         };
         let membership = tokio::spawn(Self::membership(herder.clone(), group_settings, events_tx));
         *herder.membership_task.lock() = Some(membership);

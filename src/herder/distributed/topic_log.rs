@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaResult;
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::Notify;
 
@@ -24,6 +26,39 @@ pub struct LogRecord<'a> {
     pub value: Option<&'a [u8]>,
     pub partition: i32,
     pub offset: i64,
+}
+
+/// The high watermark of one partition. Right after a topic is created its leader may not be
+/// known yet (Apache Kafka answers NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE for a moment),
+/// so retriable answers are retried until `timeout`.
+fn end_offset(
+    consumer: &BaseConsumer<LoggingContext>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> KafkaResult<(i32, i64)> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok((_, high)) => return Ok((partition, high)),
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    && matches!(
+                        e.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::NotLeaderForPartition
+                                | RDKafkaErrorCode::LeaderNotAvailable
+                                | RDKafkaErrorCode::UnknownTopicOrPartition
+                                | RDKafkaErrorCode::UnknownPartition
+                        )
+                    ) =>
+            {
+                tracing::debug!(topic, partition, error = %e, "end offset not known yet; retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Applies records, on the reader thread.
@@ -71,7 +106,7 @@ impl TopicLog {
             ],
             clients.consumer,
             &ConfigMap::new(),
-        )
+        )?
         .create_with_context(LoggingContext::default())
         .map_err(|e| ConnectError::Kafka(format!("cannot create a reader for {topic}: {e}")))?;
         let metadata = consumer
@@ -108,7 +143,7 @@ impl TopicLog {
             ],
             clients.producer,
             &ConfigMap::new(),
-        )
+        )?
         .create_with_context(LoggingContext::default())
         .map_err(|e| ConnectError::Kafka(format!("cannot create a writer for {topic}: {e}")))?;
 
@@ -186,11 +221,7 @@ impl TopicLog {
         let partitions = self.partitions;
         let ends = tokio::task::spawn_blocking(move || {
             (0..partitions)
-                .map(|p| {
-                    consumer
-                        .fetch_watermarks(&topic, p, Duration::from_secs(10))
-                        .map(|(_, high)| (p, high))
-                })
+                .map(|p| end_offset(&consumer, &topic, p, timeout))
                 .collect::<std::result::Result<Vec<_>, _>>()
         })
         .await

@@ -16,6 +16,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::connection::BrokerConnection;
 use crate::errors::{ConnectError, Result};
+use crate::kafka::security::KafkaSecurity;
 
 // Kafka error codes this client acts on.
 const NONE: i16 = 0;
@@ -49,6 +50,8 @@ pub struct GroupSettings {
     pub session_timeout: Duration,
     pub rebalance_timeout: Duration,
     pub request_timeout: Duration,
+    /// TLS and SASL for the connections to the brokers.
+    pub security: KafkaSecurity,
 }
 
 /// A completed JoinGroup.
@@ -142,7 +145,8 @@ impl GroupMember {
     async fn find_coordinator(&self, bootstrap: &str) -> Result<BrokerConnection> {
         let s = &self.settings;
         let mut conn =
-            BrokerConnection::connect(bootstrap, &s.client_id, s.request_timeout).await?;
+            BrokerConnection::connect(bootstrap, &s.client_id, s.request_timeout, &s.security)
+                .await?;
         let request = FindCoordinatorRequest::default()
             .with_key(str_bytes(&s.group_id))
             .with_key_type(0);
@@ -160,7 +164,7 @@ impl GroupMember {
             return Ok(conn);
         }
         tracing::debug!(coordinator = %address, group = %s.group_id, "found the group coordinator");
-        BrokerConnection::connect(&address, &s.client_id, s.request_timeout).await
+        BrokerConnection::connect(&address, &s.client_id, s.request_timeout, &s.security).await
     }
 
     fn reset_connection(&mut self) {
@@ -426,7 +430,9 @@ impl GroupMember {
             Ok(conn) => conn.address().to_string(),
             Err(e) => return Err(e),
         };
-        let mut conn = BrokerConnection::connect(&address, &s.client_id, s.request_timeout).await?;
+        let mut conn =
+            BrokerConnection::connect(&address, &s.client_id, s.request_timeout, &s.security)
+                .await?;
         let request = JoinGroupRequest::default()
             .with_group_id(GroupId(str_bytes(&s.group_id)))
             .with_session_timeout_ms(s.session_timeout.as_millis() as i32)
@@ -479,9 +485,14 @@ impl GroupMember {
             loop {
                 tokio::time::sleep(interval).await;
                 if conn.is_none() {
-                    conn = BrokerConnection::connect(&address, &s.client_id, s.request_timeout)
-                        .await
-                        .ok();
+                    conn = BrokerConnection::connect(
+                        &address,
+                        &s.client_id,
+                        s.request_timeout,
+                        &s.security,
+                    )
+                    .await
+                    .ok();
                 }
                 let Some(c) = conn.as_mut() else { continue };
                 match c.send(&request, HEARTBEAT_VERSION, s.request_timeout).await {

@@ -2,7 +2,7 @@
 //! `WorkerGroupMember`), over the `kafka-protocol` crate. rdkafka stays the data path: it
 //! only speaks the consumer protocol.
 
-mod connection;
+pub(crate) mod connection;
 mod member;
 
 pub use connection::BrokerConnection;
