@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmark scripts: a tansu broker, a worker process, RSS."""
+"""Shared pieces of the benchmark scripts: Apache Kafka, a worker process, RSS."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-# The consumer settings every consumer uses on tansu, baseline and Conveyor alike: tansu holds
-# each fetch for fetch.wait.max.ms even when data is waiting.
-TANSU_CONSUMER = {"fetch.wait.max.ms": "1", "max.partition.fetch.bytes": "8388608"}
+sys.path.insert(0, str(ROOT / "tests" / "services"))
+
+from kafka import ApacheKafka  # noqa: E402
 
 
 def free_port() -> int:
@@ -28,60 +28,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CONVEYOR_CACHE") or Path.home() / ".cache" / "conveyor")
 
 
-def tansu_binary() -> str:
-    for c in (
-        os.environ.get("TANSU"),
-        str(ROOT.parent / "shared" / "bin" / "tansu"),
-        str(cache_dir() / "tansu" / "bin" / "tansu"),
-        shutil.which("tansu"),
-    ):
-        if c and os.access(c, os.X_OK):
-            return c
-    root = cache_dir() / "tansu"
-    subprocess.run(
-        [
-            "cargo",
-            "install",
-            "tansu",
-            "--version",
-            "0.6.0",
-            "--locked",
-            "--features",
-            "dynostore",
-            "--root",
-            str(root),
-        ],
-        check=True,
-    )
-    return str(root / "bin" / "tansu")
+class Kafka:
+    """Apache Kafka (one KRaft node, from the jars the test suite uses) for one benchmark run."""
 
-
-class Tansu:
     def __init__(self):
-        self.port = free_port()
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [
-                tansu_binary(),
-                "broker",
-                "--storage-engine",
-                "memory://tansu/",
-                "--listener-url",
-                f"tcp://{self.bootstrap}",
-                "--advertised-listener-url",
-                f"tcp://{self.bootstrap}",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("tansu did not start")
+        self.node = ApacheKafka(heap="1g")
+        self.bootstrap = self.node.bootstrap
 
     def create_topic(self, name: str, partitions: int = 1) -> str:
         from confluent_kafka.admin import AdminClient, NewTopic
@@ -92,8 +44,8 @@ class Tansu:
         return name
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        self.node.stop()
+        shutil.rmtree(self.node.workdir, ignore_errors=True)
 
 
 def conveyor_cmd() -> list[str]:
@@ -119,7 +71,6 @@ class Worker:
             "value.converter": "org.apache.kafka.connect.storage.StringConverter",
             "offset.flush.interval.ms": "1000",
             "listeners": f"http://127.0.0.1:{self.port}",
-            **{f"consumer.{k}": v for k, v in TANSU_CONSUMER.items()},
         }
         if group:
             props.update(

@@ -1,6 +1,7 @@
 """Conveyor's PostgreSQL sink against a hand-written confluent-kafka + psycopg loop.
 
-One run, one tansu broker, one PostgreSQL (127.0.0.1:5432, user postgres), one topic of
+One run, one Apache Kafka broker, one PostgreSQL (a test-owned cluster started for the run, or
+the one whose directory ``CONVEYOR_TEST_PG_DIR`` names), one topic of
 JSON-envelope records with repeating keys. Each contender reads the whole topic and writes it:
 
 - baseline upsert: consume 1000 records, ``executemany`` an ``INSERT ... ON CONFLICT DO
@@ -27,7 +28,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,12 +41,15 @@ from confluent_kafka import Consumer, Producer
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 
-from conftest import tansu_binary  # noqa: E402
-from helpers import Broker, WorkerProcess, free_port, wait_until  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "services"))
 
-PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-# Both sides read tansu with the same fetch settings (see DESIGN.md, Brokers).
-FETCH = {"fetch.wait.max.ms": 1, "max.partition.fetch.bytes": 8388608}
+from helpers import Broker, WorkerProcess, wait_until  # noqa: E402
+from postgres import TestPostgres  # noqa: E402
+
+from kafka import ApacheKafka  # noqa: E402
+
+# The port is filled in when the run's PostgreSQL is known.
+PG = {"host": "127.0.0.1", "port": 0, "user": "postgres"}
 
 KEY_SCHEMA = {"type": "int64", "optional": False}
 VALUE_SCHEMA = {
@@ -114,7 +117,6 @@ def baseline(bootstrap: str, topic: str, records: int, db: str, table: str, sql:
             "group.id": f"baseline-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            **FETCH,
         }
     )
     statement = sql.format(table=table)
@@ -169,7 +171,7 @@ def conveyor(
             "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
             "tasks.max": "1",
             "topics": topic,
-            "connection.url": f"jdbc:postgresql://127.0.0.1:5432/{db}",
+            "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{db}",
             "connection.user": "postgres",
             "connection.password": "unused",
             "auto.create": "true",
@@ -207,28 +209,18 @@ def main() -> None:
     n, keys = args.records, args.keys
     db = f"conveyor_bench_{uuid.uuid4().hex[:8]}"
     tmp = Path(tempfile.mkdtemp(prefix="conveyor-pg-bench-"))
-    port = free_port()
-    log = open(tmp / "tansu.log", "wb")
-    tansu = subprocess.Popen(
-        [
-            tansu_binary(),
-            "broker",
-            "--storage-engine",
-            "memory://tansu/",
-            "--listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--advertised-listener-url",
-            f"tcp://127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    broker = Broker(f"127.0.0.1:{port}", tansu, tmp / "tansu.log")
+    shared_pg = os.environ.get("CONVEYOR_TEST_PG_DIR")
+    if shared_pg:
+        pg = TestPostgres(Path(shared_pg), int((Path(shared_pg) / "port").read_text()))
+    else:
+        pg = TestPostgres.start(tmp / "postgres")
+    PG["port"] = pg.port
+    kafka = ApacheKafka(tmp / "kafka", heap="1g")
+    broker = Broker(kafka.bootstrap, kafka)
     worker = None
     with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
         admin.execute(f"CREATE DATABASE {db}")
     try:
-        wait_until(lambda: broker.admin().list_topics(timeout=1) is not None, 30, what="tansu")
         topic = broker.create_topic("bench-orders")
         print(f"producing {n} records ({keys} distinct keys) ...", flush=True)
         produce(broker.bootstrap, topic, n, keys, envelope=not args.schemaless)
@@ -248,8 +240,6 @@ def main() -> None:
                 "key.converter.schemas.enable": str(not args.schemaless).lower(),
                 "value.converter.schemas.enable": str(not args.schemaless).lower(),
                 "offset.flush.interval.ms": 10_000,
-                "consumer.fetch.wait.max.ms": 1,
-                "consumer.max.partition.fetch.bytes": 8388608,
             },
         )
         contenders = ["baseline upsert", "conveyor upsert", "conveyor insert", "baseline insert"]
@@ -295,9 +285,11 @@ def main() -> None:
     finally:
         if worker is not None:
             worker.kill()
-        broker.stop()
+        kafka.stop()
         with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        if not shared_pg:
+            pg.stop()
 
 
 if __name__ == "__main__":

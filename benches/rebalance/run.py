@@ -1,4 +1,4 @@
-"""Rebalance benchmark: distributed workers on one tansu broker, in one run.
+"""Rebalance benchmark: distributed workers on one Apache Kafka broker, in one run.
 
 1. Three workers run a sink connector with tasks.max=6. A fourth worker starts: the time from
    starting its process to its first moved task RUNNING (target: at most 5 s).
@@ -28,7 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import Tansu, Worker  # noqa: E402
+from _common import Kafka, Worker  # noqa: E402
 
 TASKS = 6
 
@@ -54,10 +54,10 @@ def wait_for(predicate, timeout: float, what: str, poll: float = 0.05):
     raise RuntimeError(f"timed out waiting for {what}")
 
 
-def one_round(tansu: Tansu, workdir: Path) -> tuple[float, float, float]:
+def one_round(kafka: Kafka, workdir: Path) -> tuple[float, float, float]:
     group = f"bench-{uuid.uuid4().hex[:8]}"
-    topic = tansu.create_topic(f"{group}-data", partitions=TASKS)
-    workers = [Worker(workdir, tansu.bootstrap, group=group, name=f"{group}-w{i}") for i in range(3)]
+    topic = kafka.create_topic(f"{group}-data", partitions=TASKS)
+    workers = [Worker(workdir, kafka.bootstrap, group=group, name=f"{group}-w{i}") for i in range(3)]
     try:
         workers[0].create(
             "sink",
@@ -76,7 +76,7 @@ def one_round(tansu: Tansu, workdir: Path) -> tuple[float, float, float]:
 
         wait_for(spread, 120, "tasks spread over three workers")
 
-        fourth = Worker(workdir, tansu.bootstrap, group=group, name=f"{group}-w3")
+        fourth = Worker(workdir, kafka.bootstrap, group=group, name=f"{group}-w3")
         workers.append(fourth)
         ready_after = time.time() - fourth.started
 
@@ -119,12 +119,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    tansu = Tansu()
+    kafka = Kafka()
     adds, readies, kills = [], [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for i in range(args.rounds):
-                add_s, ready_s, kill_s = one_round(tansu, Path(tmp))
+                add_s, ready_s, kill_s = one_round(kafka, Path(tmp))
                 adds.append(add_s)
                 readies.append(ready_s)
                 kills.append(kill_s)
@@ -133,7 +133,7 @@ def main() -> None:
                     f"{add_s:.1f} s after its start; all tasks RUNNING {kill_s:.1f} s after kill -9"
                 )
     finally:
-        tansu.stop()
+        kafka.stop()
     add_m, kill_m = statistics.median(adds), statistics.median(kills)
     print()
     print(f"add a worker -> first moved task RUNNING: median {add_m:.1f} s (target <= 5 s)")

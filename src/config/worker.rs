@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::def::{
     with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Validator,
 };
+use super::provider::ConfigProviders;
 use super::ConfigMap;
 
 /// The JsonConverter, Connect's usual choice and Conveyor's default converter.
@@ -318,8 +319,16 @@ impl WorkerConfig {
         worker_def(mode)
     }
 
-    /// Parses a worker config; errors name every bad key.
+    /// Parses a worker config; errors name every bad key. References to the worker's config
+    /// providers (`sasl.jaas.config=${file:/etc/kafka/secrets.properties:jaas}`) are resolved
+    /// first, as Kafka Connect does, so secrets need not sit in the worker file.
     pub fn parse(raw: &ConfigMap, mode: WorkerMode) -> Result<WorkerConfig, ConfigErrors> {
+        let providers = ConfigProviders::from_worker_config(raw)
+            .map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+        let resolved = providers
+            .resolve(raw)
+            .map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+        let raw = &resolved;
         let def = worker_def(mode);
         let p = def.parse(raw)?;
         let unknown_keys = raw
@@ -453,6 +462,36 @@ mod tests {
         assert_eq!(cfg.offset_flush_interval, Duration::from_secs(60));
         assert_eq!(cfg.listeners, vec!["http://:8083"]);
         assert_eq!(cfg.unknown_keys, vec!["bogus.key"]);
+    }
+
+    #[test]
+    fn provider_references_are_resolved_and_security_reaches_every_client() {
+        std::env::set_var("CONVEYOR_WORKER_TEST_JAAS", "secret jaas");
+        let cfg = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                ("config.providers", "env"),
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.jaas.config", "${env:CONVEYOR_WORKER_TEST_JAAS}"),
+                ("consumer.security.protocol", "SSL"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(cfg.security["sasl.jaas.config"], "secret jaas");
+        assert_eq!(cfg.producer["security.protocol"], "SASL_SSL");
+        assert_eq!(cfg.consumer["security.protocol"], "SSL");
+        assert_eq!(cfg.admin["sasl.jaas.config"], "secret jaas");
+        let err = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                ("config.providers", "env"),
+                ("sasl.jaas.config", "${env:CONVEYOR_WORKER_TEST_MISSING}"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("sasl.jaas.config"), "{err}");
     }
 
     #[test]

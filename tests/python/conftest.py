@@ -15,8 +15,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
 from helpers import Broker, WorkerProcess  # noqa: E402
-from kafka import ApacheKafka  # noqa: E402
 from postgres import TestPostgres  # noqa: E402
+
+from kafka import ApacheKafka  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 _brokers: list[ApacheKafka] = []

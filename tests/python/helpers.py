@@ -125,7 +125,6 @@ class Broker:
         return {tp.partition: tp.offset for tp in res}
 
 
-
 class Rest:
     """A minimal Kafka Connect REST client (what a user's script would do)."""
 

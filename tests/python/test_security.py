@@ -17,8 +17,9 @@ from helpers import Broker, WorkerProcess, read_lines, unique, wait_until
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 
 from certs import CertificateAuthority  # noqa: E402
-from kafka import ApacheKafka, Listener  # noqa: E402
 from oidc import OidcIssuer  # noqa: E402
+
+from kafka import ApacheKafka, Listener  # noqa: E402
 
 STORE_PASSWORD = "store-pw"
 KEY_PASSWORD = "key-pw"
@@ -143,7 +144,8 @@ def scram_settings(secure: SecureKafka, truststore: str = "JKS") -> dict:
 
 
 def mtls_settings(secure: SecureKafka, store_type: str) -> dict:
-    """Mutual TLS as Aiven and MSK document it (keystore + truststore), in each store form."""
+    """Mutual TLS in each store form. JKS is Amazon MSK's documented client config, unchanged:
+    Java's default store types, and a truststore without a password."""
     if store_type == "PEM":
         return {
             "security.protocol": "SSL",
@@ -154,16 +156,22 @@ def mtls_settings(secure: SecureKafka, store_type: str) -> dict:
             "ssl.truststore.type": "PEM",
             "ssl.truststore.location": secure.ca.cert,
         }
+    if store_type == "JKS":
+        return {
+            "security.protocol": "SSL",
+            "ssl.truststore.location": secure.ca.truststore("JKS", STORE_PASSWORD),
+            "ssl.keystore.location": secure.client.keystore("JKS", STORE_PASSWORD, KEY_PASSWORD),
+            "ssl.keystore.password": STORE_PASSWORD,
+            "ssl.key.password": KEY_PASSWORD,
+        }
     return {
         "security.protocol": "SSL",
-        "ssl.keystore.type": store_type,
-        "ssl.keystore.location": secure.client.keystore(
-            store_type, STORE_PASSWORD, KEY_PASSWORD if store_type == "JKS" else None
-        ),
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": secure.client.keystore("PKCS12", STORE_PASSWORD),
         "ssl.keystore.password": STORE_PASSWORD,
-        "ssl.key.password": KEY_PASSWORD if store_type == "JKS" else STORE_PASSWORD,
-        "ssl.truststore.type": store_type,
-        "ssl.truststore.location": secure.ca.truststore(store_type, STORE_PASSWORD),
+        "ssl.key.password": STORE_PASSWORD,
+        "ssl.truststore.type": "PKCS12",
+        "ssl.truststore.location": secure.ca.truststore("PKCS12", STORE_PASSWORD),
         "ssl.truststore.password": STORE_PASSWORD,
     }
 
@@ -222,10 +230,14 @@ def test_sasl_ssl_plain_as_confluent_cloud_documents_it(secure, tmp_path, worker
         "acks": "all",
         "producer.security.protocol": "SASL_SSL",
         "producer.sasl.mechanism": "PLAIN",
-        "producer.sasl.jaas.config": jaas("plain.PlainLoginModule", username=PLAIN_USER, password=PLAIN_PASSWORD),
+        "producer.sasl.jaas.config": jaas(
+            "plain.PlainLoginModule", username=PLAIN_USER, password=PLAIN_PASSWORD
+        ),
         "consumer.security.protocol": "SASL_SSL",
         "consumer.sasl.mechanism": "PLAIN",
-        "consumer.sasl.jaas.config": jaas("plain.PlainLoginModule", username=PLAIN_USER, password=PLAIN_PASSWORD),
+        "consumer.sasl.jaas.config": jaas(
+            "plain.PlainLoginModule", username=PLAIN_USER, password=PLAIN_PASSWORD
+        ),
     }
     env = {**os.environ, "SSL_CERT_FILE": str(secure.ca.cert)}
     env.pop("SSL_CERT_DIR", None)
@@ -253,7 +265,10 @@ def test_sasl_ssl_oauthbearer_with_oidc_client_credentials(secure, tmp_path, wor
         "OAuthBearerLoginCallbackHandler",
         "sasl.oauthbearer.token.endpoint.url": secure.oidc.token_url,
         "sasl.jaas.config": jaas(
-            "oauthbearer.OAuthBearerLoginModule", clientId=OIDC_CLIENT, clientSecret=OIDC_SECRET, scope="kafka"
+            "oauthbearer.OAuthBearerLoginModule",
+            clientId=OIDC_CLIENT,
+            clientSecret=OIDC_SECRET,
+            scope="kafka",
         ),
         "ssl.truststore.type": "PEM",
         "ssl.truststore.location": secure.ca.cert,
@@ -274,7 +289,9 @@ def test_distributed_cluster_on_sasl_ssl(secure, tmp_path, workers):
         for name in ("a", "b")
     )
     workers.extend([a, b])
-    wait_until(lambda: "Joined group" in a.log_text() and "Joined group" in b.log_text(), 60, what="both joined")
+    wait_until(
+        lambda: "Joined group" in a.log_text() and "Joined group" in b.log_text(), 60, what="both joined"
+    )
     topic = unique("dist")
     source, sink = tmp_path / "in.txt", tmp_path / "out.txt"
     source.write_text("".join(f"d-{i}\n" for i in range(200)))
@@ -310,7 +327,11 @@ def refused(tmp_path: Path, bootstrap: str, settings: dict, mode: str = "standal
     "change, setting, words",
     [
         ({"ssl.keystore.password": "not-it"}, "ssl.keystore.password", "incorrect"),
-        ({"ssl.truststore.location": "/nonexistent/truststore.p12"}, "ssl.truststore.location", "cannot read"),
+        (
+            {"ssl.truststore.location": "/nonexistent/truststore.p12"},
+            "ssl.truststore.location",
+            "cannot read",
+        ),
         ({"ssl.truststore.type": "BKS"}, "ssl.truststore.type", "not supported"),
         ({"ssl.cipher.suites": "TLS_AES_128_GCM_SHA256"}, "ssl.cipher.suites", "not supported"),
     ],
@@ -326,7 +347,8 @@ def test_gssapi_is_refused_with_a_clear_message(secure, tmp_path):
         "security.protocol": "SASL_SSL",
         "sasl.mechanism": "GSSAPI",
         "sasl.kerberos.service.name": "kafka",
-        "sasl.jaas.config": 'com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="/k";',
+        "sasl.jaas.config": "com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true "
+        'keyTab="/k";',
     }
     log = refused(tmp_path, secure.address("SASLSSL"), settings)
     assert "GSSAPI" in log or "Kerberos" in log, log
@@ -376,9 +398,10 @@ def test_refused_certificate_and_login_fail_one_connector_only(secure, tmp_path,
 
     config = worker.rest.get("/connectors/wrong-password/config").json()
     assert config["producer.override.sasl.jaas.config"] == "[hidden]"
-    assert worker.rest.get("/connectors/untrusted-ca/config").json()[
-        "producer.override.ssl.truststore.password"
-    ] == "[hidden]"
+    assert (
+        worker.rest.get("/connectors/untrusted-ca/config").json()["producer.override.ssl.truststore.password"]
+        == "[hidden]"
+    )
 
 
 def test_host_name_checks_follow_endpoint_identification(secure, tmp_path, workers):
@@ -398,7 +421,10 @@ def test_host_name_checks_follow_endpoint_identification(secure, tmp_path, worke
     assert "certificate verify failed" in trace or "Hostname mismatch" in trace, trace
 
     unchecked = start(
-        tmp_path, secure.address("WRONGHOST"), {**settings, "ssl.endpoint.identification.algorithm": ""}, name="nocheck"
+        tmp_path,
+        secure.address("WRONGHOST"),
+        {**settings, "ssl.endpoint.identification.algorithm": ""},
+        name="nocheck",
     )
     workers.append(unchecked)
     file_pipeline(unchecked, tmp_path, lines=20, name="nocheck")
@@ -424,7 +450,8 @@ def test_secrets_never_reach_rest_or_the_log(secure, tmp_path, workers):
     }
     topic = unique("quiet")
     worker.create(
-        "quiet", {"connector.class": "FileStreamSink", "file": tmp_path / "q.txt", "topics": topic, **overrides}
+        "quiet",
+        {"connector.class": "FileStreamSink", "file": tmp_path / "q.txt", "topics": topic, **overrides},
     )
     worker.rest.wait_running("quiet")
     shown = worker.rest.get("/connectors/quiet").json()["config"]

@@ -86,7 +86,10 @@ def ensure_jars(verbose: bool = True) -> Path:
         raise MissingTool(f"Apache Kafka {kafka_version()} needs Java 17 or newer; `{java}` is older.")
     mvn = _require("mvn", "maven")
     if verbose:
-        print(f"==> Apache Kafka {kafka_version()}: resolving its jars from Maven Central into {libs}", flush=True)
+        print(
+            f"==> Apache Kafka {kafka_version()}: resolving its jars from Maven Central into {libs}",
+            flush=True,
+        )
     tmp = libs.with_name("libs.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [
@@ -102,7 +105,9 @@ def ensure_jars(verbose: bool = True) -> Path:
     out = None if verbose else subprocess.DEVNULL
     result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT if not verbose else None)
     if result.returncode != 0:
-        raise RuntimeError(f"resolving Apache Kafka's jars failed (exit {result.returncode}): {' '.join(cmd)}")
+        raise RuntimeError(
+            f"resolving Apache Kafka's jars failed (exit {result.returncode}): {' '.join(cmd)}"
+        )
     shutil.rmtree(libs, ignore_errors=True)
     tmp.rename(libs)
     marker.write_text(kafka_version())

@@ -70,7 +70,9 @@ class OidcIssuer:
                     return
                 issuer.token_requests += 1
                 token = issuer.token(client_id, form.get("scope"))
-                self._send(200, {"access_token": token, "token_type": "bearer", "expires_in": issuer.lifetime})
+                self._send(
+                    200, {"access_token": token, "token_type": "bearer", "expires_in": issuer.lifetime}
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
@@ -89,7 +91,14 @@ class OidcIssuer:
         numbers = self.key.public_key().public_numbers()
         return {
             "keys": [
-                {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.kid, "n": _uint(numbers.n), "e": _uint(numbers.e)}
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "alg": "RS256",
+                    "kid": self.kid,
+                    "n": _uint(numbers.n),
+                    "e": _uint(numbers.e),
+                }
             ]
         }
 

@@ -149,12 +149,31 @@ class TestPostgres:
             text=True,
         )
         if result.returncode != 0:
-            log = (directory / "postgres.log").read_text(errors="replace") if (directory / "postgres.log").exists() else ""
+            log = (
+                (directory / "postgres.log").read_text(errors="replace")
+                if (directory / "postgres.log").exists()
+                else ""
+            )
             raise RuntimeError(f"PostgreSQL did not start: {result.stdout}{result.stderr}\n{log}")
         pg._wait_ready(binaries)
         subprocess.run(
-            [str(binaries / "psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", "postgres",
-             "-d", "postgres", "-c", "CREATE DATABASE test", "-c", f"CREATE ROLE {CERT_USER} LOGIN SUPERUSER"],
+            [
+                str(binaries / "psql"),
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(pg.port),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+                "CREATE DATABASE test",
+                "-c",
+                f"CREATE ROLE {CERT_USER} LOGIN SUPERUSER",
+            ],
             check=True,
             capture_output=True,
         )

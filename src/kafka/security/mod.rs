@@ -220,7 +220,16 @@ impl KafkaSecurity {
             }
         }
         let tls = if protocol.uses_tls() {
-            Some(TlsSettings::from_config(config, "ssl.")?)
+            let tls = TlsSettings::from_config(config, "ssl.")?;
+            if tls.min_version == openssl::ssl::SslVersion::TLS1_3 {
+                return Err(config_error(
+                    "ssl.enabled.protocols",
+                    "TLSv1.3 alone cannot be enforced by Conveyor's Kafka clients (librdkafka \
+                     offers TLSv1.2 and TLSv1.3); list TLSv1.2 too, or allow only TLSv1.3 on the \
+                     broker's listener",
+                ));
+            }
+            Some(tls)
         } else {
             None
         };
