@@ -19,7 +19,7 @@ use crate::herder::distributed::{DistributedHerder, DistributedParts};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
 use crate::herder::status_store::MemoryStatusStore;
 use crate::herder::Herder;
-use crate::kafka::security::KafkaSecurity;
+use crate::kafka::security::{check_login, KafkaSecurity};
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::{self, AppState, RestListener};
@@ -124,6 +124,9 @@ fn serve_rest(
     (stop_rest, server, rest_addr)
 }
 
+/// How long the start-up login check waits for a broker.
+const LOGIN_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Reads the worker's Kafka security settings, top-level and per client, so that a store that
 /// cannot be read, a wrong store password or a mechanism Conveyor cannot honour stops the
 /// worker at start with the setting's name, rather than failing each client later.
@@ -152,7 +155,7 @@ impl StandaloneApp {
         for key in &worker_config.unknown_keys {
             tracing::warn!(key = %key, "unknown worker config key (ignored); check it for typos");
         }
-        check_kafka_security(&worker_config)?;
+        let security = check_kafka_security(&worker_config)?;
         let rest = match worker_config.listeners.first() {
             Some(url) => Some(rest::bind(url).await?),
             None => None,
@@ -166,6 +169,9 @@ impl StandaloneApp {
             .as_ref()
             .map(|b| b.bootstrap_servers().to_string())
             .unwrap_or_else(|| worker_config.bootstrap_servers.clone());
+        if embedded.is_none() {
+            check_login(&bootstrap_servers, &security, LOGIN_CHECK_TIMEOUT).await?;
+        }
         let worker_id = advertised_worker_id(&worker_config, rest.as_ref());
         let offsets: Arc<dyn OffsetStore> = match &worker_config.offset_storage_file {
             Some(path) => Arc::new(FileOffsetStore::open(path)?),
@@ -303,6 +309,7 @@ impl DistributedApp {
         let rest = rest::bind(listener).await?;
         let worker_id = advertised_worker_id(&worker_config, Some(&rest));
         let bootstrap = worker_config.bootstrap_servers.clone();
+        check_login(&bootstrap, &security, LOGIN_CHECK_TIMEOUT).await?;
         let admin = crate::kafka::Admin::new(&bootstrap, &worker_config.admin)?;
         let topics = internal_topics::ensure(&admin, &settings).await?;
 

@@ -87,7 +87,11 @@ class SecureKafka:
                     },
                 ),
             ],
-            extra={"sasl.oauthbearer.jwks.endpoint.url": self.oidc.jwks_url},
+            extra={
+                "sasl.oauthbearer.jwks.endpoint.url": self.oidc.jwks_url,
+                "sasl.oauthbearer.expected.audience": self.oidc.audience,
+                "sasl.oauthbearer.expected.issuer": self.oidc.issuer,
+            },
             jvm_opts=[f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={self.oidc.jwks_url}"],
         )
         self.admin = Broker(self.kafka.admin_bootstrap, self.kafka)
@@ -97,7 +101,8 @@ class SecureKafka:
             UserScramCredentialUpsertion,
         )
 
-        futures = self.admin.admin().alter_user_scram_credentials(
+        admin = self.admin.admin()  # keep a reference: the futures die with the client
+        futures = admin.alter_user_scram_credentials(
             [
                 UserScramCredentialUpsertion(
                     SCRAM_USER,
@@ -374,8 +379,8 @@ def test_refused_certificate_and_login_fail_one_connector_only(secure, tmp_path,
             )
         },
         "untrusted-ca": {
-            "producer.override.ssl.truststore.location": other_ca.truststore("PKCS12", "x-pw"),
-            "producer.override.ssl.truststore.password": "x-pw",
+            "producer.override.ssl.truststore.location": other_ca.truststore("PKCS12", "other-pw"),
+            "producer.override.ssl.truststore.password": "other-pw",
         },
     }
     for name, overrides in bad.items():

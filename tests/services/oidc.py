@@ -26,8 +26,10 @@ def _uint(n: int) -> str:
 class OidcIssuer:
     """Issues tokens to the clients in ``clients`` (id -> secret); ``requests`` counts them."""
 
-    def __init__(self, clients: dict[str, str], lifetime_seconds: int = 3600):
+    def __init__(self, clients: dict[str, str], audience: str = "kafka", lifetime_seconds: int = 3600):
         self.clients = clients
+        self.audience = audience
+        self.issuer = "conveyor-tests"
         self.lifetime = lifetime_seconds
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "conveyor-test-key"
@@ -105,7 +107,13 @@ class OidcIssuer:
     def token(self, subject: str, scope: str | None) -> str:
         now = int(time.time())
         header = {"alg": "RS256", "typ": "JWT", "kid": self.kid}
-        claims = {"sub": subject, "iat": now, "exp": now + self.lifetime, "iss": "conveyor-tests"}
+        claims = {
+            "sub": subject,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.lifetime,
+            "iss": self.issuer,
+        }
         if scope:
             claims["scope"] = scope
         signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"

@@ -60,7 +60,9 @@ async fn tls_handshake(
         } else {
             e.to_string()
         };
-        return Err(ConnectError::Kafka(format!(
+        // A refused certificate is a settings problem, not a network one: Config, so that
+        // callers stop instead of retrying.
+        return Err(ConnectError::Config(format!(
             "TLS handshake with broker {address} failed: {why}"
         )));
     }

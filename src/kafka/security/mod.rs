@@ -17,6 +17,7 @@ use rdkafka::ClientConfig;
 use crate::config::jaas::{parse_jaas_entries, LoginModule};
 use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
+use crate::kafka::group::BrokerConnection;
 use crate::tls::TlsSettings;
 
 pub use oauth::{OAuthToken, OidcTokenSource};
@@ -288,6 +289,28 @@ impl KafkaSecurity {
             }
         }
     }
+}
+
+/// Logs in to a bootstrap broker with `security`, as Kafka Connect's worker does when it looks
+/// up the cluster id at start: a refused certificate or login is an error (the worker should not
+/// start), while a broker that cannot be reached only gets a warning (the clients will retry).
+pub async fn check_login(
+    bootstrap: &str,
+    security: &KafkaSecurity,
+    timeout: std::time::Duration,
+) -> Result<()> {
+    if security.tls.is_none() && security.sasl.is_none() {
+        return Ok(());
+    }
+    for address in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match BrokerConnection::connect(address, "conveyor-login-check", timeout, security).await
+        {
+            Ok(_) => return Ok(()),
+            Err(e @ ConnectError::Config(_)) => return Err(e),
+            Err(e) => tracing::warn!(broker = address, error = %e, "cannot reach the broker"),
+        }
+    }
+    Ok(())
 }
 
 fn sasl_login(config: &ConfigMap) -> Result<SaslLogin> {

@@ -37,7 +37,7 @@ pub async fn authenticate(
         .await?;
     if handshake.error_code == UNSUPPORTED_SASL_MECHANISM {
         let enabled: Vec<&str> = handshake.mechanisms.iter().map(|m| m.as_str()).collect();
-        return Err(ConnectError::Kafka(format!(
+        return Err(ConnectError::Config(format!(
             "broker {} does not accept SASL mechanism {mechanism} (sasl.mechanism); it enables: {}",
             conn.address(),
             enabled.join(", ")
@@ -76,8 +76,9 @@ pub async fn authenticate(
     Ok(())
 }
 
+/// A refused login is a settings problem: Config, so that callers stop instead of retrying.
 fn authentication_failed(conn: &BrokerConnection, why: &str) -> ConnectError {
-    ConnectError::Kafka(format!(
+    ConnectError::Config(format!(
         "authentication with broker {} failed: {why}",
         conn.address()
     ))
