@@ -45,6 +45,9 @@ const OWN_CONNECTION_KEYS: [&str; 5] = [
 /// How long opening a connection (TCP, TLS, authentication) may take: the JDBC connector's
 /// `DriverManager.setLoginTimeout(40)`. PgJDBC's `loginTimeout` property changes it.
 const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(40);
+/// Where the TLS keys go in their group: after the JDBC connector's own keys, whose orders
+/// stay as the JDBC connector has them.
+const TLS_ORDER: i32 = 101;
 /// The only dialect there is; the JDBC connector's name for it is accepted.
 const POSTGRES_DIALECT: &str = "PostgreSqlDatabaseDialect";
 
@@ -115,7 +118,7 @@ pub fn define_connection_keys(def: ConfigDef, group: &str) -> ConfigDef {
             .validator(Validator::one_of_ignore_case(SslMode::NAMES))
             .importance(Importance::Medium)
             .doc("TLS to the database, as PgJDBC's and libpq's sslmode (the same as sslmode in connection.url): disable; allow; prefer (the default: TLS when the server offers it, no certificate check); require (always TLS; the certificate is checked against sslrootcert only if that is set); verify-ca (TLS, the server's certificate chain checked against sslrootcert); verify-full (verify-ca and the host name in connection.url checked against the certificate).")
-            .group(group, 7)
+            .group(group, TLS_ORDER)
             .width(Width::Medium)
             .display_name("SSL mode"),
     )
@@ -124,7 +127,7 @@ pub fn define_connection_keys(def: ConfigDef, group: &str) -> ConfigDef {
             .default_null()
             .importance(Importance::Medium)
             .doc("PEM file of the CA certificate(s) that signed the server's certificate, for sslmode verify-ca and verify-full (and require). 'system' trusts the operating system's CAs (needs verify-full). Default: ~/.postgresql/root.crt.")
-            .group(group, 8)
+            .group(group, TLS_ORDER + 1)
             .width(Width::Long)
             .display_name("SSL root certificate"),
     )
@@ -133,7 +136,7 @@ pub fn define_connection_keys(def: ConfigDef, group: &str) -> ConfigDef {
             .default_null()
             .importance(Importance::Low)
             .doc("PEM file of the client certificate, for servers that authenticate clients by certificate (pg_hba.conf 'cert'). Default: ~/.postgresql/postgresql.crt when it exists.")
-            .group(group, 9)
+            .group(group, TLS_ORDER + 2)
             .width(Width::Long)
             .display_name("SSL client certificate"),
     )
@@ -142,7 +145,7 @@ pub fn define_connection_keys(def: ConfigDef, group: &str) -> ConfigDef {
             .default_null()
             .importance(Importance::Low)
             .doc("The client certificate's private key: PEM, DER PKCS#8 (.pk8), or a PKCS#12 archive (.p12/.pfx) holding both key and certificate. Default: ~/.postgresql/postgresql.key.")
-            .group(group, 10)
+            .group(group, TLS_ORDER + 3)
             .width(Width::Long)
             .display_name("SSL client key"),
     )
@@ -151,7 +154,7 @@ pub fn define_connection_keys(def: ConfigDef, group: &str) -> ConfigDef {
             .default_null()
             .importance(Importance::Low)
             .doc("Password of an encrypted sslkey (or of the PKCS#12 archive).")
-            .group(group, 11)
+            .group(group, TLS_ORDER + 4)
             .width(Width::Medium)
             .display_name("SSL key password"),
     )
