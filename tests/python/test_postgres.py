@@ -444,6 +444,73 @@ def test_not_null_violation_goes_to_the_dead_letter_queue(broker, start_worker, 
     assert worker.rest.status("tolerant-sink")["tasks"][0]["state"] == "RUNNING"
 
 
+def test_tls_verify_full_with_a_client_certificate_and_a_wrong_ca(
+    tmp_path, broker, start_worker, pgdb, postgres
+):
+    """The sink writes over TLS with sslmode=verify-full, logging in as ``certuser`` with its
+    client certificate (key encrypted, password as a hidden config); a CA that did not sign
+    the server's certificate fails the task with a trace naming the host, the cause and the
+    setting."""
+    from certs import CertificateAuthority
+    from cryptography.hazmat.primitives import serialization
+
+    certs = postgres.ca.parent
+    key = serialization.load_pem_private_key((certs / "certuser.key.pem").read_bytes(), None)
+    encrypted_key = tmp_path / "certuser.key.encrypted.pem"
+    encrypted_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"key-secret"),
+        )
+    )
+    topic = broker.create_topic(unique("tls"))
+    url = f"jdbc:postgresql://localhost:{PG['port']}/{pgdb}?sslmode=verify-full&sslrootcert={postgres.ca}"
+    config = sink_config(
+        pgdb,
+        topic,
+        connection_url=url,
+        insert_mode="upsert",
+        pk_mode="record_key",
+        pk_fields="id",
+        table_name_format="orders",
+    )
+    config.update(
+        {
+            "connection.user": "certuser",
+            "connection.sslcert": str(certs / "certuser.cert.pem"),
+            "connection.sslkey": str(encrypted_key),
+            "connection.sslpassword": "key-secret",
+        }
+    )
+    worker = start_worker(extra=JSON_CONVERTERS)
+    worker.create("tls-sink", config)
+    worker.rest.wait_running("tls-sink")
+    assert worker.rest.get("/connectors/tls-sink/config").json()["connection.sslpassword"] == "[hidden]"
+    produce(broker.bootstrap, topic, [(envelope(KEY_SCHEMA, k), order(k, k)) for k in range(1, 4)])
+    wait_until(lambda: query(pgdb, "SELECT count(*) FROM orders") == [(3,)], 60, what="3 rows over TLS")
+    sessions = query(
+        pgdb,
+        "SELECT bool_and(s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+        "WHERE a.datname = %s AND a.application_name = 'conveyor' AND a.usename = 'certuser'",
+        (pgdb,),
+    )
+    assert sessions[0][0] is True and sessions[0][1] >= 1, sessions
+
+    other = CertificateAuthority(tmp_path / "other-ca", name="Another CA")
+    worker.create(
+        "wrong-ca-sink",
+        sink_config(pgdb, topic, connection_url=url.replace(str(postgres.ca), str(other.cert))),
+    )
+    status = worker.rest.wait_state("wrong-ca-sink", "FAILED", timeout=60)
+    trace = status["tasks"][0]["trace"]
+    assert "the TLS certificate of the server at localhost failed verification" in trace, trace
+    reasons = ("unable to get local issuer certificate", "self-signed certificate in certificate chain")
+    assert any(reason in trace for reason in reasons), trace
+    assert f"sslrootcert={other.cert} in connection.url" in trace, trace
+    assert worker.rest.status("tls-sink")["tasks"][0]["state"] == "RUNNING"
+
+
 def test_other_databases_are_rejected_naming_connection_url(start_worker):
     worker = start_worker()
     r = worker.rest.put(

@@ -1,12 +1,16 @@
-//! Opening connections (with `connection.attempts` / `connection.backoff.ms`), the session
-//! set-up both connectors rely on, and what a PostgreSQL error means for a batch.
+//! Opening connections (with `connection.attempts` / `connection.backoff.ms`, TLS as
+//! `sslmode` asks and PgJDBC's `loginTimeout`), the session set-up both connectors rely on,
+//! and what a PostgreSQL error means for a batch.
 
-use tokio_postgres::{Client, NoTls};
+use postgres_openssl::TlsStream;
+use tokio_postgres::config::SslMode as WireSslMode;
+use tokio_postgres::{Client, Connection, Socket};
 
 use crate::errors::{ConnectError, Result};
 
 use super::config::{ConnectionSettings, DB_TIMEZONE};
 use super::identifier::literal;
+use super::tls::{Rejection, SslMode, TlsSettings};
 
 /// A client whose connection is driven by its own tokio task.
 pub struct PgClient {
@@ -55,14 +59,95 @@ pub async fn connect(settings: &ConnectionSettings) -> Result<PgClient> {
     }
 }
 
+type PgConnection = Connection<Socket, TlsStream<Socket>>;
+
+/// Why opening a connection failed.
+enum OpenError {
+    /// Before any network traffic: a TLS file or setting is wrong.
+    Setup(ConnectError),
+    /// The server, the network or the TLS handshake said no; with the handshake's reason
+    /// when it rejected the server's certificate.
+    Server(tokio_postgres::Error, Option<Rejection>),
+}
+
+/// Opens a connection within `loginTimeout`: TLS as `sslmode` asks, with libpq's and
+/// PgJDBC's fallbacks (`allow`: plaintext, then TLS if the server refused; `prefer`: TLS when
+/// offered, then plaintext if the server refused the TLS connection's authentication). Modes
+/// from `require` up never fall back to plaintext.
+async fn open(settings: &ConnectionSettings) -> Result<(Client, PgConnection)> {
+    let attempt = async {
+        let refused =
+            |e: &OpenError| matches!(e, OpenError::Server(e, None) if e.as_db_error().is_some());
+        let result = match settings.tls.mode {
+            SslMode::Disable => open_with(settings, WireSslMode::Disable).await,
+            SslMode::Allow => match open_with(settings, WireSslMode::Disable).await {
+                Err(e) if refused(&e) => open_with(settings, WireSslMode::Require).await,
+                other => other,
+            },
+            SslMode::Prefer => match open_with(settings, WireSslMode::Prefer).await {
+                Err(OpenError::Server(e, None)) if sqlstate(&e) == Some("28000") => {
+                    open_with(settings, WireSslMode::Disable).await
+                }
+                other => other,
+            },
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                open_with(settings, WireSslMode::Require).await
+            }
+        };
+        result.map_err(|e| explain(settings, e))
+    };
+    match settings.login_timeout {
+        None => attempt.await,
+        Some(limit) => tokio::time::timeout(limit, attempt).await.unwrap_or_else(|_| {
+            Err(ConnectError::Retriable(format!(
+                "could not connect to PostgreSQL at {}: no answer within {} s (loginTimeout; the connection, TLS handshake and login must complete in that time)",
+                settings.display,
+                limit.as_secs_f64(),
+            )))
+        }),
+    }
+}
+
+async fn open_with(
+    settings: &ConnectionSettings,
+    mode: WireSslMode,
+) -> std::result::Result<(Client, PgConnection), OpenError> {
+    let (tls, rejections) = match mode {
+        WireSslMode::Disable => TlsSettings::plaintext_connector(),
+        _ => settings.tls.connector(),
+    }
+    .map_err(OpenError::Setup)?;
+    let mut pg = settings.pg.clone();
+    pg.ssl_mode(mode);
+    pg.connect(tls)
+        .await
+        .map_err(|e| OpenError::Server(e, rejections.take()))
+}
+
+/// The error a user sees: a rejected certificate or a server without TLS under a mode that
+/// needs it are config errors (retrying cannot help); anything else may pass.
+fn explain(settings: &ConnectionSettings, error: OpenError) -> ConnectError {
+    let at = format!("could not connect to PostgreSQL at {}", settings.display);
+    match error {
+        OpenError::Setup(e) => e.context(at),
+        OpenError::Server(_, Some(rejection)) => {
+            ConnectError::Config(format!("{at}: {}", settings.tls.explain(&rejection)))
+        }
+        OpenError::Server(e, None) if is_no_tls(&e) => ConnectError::Config(format!(
+            "{at}: {} needs an encrypted connection, but the server does not accept TLS (its ssl setting is off): turn ssl on in the server, or use sslmode=prefer to connect without TLS when the server has none",
+            settings.tls.mode_shown()
+        )),
+        OpenError::Server(e, None) => ConnectError::Retriable(format!("{at}: {}", error_text(&e))),
+    }
+}
+
+/// tokio-postgres's answer when the server declines the TLS request under `require`.
+fn is_no_tls(e: &tokio_postgres::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|c| c.to_string() == "server does not support TLS")
+}
+
 async fn connect_once(settings: &ConnectionSettings) -> Result<PgClient> {
-    let (client, connection) = settings.pg.connect(NoTls).await.map_err(|e| {
-        ConnectError::Retriable(format!(
-            "could not connect to PostgreSQL at {}: {}",
-            settings.display,
-            error_text(&e)
-        ))
-    })?;
+    let (client, connection) = open(settings).await?;
     let database = settings.display.clone();
     let driver = tokio::spawn(async move {
         if let Err(e) = connection.await {

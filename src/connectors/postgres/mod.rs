@@ -15,6 +15,7 @@ mod source;
 mod source_config;
 mod sql;
 mod table;
+mod tls;
 mod types;
 mod writer;
 

@@ -9,7 +9,8 @@ use crate::config::{
 use crate::errors::{ConnectError, Result};
 
 use super::config::{
-    db_timezone_key, define_connection_keys, quote_identifiers_key, quoting, ConnectionSettings,
+    connection_cross_check, db_timezone_key, define_connection_keys, quote_identifiers_key,
+    quoting, ConnectionSettings,
 };
 use super::identifier::Quoting;
 
@@ -308,7 +309,7 @@ pub fn cross_check(config: &ConfigMap) -> Vec<(&'static str, String)> {
     let get = |k: &str| config.get(k).map(|v| v.trim().to_ascii_lowercase());
     let pk_mode = pk_mode_of(get(PK_MODE).as_deref().unwrap_or("none"));
     let insert_mode = get(INSERT_MODE).unwrap_or_else(|| "insert".into());
-    let mut out = Vec::new();
+    let mut out = connection_cross_check(config);
     if get(DELETE_ENABLED).as_deref() == Some("true") && pk_mode != PkMode::RecordKey {
         out.push((
             DELETE_ENABLED,

@@ -8,7 +8,8 @@ use crate::config::{
 use crate::errors::{ConnectError, Result};
 
 use super::config::{
-    db_timezone_key, define_connection_keys, quote_identifiers_key, quoting, ConnectionSettings,
+    connection_cross_check, db_timezone_key, define_connection_keys, quote_identifiers_key,
+    quoting, ConnectionSettings,
 };
 use super::identifier::{split_outside_quotes, Quoting, TableId};
 use super::types::NumericMapping;
@@ -269,7 +270,7 @@ pub struct SourceConfig {
 /// Combinations of keys that cannot work, as (key to report on, message).
 pub fn cross_check(config: &ConfigMap) -> Vec<(&'static str, String)> {
     let set = |k: &str| config.get(k).is_some_and(|v| !v.trim().is_empty());
-    let mut out = Vec::new();
+    let mut out = connection_cross_check(config);
     let mode = config.get(MODE).map(|m| m.trim()).unwrap_or("");
     if mode.is_empty() {
         out.push((MODE, "Query mode must be specified: set mode to bulk, incrementing, timestamp or timestamp+incrementing".to_string()));

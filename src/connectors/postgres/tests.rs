@@ -1315,3 +1315,543 @@ async fn source_rejects_nullable_incrementing_columns() {
         "{err}"
     );
 }
+
+// ---- TLS ----
+//
+// The test PostgreSQL runs with ssl=on; its CA, server certificate (for localhost and
+// 127.0.0.1) and the client certificate of `certuser` (who must log in with it) are in
+// `$CONVEYOR_TEST_PG_DIR/certs` (tests/services/postgres.py).
+
+mod tls {
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
+
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkcs12::Pkcs12;
+    use openssl::pkey::PKey;
+    use openssl::symm::Cipher;
+    use openssl::x509::extension::BasicConstraints;
+    use openssl::x509::{X509NameBuilder, X509};
+
+    use super::super::config::{define_connection_keys, ConnectionSettings};
+    use super::super::connection::{self, PgClient};
+    use super::*;
+    use crate::config::ConfigDef;
+
+    /// The test PostgreSQL's port and certificate directory, or None (skipped).
+    fn pg_tls() -> Option<(u16, PathBuf)> {
+        let port = pg_port()?;
+        match std::env::var("CONVEYOR_TEST_PG_DIR") {
+            Ok(dir) => Some((port, PathBuf::from(dir).join("certs"))),
+            Err(_) => {
+                eprintln!("skipped: CONVEYOR_TEST_PG_DIR (the test PostgreSQL's directory, with its certs) is not set");
+                None
+            }
+        }
+    }
+
+    fn path(p: &Path) -> String {
+        p.display().to_string()
+    }
+
+    /// Connection settings from a URL and `connection.*` configs; one attempt unless set.
+    fn settings(url: &str, extra: &[(&str, &str)]) -> Result<ConnectionSettings> {
+        let mut c = ConfigMap::new();
+        c.insert("connection.url".into(), url.into());
+        c.insert("connection.attempts".into(), "1".into());
+        for (k, v) in extra {
+            c.insert(k.to_string(), v.to_string());
+        }
+        let def = define_connection_keys(ConfigDef::new(), "Connection");
+        ConnectionSettings::from_parsed(&def.parse(&c)?)
+    }
+
+    async fn connect(url: &str, extra: &[(&str, &str)]) -> Result<PgClient> {
+        connection::connect(&settings(url, extra)?).await
+    }
+
+    /// (TLS in use, current user) of a connection.
+    async fn session(client: &PgClient) -> (bool, String) {
+        let rows = client
+            .simple_query("SELECT ssl::text, current_user::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .await
+            .expect("query pg_stat_ssl");
+        for m in rows {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                return (r.get(0) == Some("true"), r.get(1).unwrap_or("").to_string());
+            }
+        }
+        panic!("no pg_stat_ssl row");
+    }
+
+    /// A CA of our own, which signed nothing the server has.
+    fn other_ca(dir: &Path) -> PathBuf {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "Another CA").unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+            .unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        let out = dir.join("other-ca.pem");
+        std::fs::write(&out, b.build().to_pem().unwrap()).unwrap();
+        out
+    }
+
+    fn config_error(result: Result<PgClient>) -> String {
+        match result {
+            Err(ConnectError::Config(m)) => m,
+            Err(e) => panic!("expected a config error, got {e:?}"),
+            Ok(_) => panic!("expected a config error, but the connection was opened"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn verify_full_checks_the_chain_and_the_host_name() {
+        let Some((port, certs)) = pg_tls() else {
+            return;
+        };
+        let ca = path(&certs.join("ca.cert.pem"));
+        for host in ["localhost", "127.0.0.1"] {
+            let url = format!(
+                "jdbc:postgresql://{host}:{port}/test?sslmode=verify-full&sslrootcert={ca}"
+            );
+            let client = connect(&url, &[]).await.expect("verify-full with the CA");
+            assert_eq!(session(&client).await, (true, "postgres".into()));
+        }
+
+        // A host name the certificate does not list (the connection still goes to 127.0.0.1).
+        let url = format!(
+            "jdbc:postgresql://pg.example.test:{port}/test?sslmode=verify-full&sslrootcert={ca}"
+        );
+        let mut s = settings(&url, &[]).unwrap();
+        s.pg.hostaddr("127.0.0.1".parse().unwrap());
+        let started = Instant::now();
+        let err = config_error(connection::connect(&s).await);
+        assert!(
+            err.contains("does not name the host pg.example.test (it is for localhost, 127.0.0.1)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("sslmode=verify-full in connection.url"),
+            "{err}"
+        );
+        assert!(err.contains("sslmode=verify-ca"), "says what to do: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "no retries");
+
+        // verify-ca checks the chain only.
+        let url = format!(
+            "jdbc:postgresql://pg.example.test:{port}/test?sslmode=verify-ca&sslrootcert={ca}"
+        );
+        let mut s = settings(&url, &[]).unwrap();
+        s.pg.hostaddr("127.0.0.1".parse().unwrap());
+        let client = connection::connect(&s)
+            .await
+            .expect("verify-ca ignores the name");
+        assert!(session(&client).await.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_ca_that_did_not_sign_the_server_certificate_is_refused() {
+        let Some((port, _)) = pg_tls() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let other = path(&other_ca(dir.path()));
+        let url = format!(
+            "jdbc:postgresql://127.0.0.1:{port}/test?sslmode=verify-ca&sslrootcert={other}"
+        );
+        let started = Instant::now();
+        // Three attempts 10 s apart would take 20 s: a certificate failure is not retried.
+        let err = config_error(
+            connect(
+                &url,
+                &[
+                    ("connection.attempts", "3"),
+                    ("connection.backoff.ms", "10000"),
+                ],
+            )
+            .await,
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "no retries");
+        // The server sends its CA along, so OpenSSL's reason depends on the chain it got.
+        assert!(
+            err.contains("the TLS certificate of the server at 127.0.0.1 failed verification: unable to get local issuer certificate")
+                || err.contains("the TLS certificate of the server at 127.0.0.1 failed verification: self-signed certificate in certificate chain"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("sslrootcert={other} in connection.url")),
+            "{err}"
+        );
+        assert!(err.contains("sslmode=verify-ca in connection.url"), "{err}");
+        assert!(
+            err.contains(
+                "CN=Conveyor test CA, O=Conveyor tests, which is not among the CAs of sslrootcert="
+            ),
+            "{err}"
+        );
+        assert!(err.contains("or use sslmode=require"), "{err}");
+
+        // require checks the chain too once sslrootcert is given (libpq), here as a config.
+        let url = format!("jdbc:postgresql://127.0.0.1:{port}/test");
+        let err = config_error(
+            connect(
+                &url,
+                &[
+                    ("connection.sslmode", "require"),
+                    ("connection.sslrootcert", &other),
+                ],
+            )
+            .await,
+        );
+        assert!(
+            err.contains(&format!("connection.sslrootcert={other}")),
+            "{err}"
+        );
+        assert!(err.contains("connection.sslmode=require"), "{err}");
+        assert!(err.contains("or leave sslrootcert out"), "{err}");
+
+        // The system's CAs did not sign the test CA either.
+        let err = config_error(
+            connect(
+                &format!("jdbc:postgresql://localhost:{port}/test?sslrootcert=system"),
+                &[],
+            )
+            .await,
+        );
+        assert!(
+            err.contains("which is not among the CAs of the system's trusted CAs")
+                || err.contains("no system CA certificates were found"),
+            "{err}"
+        );
+        assert!(
+            err.contains("sslrootcert=system in connection.url (which implies sslmode=verify-full")
+                || err.contains("no system CA certificates were found"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn require_and_prefer_encrypt_without_a_ca_and_disable_does_not() {
+        let Some((port, _)) = pg_tls() else {
+            return;
+        };
+        let base = format!("jdbc:postgresql://127.0.0.1:{port}/test");
+        for (query, tls) in [
+            ("?sslmode=require", true),
+            (
+                "?ssl=true&sslfactory=org.postgresql.ssl.NonValidatingFactory&sslmode=require",
+                true,
+            ),
+            ("", true), // prefer, PgJDBC's default
+            ("?sslmode=allow", false),
+            ("?sslmode=disable", false),
+        ] {
+            let client = connect(&format!("{base}{query}"), &[])
+                .await
+                .unwrap_or_else(|e| panic!("{query}: {e}"));
+            assert_eq!(session(&client).await.0, tls, "{query}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_certificates_log_in_as_certuser() {
+        let Some((port, certs)) = pg_tls() else {
+            return;
+        };
+        let (ca, cert, key) = (
+            path(&certs.join("ca.cert.pem")),
+            path(&certs.join("certuser.cert.pem")),
+            path(&certs.join("certuser.key.pem")),
+        );
+        let url = format!(
+            "jdbc:postgresql://localhost:{port}/test?user=certuser&sslmode=verify-full&sslrootcert={ca}&sslcert={cert}&sslkey={key}"
+        );
+        let client = connect(&url, &[]).await.expect("certificate login");
+        assert_eq!(session(&client).await, (true, "certuser".into()));
+
+        // The same as connector configs, as JDBC connector users give them.
+        let base = format!("jdbc:postgresql://localhost:{port}/test");
+        let as_configs = [
+            ("connection.user", "certuser"),
+            ("connection.sslmode", "verify-full"),
+            ("connection.sslrootcert", ca.as_str()),
+            ("connection.sslcert", cert.as_str()),
+            ("connection.sslkey", key.as_str()),
+        ];
+        let client = connect(&base, &as_configs)
+            .await
+            .expect("certificate login");
+        assert_eq!(session(&client).await, (true, "certuser".into()));
+
+        // Without the certificate the server refuses certuser.
+        let err = connect(&base, &as_configs[..3])
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("certificate"), "{err}");
+
+        // An encrypted PEM key, a DER PKCS#8 key (PgJDBC's .pk8) and a PKCS#12 archive.
+        let dir = tempfile::tempdir().unwrap();
+        let plain = PKey::private_key_from_pem(&std::fs::read(&key).unwrap()).unwrap();
+        let encrypted = dir.path().join("certuser.enc.pem");
+        std::fs::write(
+            &encrypted,
+            plain
+                .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), b"s3cret")
+                .unwrap(),
+        )
+        .unwrap();
+        let encrypted = path(&encrypted);
+        let with_key = |k: &str, password: Option<&str>| {
+            let mut c: Vec<(String, String)> = vec![
+                ("connection.user".into(), "certuser".into()),
+                ("connection.sslmode".into(), "verify-full".into()),
+                ("connection.sslrootcert".into(), ca.clone()),
+                ("connection.sslcert".into(), cert.clone()),
+                ("connection.sslkey".into(), k.to_string()),
+            ];
+            if let Some(p) = password {
+                c.push(("connection.sslpassword".into(), p.into()));
+            }
+            c
+        };
+        let as_refs = |c: &[(String, String)]| -> Vec<(String, String)> { c.to_vec() };
+        async fn connect_owned(url: &str, c: Vec<(String, String)>) -> Result<PgClient> {
+            let refs: Vec<(&str, &str)> = c.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            connect(url, &refs).await
+        }
+        let client = connect_owned(&base, as_refs(&with_key(&encrypted, Some("s3cret"))))
+            .await
+            .expect("encrypted key with sslpassword");
+        assert_eq!(session(&client).await.1, "certuser");
+        let err = config_error(connect_owned(&base, with_key(&encrypted, None)).await);
+        assert!(err.contains("configuration connection.sslkey"), "{err}");
+        assert!(err.contains("encrypted: set sslpassword"), "{err}");
+        let err = config_error(connect_owned(&base, with_key(&encrypted, Some("nope"))).await);
+        assert!(err.contains("wrong password"), "{err}");
+
+        let pk8 = dir.path().join("certuser.pk8");
+        std::fs::write(&pk8, plain.private_key_to_pkcs8().unwrap()).unwrap();
+        let client = connect_owned(&base, with_key(&path(&pk8), None))
+            .await
+            .expect("DER PKCS#8 key");
+        assert_eq!(session(&client).await.1, "certuser");
+
+        let p12 = dir.path().join("certuser.p12");
+        let x509 = X509::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+        let archive = Pkcs12::builder()
+            .name("certuser")
+            .pkey(&plain)
+            .cert(&x509)
+            .build2("p12pass")
+            .unwrap();
+        std::fs::write(&p12, archive.to_der().unwrap()).unwrap();
+        let client = connect_owned(&base, with_key(&path(&p12), Some("p12pass")))
+            .await
+            .expect("PKCS#12 archive");
+        assert_eq!(session(&client).await.1, "certuser");
+
+        // A key that belongs to another certificate.
+        let other_key = dir.path().join("other.key.pem");
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let k = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        std::fs::write(&other_key, k.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        let err = config_error(connect_owned(&base, with_key(&path(&other_key), None)).await);
+        assert!(
+            err.contains("does not belong to the client certificate"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_tls_files_are_errors_naming_the_setting() {
+        // Nothing listens on port 1: these fail before any network traffic.
+        let base = "jdbc:postgresql://127.0.0.1:1/db";
+        let err = config_error(
+            connect(
+                &format!("{base}?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+                &[],
+            )
+            .await,
+        );
+        assert!(
+            err.contains("Invalid value /nonexistent/ca.pem for sslrootcert in connection.url: the file cannot be read (it does not exist)"),
+            "{err}"
+        );
+        let err = config_error(
+            connect(
+                base,
+                &[
+                    ("connection.sslmode", "require"),
+                    ("connection.sslcert", "/nonexistent/client.pem"),
+                    ("connection.sslkey", "/nonexistent/client.key"),
+                ],
+            )
+            .await,
+        );
+        assert!(
+            err.contains(
+                "Invalid value /nonexistent/client.pem for configuration connection.sslcert"
+            ),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let err = config_error(
+            connect(
+                base,
+                &[
+                    ("connection.sslmode", "require"),
+                    ("connection.sslcert", &path(&cert)),
+                    ("connection.sslkey", "/nonexistent/client.key"),
+                ],
+            )
+            .await,
+        );
+        assert!(err.contains("connection.sslcert"), "{err}");
+        assert!(err.contains("holds no certificate"), "{err}");
+        let err = config_error(
+            connect(
+                base,
+                &[
+                    ("connection.sslmode", "require"),
+                    ("connection.sslkey", "/nonexistent/client.key"),
+                ],
+            )
+            .await,
+        );
+        assert!(err.contains("connection.sslkey"), "{err}");
+        assert!(err.contains("set sslcert"), "{err}");
+        let default_root =
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".postgresql/root.crt"));
+        if default_root.is_some_and(|p| !p.exists()) {
+            let err = config_error(connect(&format!("{base}?sslmode=verify-ca"), &[]).await);
+            assert!(err.contains("sslmode=verify-ca in connection.url checks the server's certificate against a CA, but sslrootcert is not set"), "{err}");
+        }
+    }
+
+    /// A server that answers the TLS request with `reply` and then says nothing more.
+    async fn mute_server(reply: &'static [u8]) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut held = Vec::new();
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = [0u8; 8];
+                if socket.read_exact(&mut request).await.is_ok() {
+                    let _ = socket.write_all(reply).await;
+                }
+                held.push(socket);
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn no_tls_under_require_is_a_clear_error_and_nothing_hangs() {
+        let port = mute_server(b"N").await;
+        let url = format!("jdbc:postgresql://127.0.0.1:{port}/db");
+        let err = config_error(connect(&format!("{url}?sslmode=require"), &[]).await);
+        assert!(
+            err.contains("sslmode=require in connection.url needs an encrypted connection, but the server does not accept TLS"),
+            "{err}"
+        );
+        let err = config_error(
+            connect(
+                &url,
+                &[
+                    ("connection.sslmode", "verify-full"),
+                    ("connection.sslrootcert", "system"),
+                ],
+            )
+            .await,
+        );
+        assert!(
+            err.contains("connection.sslmode=verify-full needs an encrypted connection"),
+            "{err}"
+        );
+
+        // prefer goes on without TLS, and the silent server runs into loginTimeout.
+        let started = Instant::now();
+        let err = connect(&format!("{url}?loginTimeout=1"), &[])
+            .await
+            .err()
+            .unwrap();
+        assert!(err.is_retriable(), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("no answer within 1 s (loginTimeout;"),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        // A server that accepts TLS and then stalls the handshake.
+        let port = mute_server(b"S").await;
+        let url = format!("jdbc:postgresql://127.0.0.1:{port}/db?sslmode=require&loginTimeout=1");
+        let err = connect(&url, &[]).await.err().unwrap().to_string();
+        assert!(err.contains("no answer within 1 s"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sink_writes_through_verify_full() {
+        let (Some(db), Some((_, certs))) = (TestDb::new().await, pg_tls()) else {
+            return;
+        };
+        let ca = path(&certs.join("ca.cert.pem"));
+        let mut c = config(&db, &[("auto.create", "true")]);
+        c.insert(
+            "connection.url".into(),
+            format!(
+                "jdbc:postgresql://localhost:{}/{}?sslmode=verify-full&sslrootcert={ca}",
+                db.port, db.name
+            ),
+        );
+        let (mut task, _) = sink(c, None).await;
+        task.put(vec![sink_record(
+            "orders",
+            0,
+            int_key(1),
+            order(1, Some("a"), 2),
+        )])
+        .await
+        .unwrap();
+        flush(&mut task).await.unwrap();
+        assert_eq!(
+            db.rows("SELECT id, item FROM orders").await,
+            vec![vec![Some("1".into()), Some("a".into())]]
+        );
+        let encrypted = db
+            .rows(&format!(
+                "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE datname = '{}' AND ssl",
+                db.name
+            ))
+            .await;
+        assert_eq!(
+            encrypted,
+            vec![vec![Some("1".into())]],
+            "the sink's connection"
+        );
+        task.stop().await.unwrap();
+    }
+}
