@@ -195,9 +195,22 @@ impl TlsSettings {
                 }
                 builder.set_verify_cert_store(store.build())
             }
-            None => builder.set_default_verify_paths(),
+            None => system_roots(builder),
         }
     }
+}
+
+/// The system's CA certificates. The bundled OpenSSL's compiled-in directory does not exist on
+/// users' machines: SSL_CERT_FILE/SSL_CERT_DIR are honoured when set, else the usual locations
+/// are probed.
+fn system_roots(builder: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorStack> {
+    builder.set_default_verify_paths()?;
+    if std::env::var_os("SSL_CERT_FILE").is_none() && std::env::var_os("SSL_CERT_DIR").is_none() {
+        if let Some(file) = openssl_probe::probe().cert_file {
+            builder.set_ca_file(file)?;
+        }
+    }
+    Ok(())
 }
 
 fn openssl_error(e: openssl::error::ErrorStack) -> TlsError {
