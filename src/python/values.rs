@@ -51,6 +51,51 @@ impl fmt::Display for Path<'_> {
     }
 }
 
+impl Path<'_> {
+    /// How many containers deep this place is.
+    fn depth(&self) -> usize {
+        let mut depth = 0;
+        let mut at = self;
+        loop {
+            at = match at {
+                Path::Root(_) => return depth,
+                Path::Field(p, _)
+                | Path::Index(p, _)
+                | Path::MapKey(p)
+                | Path::MapValue(p)
+                | Path::Key(p, _) => p,
+            };
+            depth += 1;
+        }
+    }
+}
+
+/// Values nested deeper than this are refused: without a schema to bound it, converting a
+/// cyclic list (`v = []; v.append(v)`) would recurse until the worker's stack overflows.
+pub const MAX_DEPTH: usize = 100;
+
+fn check_depth(obj: &Bound<'_, PyAny>, path: &Path<'_>) -> PyResult<()> {
+    if path.depth() > MAX_DEPTH {
+        // The path itself would be MAX_DEPTH segments long: name only where it starts.
+        let mut root = path;
+        while let Path::Field(p, _)
+        | Path::Index(p, _)
+        | Path::MapKey(p)
+        | Path::MapValue(p)
+        | Path::Key(p, _) = root
+        {
+            root = p;
+        }
+        return Err(data_error(
+            obj.py(),
+            format!(
+                "{root}: the value is nested more than {MAX_DEPTH} levels deep (does a list or dict contain itself?)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .qualname()
@@ -439,6 +484,7 @@ fn decimal_bytes(obj: &Bound<'_, PyAny>, schema: &Schema, path: &Path<'_>) -> Py
 /// Schemaless conversion (see the module docs).
 pub fn to_schemaless(obj: &Bound<'_, PyAny>, path: &Path<'_>) -> PyResult<Value> {
     let py = obj.py();
+    check_depth(obj, path)?;
     if obj.is_none() {
         return Ok(Value::Null);
     }
@@ -656,6 +702,7 @@ pub fn json_to_py<'py>(py: Python<'py>, json: &serde_json::Value) -> PyResult<Bo
 pub fn py_to_json(obj: &Bound<'_, PyAny>, path: &Path<'_>) -> PyResult<serde_json::Value> {
     use serde_json::Value as J;
     let py = obj.py();
+    check_depth(obj, path)?;
     if obj.is_none() {
         return Ok(J::Null);
     }
@@ -835,6 +882,29 @@ mod tests {
             big.set_item("tags", PyList::empty(py)).unwrap();
             let err = to_value(big.as_any(), &schema, &Path::Root("value")).unwrap_err();
             assert!(err.value(py).to_string().contains("does not fit in INT32"));
+        });
+    }
+
+    #[test]
+    fn cyclic_and_too_deep_values_are_data_errors_not_crashes() {
+        Python::initialize();
+        Python::attach(|py| {
+            let cyclic = PyList::empty(py);
+            cyclic.append(&cyclic).unwrap();
+            for err in [
+                to_schemaless(cyclic.as_any(), &Path::Root("value")).unwrap_err(),
+                py_to_json(cyclic.as_any(), &Path::Root("offset")).unwrap_err(),
+            ] {
+                let text = err.value(py).to_string();
+                assert!(text.contains("nested more than 100 levels"), "{text}");
+            }
+            let mut deep = json_to_py(py, &serde_json::json!(1)).unwrap();
+            for _ in 0..MAX_DEPTH {
+                let outer = PyList::empty(py);
+                outer.append(&deep).unwrap();
+                deep = outer.into_any();
+            }
+            assert!(to_schemaless(&deep, &Path::Root("value")).is_ok());
         });
     }
 
