@@ -195,7 +195,17 @@ impl TlsSettings {
                 }
                 builder.set_verify_cert_store(store.build())
             }
-            None => builder.set_default_verify_paths(),
+            None => {
+                builder.set_default_verify_paths()?;
+                // The vendored OpenSSL looks for CA certificates under its own build prefix;
+                // find the system's (SSL_CERT_FILE/SSL_CERT_DIR, when set, win as usual).
+                if !openssl_probe::has_ssl_cert_env_vars() {
+                    if let Some(file) = openssl_probe::probe().cert_file {
+                        let _ = builder.set_ca_file(file);
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
