@@ -335,18 +335,20 @@ impl Settings<'_> {
                     .map_err(|e| self.jks_error("truststore", location, e))?;
                 let mut certs = Vec::new();
                 for entry in entries {
-                    let der = match entry {
-                        JksEntry::TrustedCert { cert, .. } => cert,
+                    let (alias, der) = match entry {
+                        JksEntry::TrustedCert { alias, cert } => (alias, cert),
                         // Java trusts the chain of a key entry found in a truststore too.
-                        JksEntry::PrivateKey { chain, .. } => match chain.into_iter().next() {
-                            Some(c) => c,
-                            None => continue,
-                        },
+                        JksEntry::PrivateKey { alias, chain, .. } => {
+                            match chain.into_iter().next() {
+                                Some(c) => (alias, c),
+                                None => continue,
+                            }
+                        }
                     };
                     certs.push(X509::from_der(&der).map_err(|e| {
                         TlsError::new(
                             self.key("truststore.location"),
-                            format!("{location}: bad certificate: {e}"),
+                            format!("{location}: bad certificate in entry {alias}: {e}"),
                         )
                     })?);
                 }
