@@ -12,9 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::connector::NAME;
 use crate::config::provider::ConfigProviders;
-use crate::config::worker::is_kafka_security_key;
+use crate::config::worker::{
+    is_kafka_security_key, LISTENERS_HTTPS_PREFIX, REST_ADVERTISED_LISTENER,
+};
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
+use crate::herder::distributed::forward::Forwarder;
 use crate::herder::distributed::{DistributedHerder, DistributedParts};
 use crate::herder::standalone::{ConfigDir, StandaloneHerder};
 use crate::herder::status_store::MemoryStatusStore;
@@ -22,7 +25,8 @@ use crate::herder::Herder;
 use crate::kafka::security::{check_login, KafkaSecurity};
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
-use crate::rest::{self, AppState, RestListener};
+use crate::rest::auth::BasicAuth;
+use crate::rest::{self, AppState, RestListener, Scheme};
 use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
 
 /// How to start a standalone worker.
@@ -37,12 +41,13 @@ pub struct StandaloneOptions {
 /// A running standalone worker.
 pub struct StandaloneApp {
     pub herder: Arc<StandaloneHerder>,
-    /// Where the REST API listens, when it does.
+    /// Where the REST API listens (the first listener), when it does.
     pub rest_addr: Option<SocketAddr>,
+    /// `http://` or `https://` and [`Self::rest_addr`].
+    pub rest_url: Option<String>,
     /// The brokers clients use (the embedded broker's address when embedded).
     pub bootstrap_servers: String,
-    stop_rest: CancellationToken,
-    server: Option<JoinHandle<Result<()>>>,
+    rest: Option<RestServer>,
     embedded: Option<EmbeddedBroker>,
 }
 
@@ -56,22 +61,116 @@ fn host_name() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// `host:port` other workers and status use for this worker: `rest.advertised.*`, else the
-/// listener's host and port, else this machine's host name.
-fn advertised_worker_id(config: &WorkerConfig, rest: Option<&RestListener>) -> String {
+/// Where other workers reach this one: its advertised URL (`http://host:port` or
+/// `https://host:port`) and its `worker_id` (`host:port`), as Kafka Connect's
+/// `RestServer.advertisedUrl` picks them. The scheme is `rest.advertised.listener`, else
+/// `http` when there is an `http://` listener, else `https`; host and port are
+/// `rest.advertised.*`, else the first listener of that scheme's, else this machine's host
+/// name (and 8083).
+fn advertised(config: &WorkerConfig, listeners: &[RestListener]) -> Result<(String, String)> {
+    let scheme = match config.rest_advertised_listener.as_deref() {
+        Some("https") => Scheme::Https,
+        Some(_) => Scheme::Http,
+        None if listeners.iter().any(|l| l.scheme == Scheme::Http) => Scheme::Http,
+        None if !listeners.is_empty() => Scheme::Https,
+        None => Scheme::Http,
+    };
+    let listener = listeners.iter().find(|l| l.scheme == scheme);
+    if listener.is_none() && !listeners.is_empty() && config.rest_advertised_port.is_none() {
+        return Err(ConnectError::Config(format!(
+            "{REST_ADVERTISED_LISTENER}={scheme}, but `listeners` has no {scheme}:// listener: \
+             add one, or set rest.advertised.host.name and rest.advertised.port to the address \
+             that serves {scheme} for this worker (a proxy in front of it)"
+        )));
+    }
     let host = config
         .rest_advertised_host_name
         .clone()
         .or_else(|| {
-            rest.map(|r| r.configured_host.clone())
+            listener
+                .map(|r| r.configured_host.clone())
                 .filter(|h| !h.is_empty())
         })
         .unwrap_or_else(host_name);
     let port = config
         .rest_advertised_port
-        .or(rest.map(|r| r.local_addr.port()))
+        .or(listener.map(|r| r.local_addr.port()))
         .unwrap_or(8083);
-    format!("{host}:{port}")
+    let url_host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    Ok((
+        format!("{scheme}://{url_host}:{port}"),
+        format!("{host}:{port}"),
+    ))
+}
+
+/// The REST side of a worker, made before anything else starts, so that a listener that
+/// cannot be bound, an unusable keystore or truststore, an unknown REST extension or an
+/// unreadable JAAS file stops the worker at once with the setting's name. A security setting
+/// that cannot be honoured never leaves the API open.
+struct RestSetup {
+    listeners: Vec<RestListener>,
+    auth: Option<Arc<BasicAuth>>,
+    forwarder: Forwarder,
+}
+
+impl RestSetup {
+    async fn prepare(config: &WorkerConfig) -> Result<RestSetup> {
+        let urls = config
+            .listeners
+            .iter()
+            .map(|u| rest::parse_listener(u))
+            .collect::<Result<Vec<_>>>()?;
+        let https_listener = urls.iter().any(|u| u.scheme == Scheme::Https);
+        // The client that forwards to other workers needs them too when they advertise https.
+        let tls = if https_listener
+            || config.rest_advertised_listener.as_deref() == Some("https")
+            || config.rest_ssl_prefix().starts_with(LISTENERS_HTTPS_PREFIX)
+        {
+            Some(rest::https_settings(config)?)
+        } else {
+            None
+        };
+        let acceptor = match &tls {
+            Some((settings, prefix)) if https_listener => Some(Arc::new(
+                settings.acceptor(&format!("{prefix}keystore.location"))?,
+            )),
+            _ => None,
+        };
+        let kafka_opts = std::env::var("KAFKA_OPTS").ok();
+        let auth = BasicAuth::from_worker_config(config, kafka_opts.as_deref())?.map(Arc::new);
+        let forwarder = Forwarder::new(tls.as_ref().map(|(settings, _)| settings))?;
+        let mut listeners = Vec::new();
+        for url in &urls {
+            listeners.push(rest::bind(url, acceptor.clone()).await?);
+        }
+        Ok(RestSetup {
+            listeners,
+            auth,
+            forwarder,
+        })
+    }
+}
+
+/// The running REST servers, one per listener.
+struct RestServer {
+    stop: CancellationToken,
+    servers: Vec<JoinHandle<Result<()>>>,
+}
+
+impl RestServer {
+    /// Stops accepting requests and waits (a few seconds at most) for the servers to finish.
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            futures::future::join_all(self.servers),
+        )
+        .await;
+    }
 }
 
 /// Memory release and the cluster id lookup, in the background.
@@ -95,33 +194,38 @@ fn spawn_background_chores(
     ));
 }
 
-/// Serves the REST API on `rest` (when there is a listener) until the token is cancelled.
+/// Serves the REST API on every listener until stopped.
 fn serve_rest(
-    rest: Option<RestListener>,
+    setup: RestSetup,
     herder: Arc<dyn Herder>,
     config: &WorkerConfig,
     worker_id: &str,
-) -> (
-    CancellationToken,
-    Option<JoinHandle<Result<()>>>,
-    Option<SocketAddr>,
-) {
-    let stop_rest = CancellationToken::new();
-    let mut rest_addr = None;
-    let server = rest.map(|r| {
-        rest_addr = Some(r.local_addr);
-        tracing::info!(address = %r.local_addr, worker_id = %worker_id, "REST API listening");
-        let state = AppState {
-            herder,
-            topic_tracking: config.topic_tracking_enable,
-            topic_tracking_reset: config.topic_tracking_allow_reset,
-        };
-        let token = stop_rest.clone();
-        tokio::spawn(rest::serve(r.listener, state, async move {
-            token.cancelled().await
-        }))
-    });
-    (stop_rest, server, rest_addr)
+) -> RestServer {
+    let stop = CancellationToken::new();
+    let state = AppState {
+        herder,
+        topic_tracking: config.topic_tracking_enable,
+        topic_tracking_reset: config.topic_tracking_allow_reset,
+        auth: setup.auth,
+        forwarder: setup.forwarder,
+    };
+    let servers = setup
+        .listeners
+        .into_iter()
+        .map(|listener| {
+            tracing::info!(
+                url = %listener.local_url(),
+                worker_id = %worker_id,
+                basic_auth = state.auth.is_some(),
+                "REST API listening"
+            );
+            let token = stop.clone();
+            tokio::spawn(rest::serve(listener, state.clone(), async move {
+                token.cancelled().await
+            }))
+        })
+        .collect();
+    RestServer { stop, servers }
 }
 
 /// How long the start-up login check waits for a broker.
@@ -156,10 +260,7 @@ impl StandaloneApp {
             tracing::warn!(key = %key, "unknown worker config key (ignored); check it for typos");
         }
         let security = check_kafka_security(&worker_config)?;
-        let rest = match worker_config.listeners.first() {
-            Some(url) => Some(rest::bind(url).await?),
-            None => None,
-        };
+        let rest = RestSetup::prepare(&worker_config).await?;
         let embedded = if worker_config.uses_embedded_broker() {
             Some(EmbeddedBroker::start()?)
         } else {
@@ -172,7 +273,9 @@ impl StandaloneApp {
         if embedded.is_none() {
             check_login(&bootstrap_servers, &security, LOGIN_CHECK_TIMEOUT).await?;
         }
-        let worker_id = advertised_worker_id(&worker_config, rest.as_ref());
+        let (_, worker_id) = advertised(&worker_config, &rest.listeners)?;
+        let rest_addr = rest.listeners.first().map(|l| l.local_addr);
+        let rest_url = rest.listeners.first().map(RestListener::local_url);
         let offsets: Arc<dyn OffsetStore> = match &worker_config.offset_storage_file {
             Some(path) => Arc::new(FileOffsetStore::open(path)?),
             None => Arc::new(MemoryOffsetStore::default()),
@@ -202,7 +305,7 @@ impl StandaloneApp {
         );
         spawn_background_chores(&bootstrap_servers, &worker_config, cluster_id);
 
-        let (stop_rest, server, rest_addr) = serve_rest(
+        let rest = serve_rest(
             rest,
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
@@ -221,9 +324,9 @@ impl StandaloneApp {
         let app = StandaloneApp {
             herder: herder.clone(),
             rest_addr,
+            rest_url,
             bootstrap_servers,
-            stop_rest,
-            server,
+            rest: Some(rest),
             embedded,
         };
         if let Err(e) = herder.start(initial).await {
@@ -238,9 +341,8 @@ impl StandaloneApp {
     pub async fn shutdown(mut self) {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
-        self.stop_rest.cancel();
-        if let Some(s) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        if let Some(rest) = self.rest.take() {
+            rest.stop().await;
         }
         if let Some(b) = self.embedded.take() {
             tokio::task::spawn_blocking(move || drop(b)).await.ok();
@@ -275,8 +377,7 @@ async fn fetch_cluster_id(bootstrap: String, admin: ConfigMap, slot: Arc<RwLock<
 pub struct DistributedApp {
     pub herder: Arc<DistributedHerder>,
     pub rest_addr: Option<SocketAddr>,
-    stop_rest: CancellationToken,
-    server: Option<JoinHandle<Result<()>>>,
+    rest: Option<RestServer>,
 }
 
 impl DistributedApp {
@@ -301,13 +402,14 @@ impl DistributedApp {
                 "bootstrap.servers=embedded is for standalone workers only: distributed workers share state through a Kafka cluster that all of them reach".into(),
             ));
         }
-        let listener = worker_config.listeners.first().ok_or_else(|| {
-            ConnectError::Config(
+        if worker_config.listeners.is_empty() {
+            return Err(ConnectError::Config(
                 "listeners is empty: distributed workers need a REST listener (other workers forward requests to it)".into(),
-            )
-        })?;
-        let rest = rest::bind(listener).await?;
-        let worker_id = advertised_worker_id(&worker_config, Some(&rest));
+            ));
+        }
+        let rest = RestSetup::prepare(&worker_config).await?;
+        let (url, worker_id) = advertised(&worker_config, &rest.listeners)?;
+        let rest_addr = rest.listeners.first().map(|l| l.local_addr);
         let bootstrap = worker_config.bootstrap_servers.clone();
         check_login(&bootstrap, &security, LOGIN_CHECK_TIMEOUT).await?;
         let admin = crate::kafka::Admin::new(&bootstrap, &worker_config.admin)?;
@@ -362,7 +464,8 @@ impl DistributedApp {
                 settings,
                 bootstrap,
                 security,
-                url: format!("http://{worker_id}"),
+                url,
+                forwarder: rest.forwarder.clone(),
                 topics,
                 configs,
                 offsets,
@@ -372,8 +475,8 @@ impl DistributedApp {
             requests,
             restarts,
         );
-        let (stop_rest, server, rest_addr) = serve_rest(
-            Some(rest),
+        let rest = serve_rest(
+            rest,
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
             &worker_id,
@@ -382,8 +485,7 @@ impl DistributedApp {
         Ok(DistributedApp {
             herder,
             rest_addr,
-            stop_rest,
-            server,
+            rest: Some(rest),
         })
     }
 
@@ -391,9 +493,8 @@ impl DistributedApp {
     pub async fn shutdown(mut self) {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
-        self.stop_rest.cancel();
-        if let Some(s) = self.server.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        if let Some(rest) = self.rest.take() {
+            rest.stop().await;
         }
         tracing::info!("worker stopped");
     }

@@ -14,6 +14,15 @@ pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
 /// The default header converter.
 pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
 
+/// `rest.advertised.listener`.
+pub const REST_ADVERTISED_LISTENER: &str = "rest.advertised.listener";
+/// `rest.extension.classes`.
+pub const REST_EXTENSION_CLASSES: &str = "rest.extension.classes";
+/// The worker key that names the JAAS login file (the JVM system property's name).
+pub const JAAS_LOGIN_CONFIG: &str = "java.security.auth.login.config";
+/// The prefix of the HTTPS listeners' settings (`listeners.https.ssl.keystore.location`).
+pub const LISTENERS_HTTPS_PREFIX: &str = "listeners.https.";
+
 /// Which worker flavour a config is for; decides which keys are required.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerMode {
@@ -63,6 +72,14 @@ pub struct WorkerConfig {
     pub listeners: Vec<String>,
     pub rest_advertised_host_name: Option<String>,
     pub rest_advertised_port: Option<u16>,
+    /// `rest.advertised.listener` (`http` or `https`), lower-cased; None picks as Connect does.
+    pub rest_advertised_listener: Option<String>,
+    /// `rest.extension.classes`: REST extensions to enable (only Kafka Connect's basic auth
+    /// extension is known).
+    pub rest_extension_classes: Vec<String>,
+    /// The JAAS login file for basic authentication, when set in the worker config (the JVM
+    /// system property's name, `java.security.auth.login.config`).
+    pub jaas_login_config: Option<String>,
     pub plugin_path: Vec<String>,
     pub config_providers: Vec<String>,
     pub topic_tracking_enable: bool,
@@ -119,8 +136,6 @@ const ACCEPTED_CONNECT_KEYS: &[&str] = &[
     "auto.include.jmx.reporter",
     "client.id",
     "admin.listeners",
-    "rest.advertised.listener",
-    "rest.extension.classes",
     "access.control.allow.origin",
     "access.control.allow.methods",
     "response.http.headers.config",
@@ -193,7 +208,10 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
             ConfigKey::new("listeners", ConfigType::List)
                 .default_value("http://:8083")
                 .importance(Importance::Low)
-                .doc("REST listeners, `http://host:port`. An empty host binds all interfaces."),
+                .doc("REST listeners, `http://host:port` or `https://host:port`, comma-separated; \
+                      every one is served. An empty host binds all interfaces. HTTPS listeners \
+                      take their TLS settings from `listeners.https.ssl.*`, or from the \
+                      top-level `ssl.*` when no `listeners.https.` key is set."),
         )
         .define(
             ConfigKey::new("rest.advertised.host.name", ConfigType::String)
@@ -206,6 +224,32 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 .default_null()
                 .importance(Importance::Low)
                 .doc("Port other workers and the status API use for this worker."),
+        )
+        .define(
+            ConfigKey::new(REST_ADVERTISED_LISTENER, ConfigType::String)
+                .default_null()
+                .validator(Validator::one_of_ignore_case(["http", "https"]))
+                .importance(Importance::Low)
+                .doc("Which listener (`http` or `https`) other workers use to reach this one. \
+                      Unset: `http` when there is an `http://` listener, else `https`."),
+        )
+        .define(
+            ConfigKey::new(REST_EXTENSION_CLASSES, ConfigType::List)
+                .default_value("")
+                .importance(Importance::Low)
+                .doc("REST extensions. Conveyor knows one: Kafka Connect's \
+                      `org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension` \
+                      (HTTP basic authentication against the JAAS `KafkaConnect` login section); \
+                      any other class stops the worker at start."),
+        )
+        .define(
+            ConfigKey::new(JAAS_LOGIN_CONFIG, ConfigType::String)
+                .default_null()
+                .importance(Importance::Low)
+                .doc("The JAAS login file that holds the `KafkaConnect` section for basic \
+                      authentication. Kafka Connect reads it from the JVM system property of \
+                      the same name (`KAFKA_OPTS=-Djava.security.auth.login.config=...`), which \
+                      Conveyor also reads; this setting wins over the environment."),
         )
         .define(
             ConfigKey::new("plugin.path", ConfigType::List)
@@ -408,6 +452,11 @@ impl WorkerConfig {
                 .non_empty_string("rest.advertised.host.name")
                 .map(String::from),
             rest_advertised_port,
+            rest_advertised_listener: p
+                .non_empty_string(REST_ADVERTISED_LISTENER)
+                .map(str::to_ascii_lowercase),
+            rest_extension_classes: p.list(REST_EXTENSION_CLASSES),
+            jaas_login_config: p.non_empty_string(JAAS_LOGIN_CONFIG).map(String::from),
             plugin_path: p.list("plugin.path"),
             config_providers: p.list("config.providers"),
             topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
@@ -420,6 +469,21 @@ impl WorkerConfig {
             raw: raw.clone(),
             unknown_keys,
         })
+    }
+
+    /// The prefix of the REST server's TLS settings, as Kafka Connect picks it: the
+    /// `listeners.https.ssl.*` keys when any `listeners.https.` key is set (all or nothing:
+    /// the others are not read then), else the top-level `ssl.*` keys.
+    pub fn rest_ssl_prefix(&self) -> String {
+        if self
+            .raw
+            .keys()
+            .any(|k| k.starts_with(LISTENERS_HTTPS_PREFIX))
+        {
+            format!("{LISTENERS_HTTPS_PREFIX}ssl.")
+        } else {
+            "ssl.".to_string()
+        }
     }
 
     /// True for `bootstrap.servers=embedded`.
@@ -492,6 +556,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("sasl.jaas.config"), "{err}");
+    }
+
+    #[test]
+    fn rest_security_settings() {
+        let base = [("offset.storage.file.filename", "/tmp/o")];
+        let parse = |extra: &[(&str, &str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            WorkerConfig::parse(&map(&pairs), WorkerMode::Standalone)
+        };
+        let cfg = parse(&[]).unwrap();
+        assert_eq!(cfg.rest_ssl_prefix(), "ssl.");
+        assert_eq!(cfg.rest_advertised_listener, None);
+        assert!(cfg.rest_extension_classes.is_empty());
+        // Any listeners.https. key switches to the prefixed set, as Connect's
+        // valuesWithPrefixAllOrNothing does.
+        let cfg = parse(&[
+            ("listeners.https.ssl.client.auth", "required"),
+            ("ssl.keystore.location", "/k"),
+            ("rest.advertised.listener", "HTTPS"),
+            (
+                "rest.extension.classes",
+                "org.apache.kafka.connect.rest.basic.auth.extension.BasicAuthSecurityRestExtension",
+            ),
+            ("java.security.auth.login.config", "/etc/jaas.conf"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.rest_ssl_prefix(), "listeners.https.ssl.");
+        assert_eq!(cfg.rest_advertised_listener.as_deref(), Some("https"));
+        assert_eq!(cfg.rest_extension_classes.len(), 1);
+        assert_eq!(cfg.jaas_login_config.as_deref(), Some("/etc/jaas.conf"));
+        assert!(cfg.unknown_keys.is_empty(), "{:?}", cfg.unknown_keys);
+        let err = parse(&[("rest.advertised.listener", "ftp")]).unwrap_err();
+        assert!(
+            err.to_string().contains("rest.advertised.listener"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -134,7 +134,7 @@ impl PyWorker {
             }
         };
         let bootstrap_servers = app.bootstrap_servers.clone();
-        let rest_url = app.rest_addr.map(|a| format!("http://{a}"));
+        let rest_url = app.rest_url.clone();
         Ok(PyWorker {
             running: Mutex::new(Some(Running { rt, app })),
             bootstrap_servers,

@@ -1,11 +1,13 @@
 //! The Kafka Connect REST API over a [`Herder`], with `/health`; handlers only translate
-//! HTTP to herder calls.
+//! HTTP to herder calls. Listeners are HTTP or HTTPS ([`listener`]); basic authentication
+//! ([`auth`]) guards every path but `/health` when Kafka Connect's extension is configured.
 
+pub mod auth;
 mod connectors;
 pub mod error;
+pub mod listener;
 mod plugins;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,12 +18,14 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use tokio::net::TcpListener;
 
 use crate::errors::{ConnectError, Result};
+use crate::herder::distributed::forward::{self, Forwarder};
 use crate::herder::Herder;
 use crate::logging;
+use auth::BasicAuth;
 use error::{RestError, RestResult};
+pub use listener::{bind, https_settings, parse_listener, ListenerUrl, RestListener, Scheme};
 
 /// What handlers share.
 #[derive(Clone)]
@@ -29,6 +33,10 @@ pub struct AppState {
     pub herder: Arc<dyn Herder>,
     pub topic_tracking: bool,
     pub topic_tracking_reset: bool,
+    /// Basic authentication, when `rest.extension.classes` turns it on.
+    pub auth: Option<Arc<BasicAuth>>,
+    /// The client for requests forwarded to the leader.
+    pub forwarder: Forwarder,
 }
 
 /// Values of a repeated query parameter.
@@ -134,7 +142,7 @@ async fn forward_writes(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    use crate::herder::distributed::forward::{Forwarder, FORWARDED_HEADER};
+    use crate::herder::distributed::forward::FORWARDED_HEADER;
     let read_only = matches!(
         *req.method(),
         axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
@@ -159,7 +167,7 @@ async fn forward_writes(
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(75);
-    let forwarder = Forwarder::new();
+    let forwarder = &s.forwarder;
     loop {
         let leader = match s.herder.leader_url().await {
             Ok(l) => l,
@@ -196,10 +204,21 @@ async fn forward_writes(
     }
 }
 
+/// Keeps the caller's `Authorization` header at hand for the requests this worker makes to
+/// others on the caller's behalf (task restarts sent to the worker that runs the task).
+async fn caller_credentials(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let authorization = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .cloned();
+    forward::with_caller_authorization(authorization, next.run(req)).await
+}
+
 /// The router, for embedding and tests.
 pub fn router(state: AppState) -> Router {
     use connectors as c;
-    Router::new()
+    let auth = state.auth.clone();
+    let router = Router::new()
         .route("/", get(root))
         .route("/health", get(health))
         .route("/metrics", get(prometheus_metrics))
@@ -248,81 +267,38 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             forward_writes,
         ))
-        .layer(axum::middleware::from_fn(connect_responses))
-        .with_state(state)
-}
-
-/// A bound REST listener.
-pub struct RestListener {
-    pub listener: TcpListener,
-    pub local_addr: SocketAddr,
-    /// The `host` of the `listeners` URL, empty when it binds every interface.
-    pub configured_host: String,
-}
-
-/// Parses `http://host:port` (host may be empty) into an address to bind.
-pub fn parse_listener(url: &str) -> Result<(String, u16)> {
-    let rest = url
-        .trim()
-        .strip_prefix("http://")
-        .ok_or_else(|| {
-            if url.trim().starts_with("https://") {
-                ConnectError::Config(format!("Invalid value {url} for configuration listeners: HTTPS listeners are not supported yet; put a TLS-terminating proxy in front of Conveyor"))
-            } else {
-                ConnectError::Config(format!("Invalid value {url} for configuration listeners: expected http://host:port"))
-            }
-        })?
-        .trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p),
-        None => {
-            return Err(ConnectError::Config(format!(
-                "Invalid value {url} for configuration listeners: expected http://host:port"
-            )))
-        }
+        .layer(axum::middleware::from_fn(caller_credentials))
+        .layer(axum::middleware::from_fn(connect_responses));
+    // Outermost: nothing runs, and nothing is forwarded, for a caller without credentials.
+    let router = match auth {
+        Some(auth) => router.layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::authenticate,
+        )),
+        None => router,
     };
-    let port: u16 = port.parse().map_err(|_| {
-        ConnectError::Config(format!(
-            "Invalid value {url} for configuration listeners: {port} is not a port"
-        ))
-    })?;
-    Ok((host.trim_matches(['[', ']']).to_string(), port))
+    router.with_state(state)
 }
 
-/// Binds the first configured listener, with a message that says what to do when the port is taken.
-pub async fn bind(listener_url: &str) -> Result<RestListener> {
-    let (host, port) = parse_listener(listener_url)?;
-    let bind_host = if host.is_empty() {
-        "0.0.0.0".to_string()
-    } else {
-        host.clone()
-    };
-    let listener = TcpListener::bind((bind_host.as_str(), port)).await.map_err(|e| {
-        let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
-            format!(" (another process, perhaps another worker, is using port {port}; stop it or set `listeners` in the worker config to a free port)")
-        } else {
-            String::new()
-        };
-        ConnectError::Io(format!("could not start the REST server on {listener_url} ({bind_host}:{port}): {e}{hint}"))
-    })?;
-    let local_addr = listener.local_addr()?;
-    Ok(RestListener {
-        listener,
-        local_addr,
-        configured_host: host,
-    })
-}
-
-/// Serves the API until `shutdown` resolves.
+/// Serves the API on `listener` until `shutdown` resolves.
 pub async fn serve(
-    listener: TcpListener,
+    listener: RestListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
+    let app = router(state);
+    let served = match listener.acceptor {
+        None => {
+            axum::serve(listener.listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(acceptor) => {
+            let tls = listener::TlsListener::new(listener.listener, acceptor)?;
+            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
+        }
+    };
+    served.map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
 }
 
 #[cfg(test)]
@@ -330,20 +306,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn listener_urls() {
-        assert_eq!(
-            parse_listener("http://:8083").unwrap(),
-            ("".to_string(), 8083)
-        );
-        assert_eq!(
-            parse_listener("http://127.0.0.1:0").unwrap(),
-            ("127.0.0.1".to_string(), 0)
-        );
-        assert!(parse_listener("https://:8443")
-            .unwrap_err()
-            .to_string()
-            .contains("HTTPS"));
-        assert!(parse_listener("8083").is_err());
+    fn query_parameters() {
         assert_eq!(
             query_values(Some("expand=status&expand=info"), "expand"),
             vec!["status", "info"]

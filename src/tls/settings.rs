@@ -205,7 +205,7 @@ impl TlsSettings {
 /// are probed.
 fn system_roots(builder: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorStack> {
     builder.set_default_verify_paths()?;
-    if std::env::var_os("SSL_CERT_FILE").is_none() && std::env::var_os("SSL_CERT_DIR").is_none() {
+    if !openssl_probe::has_ssl_cert_env_vars() {
         if let Some(file) = openssl_probe::probe().cert_file {
             builder.set_ca_file(file)?;
         }

@@ -126,13 +126,26 @@ class Broker:
 
 
 class Rest:
-    """A minimal Kafka Connect REST client (what a user's script would do)."""
+    """A minimal Kafka Connect REST client (what a user's script would do). ``base`` may be
+    ``https://``; ``verify`` (a CA file), ``auth`` (user, password) and ``cert`` (certificate
+    and key files) are passed to every request, as ``requests`` takes them."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, *, verify: Any = True, auth: Any = None, cert: Any = None):
         self.base = base.rstrip("/")
+        self.verify = verify
+        self.auth = auth
+        self.cert = cert
+
+    def using(self, **changes) -> Rest:
+        """The same client with other ``verify``/``auth``/``cert`` settings."""
+        options = {"verify": self.verify, "auth": self.auth, "cert": self.cert, **changes}
+        return Rest(self.base, **options)
 
     def request(self, method: str, path: str, body: Any = None, **kw) -> requests.Response:
         kw.setdefault("timeout", 60)
+        kw.setdefault("verify", self.verify)
+        kw.setdefault("auth", self.auth)
+        kw.setdefault("cert", self.cert)
         return requests.request(method, self.base + path, json=body, **kw)
 
     def get(self, path: str, **kw):
@@ -184,15 +197,28 @@ def conveyor_cmd() -> list[str]:
 
 
 class WorkerProcess:
-    """A ``conveyor standalone`` process with its REST client."""
+    """A ``conveyor standalone`` or ``distributed`` process with its REST client. ``scheme``
+    (``http`` or ``https``) is the listener's; ``rest_options`` (``verify``, ``auth``,
+    ``cert``) go to the client."""
 
-    def __init__(self, proc: subprocess.Popen, port: int, log: Path, args: list[str], env: dict):
+    def __init__(
+        self,
+        proc: subprocess.Popen,
+        port: int,
+        log: Path,
+        args: list[str],
+        env: dict,
+        scheme: str = "http",
+        rest_options: dict | None = None,
+    ):
         self.proc = proc
         self.port = port
         self.log = log
         self.args = args
         self.env = env
-        self.rest = Rest(f"http://127.0.0.1:{port}")
+        self.scheme = scheme
+        self.rest_options = dict(rest_options or {})
+        self.rest = Rest(f"{scheme}://127.0.0.1:{port}", **self.rest_options)
 
     @classmethod
     def standalone(
@@ -208,6 +234,8 @@ class WorkerProcess:
         offsets_file=None,
         stdin=None,
         env: dict | None = None,
+        scheme: str = "http",
+        rest_options: dict | None = None,
     ):
         port = port or free_port()
         props = {
@@ -216,7 +244,7 @@ class WorkerProcess:
             "value.converter": "org.apache.kafka.connect.storage.StringConverter",
             "offset.storage.file.filename": offsets_file or (tmp / f"{name}.offsets"),
             "offset.flush.interval.ms": 500,
-            "listeners": f"http://127.0.0.1:{port}",
+            "listeners": f"{scheme}://127.0.0.1:{port}",
             "consumer.fetch.wait.max.ms": 50,
         }
         props.update(extra or {})
@@ -224,7 +252,16 @@ class WorkerProcess:
         args = [*conveyor_cmd(), "standalone", str(worker_file), *map(str, connector_files)]
         if config_dir:
             args += ["--config-dir", str(config_dir)]
-        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, stdin=stdin, env=env)
+        return cls.launch(
+            args,
+            port,
+            tmp / f"{name}.log",
+            wait=wait,
+            stdin=stdin,
+            env=env,
+            scheme=scheme,
+            rest_options=rest_options,
+        )
 
     @classmethod
     def distributed(
@@ -236,6 +273,9 @@ class WorkerProcess:
         extra=None,
         port: int | None = None,
         wait: bool = True,
+        env: dict | None = None,
+        scheme: str = "http",
+        rest_options: dict | None = None,
     ):
         """A ``conveyor distributed`` worker of ``group`` (internal topics named after it)."""
         port = port or free_port()
@@ -253,23 +293,35 @@ class WorkerProcess:
             "key.converter": "org.apache.kafka.connect.storage.StringConverter",
             "value.converter": "org.apache.kafka.connect.storage.StringConverter",
             "offset.flush.interval.ms": 500,
-            "listeners": f"http://127.0.0.1:{port}",
+            "listeners": f"{scheme}://127.0.0.1:{port}",
             "consumer.fetch.wait.max.ms": 50,
         }
         props.update(extra or {})
         worker_file = write_properties(tmp / f"{name}.properties", props)
         args = [*conveyor_cmd(), "distributed", str(worker_file)]
-        env = dict(os.environ)
+        env = dict(os.environ if env is None else env)
         env.setdefault("RUST_LOG", "info,conveyor::rest=debug,conveyor::herder::distributed=debug")
-        return cls.launch(args, port, tmp / f"{name}.log", wait=wait, env=env)
+        return cls.launch(
+            args, port, tmp / f"{name}.log", wait=wait, env=env, scheme=scheme, rest_options=rest_options
+        )
 
     @classmethod
-    def launch(cls, args: list[str], port: int, log: Path, wait: bool = True, env=None, stdin=None):
+    def launch(
+        cls,
+        args: list[str],
+        port: int,
+        log: Path,
+        wait: bool = True,
+        env=None,
+        stdin=None,
+        scheme: str = "http",
+        rest_options: dict | None = None,
+    ):
         env = dict(os.environ if env is None else env)
         env.setdefault("CONVEYOR_LOG_LEVEL", "INFO")
         out = open(log, "ab")
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, stdin=stdin)
-        w = cls(proc, port, log, args, env)
+        w = cls(proc, port, log, args, env, scheme=scheme, rest_options=rest_options)
         if wait:
             w.wait_healthy()
         return w
@@ -304,7 +356,23 @@ class WorkerProcess:
 
     def restart(self, wait: bool = True) -> WorkerProcess:
         self.stop()
-        return WorkerProcess.launch(self.args, self.port, self.log, wait=wait, env=self.env)
+        return WorkerProcess.launch(
+            self.args,
+            self.port,
+            self.log,
+            wait=wait,
+            env=self.env,
+            scheme=self.scheme,
+            rest_options=self.rest_options,
+        )
+
+    def wait_exit(self, timeout: float = 60) -> int:
+        """Waits for a worker that must stop by itself (a refused config); returns its exit code."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"worker still running after {timeout}s:\n{self.log_text()}") from None
 
     def create(self, name: str, config: dict, **kw) -> dict:
         r = self.rest.post(

@@ -112,7 +112,10 @@ pub struct DistributedParts {
     pub bootstrap: String,
     /// TLS and SASL of the group membership connection (the top-level worker settings).
     pub security: KafkaSecurity,
+    /// This worker's advertised REST URL, `http://host:port` or `https://host:port`.
     pub url: String,
+    /// The client for requests to other workers.
+    pub forwarder: Forwarder,
     pub topics: InternalTopicNames,
     pub configs: Arc<ConfigStore>,
     pub offsets: Arc<KafkaOffsetStore>,
@@ -183,7 +186,7 @@ impl DistributedHerder {
             membership_task: Mutex::new(None),
             fatal: CancellationToken::new(),
             fatal_reason: Mutex::new(None),
-            forwarder: Forwarder::new(),
+            forwarder: parts.forwarder,
             restarts_from,
             started_ms: chrono::Utc::now().timestamp_millis(),
         });
@@ -478,7 +481,7 @@ impl DistributedHerder {
             .collect();
         let members_by_worker: BTreeMap<&str, &String> = accepted
             .iter()
-            .map(|(id, m)| (m.url.trim_start_matches("http://"), id))
+            .map(|(id, m)| (forward::worker_id_of(&m.url), id))
             .collect();
         for task in &configured.tasks {
             let Some(status) = self.statuses.memory().task(task) else {
@@ -1234,7 +1237,9 @@ impl Herder for DistributedHerder {
                     "Cannot restart task {id}: it is not assigned to any worker yet (e.g. worker rebalance)"
                 ))
             })?;
-        forward::restart_task_on(&self.forwarder, &owner, id).await
+        // Workers of one cluster advertise the same scheme (`rest.advertised.listener`).
+        let base_url = format!("{}://{owner}", forward::scheme_of(&self.url));
+        forward::restart_task_on(&self.forwarder, &base_url, id).await
     }
 
     async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets> {

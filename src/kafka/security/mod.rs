@@ -157,7 +157,14 @@ const KNOWN_SSL_KEYS: &[&str] = &[
     "ssl.keymanager.algorithm",
     "ssl.trustmanager.algorithm",
     "ssl.secure.random.implementation",
+    // A server setting: Kafka's clients ignore it; Conveyor's HTTPS listeners read it.
+    "ssl.client.auth",
 ];
+
+/// Whether Conveyor reads, or may safely ignore, this `ssl.*` key (without any prefix).
+pub(crate) fn is_supported_ssl_key(key: &str) -> bool {
+    KNOWN_SSL_KEYS.contains(&key)
+}
 
 /// `sasl.*` keys that only tune the Java login machinery (refresh windows, timeouts, the
 /// callback handler Kafka needs for OIDC, claim names) and change nothing about what is sent.
@@ -209,7 +216,7 @@ impl KafkaSecurity {
             }
         };
         for (key, value) in config {
-            if key.starts_with("ssl.") && !KNOWN_SSL_KEYS.contains(&key.as_str()) {
+            if key.starts_with("ssl.") && !is_supported_ssl_key(key) {
                 if value.trim().is_empty() {
                     continue;
                 }
