@@ -355,16 +355,22 @@ class WorkerProcess:
             self.proc.wait()
 
     def restart(self, wait: bool = True) -> WorkerProcess:
+        """Stops and starts the same worker. The process is replaced in this object, so the
+        fixture that started it still stops it after the test."""
         self.stop()
-        return WorkerProcess.launch(
+        started = WorkerProcess.launch(
             self.args,
             self.port,
             self.log,
-            wait=wait,
+            wait=False,
             env=self.env,
             scheme=self.scheme,
             rest_options=self.rest_options,
         )
+        self.proc = started.proc
+        if wait:
+            self.wait_healthy()
+        return self
 
     def wait_exit(self, timeout: float = 60) -> int:
         """Waits for a worker that must stop by itself (a refused config); returns its exit code."""

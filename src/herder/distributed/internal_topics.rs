@@ -8,6 +8,25 @@ use crate::kafka::{Admin, TopicSpec};
 use super::protocol::InternalTopicNames;
 
 /// Creates missing internal topics (compacted) and checks existing ones.
+/// A topic's configs. Right after a topic appears, Apache Kafka can answer with no configs at
+/// all; that answer is retried for a few seconds before it is believed.
+async fn described_config(
+    admin: &Admin,
+    topic: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>> {
+    let mut attempts = 0;
+    loop {
+        let config = admin.topic_config(topic).await?;
+        match config {
+            Some(c) if !c.contains_key("cleanup.policy") && attempts < 20 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
 pub async fn ensure(admin: &Admin, s: &DistributedSettings) -> Result<InternalTopicNames> {
     let specs = [
         (
@@ -62,7 +81,12 @@ pub async fn ensure(admin: &Admin, s: &DistributedSettings) -> Result<InternalTo
                 }
             }
         }
-        match admin.topic_config(topic).await {
+        // A topic this worker just created is compact: it asked for that. Describing it now
+        // could meet a broker that does not know its configs yet.
+        if created.contains(topic) {
+            continue;
+        }
+        match described_config(admin, topic).await {
             Ok(Some(config)) => {
                 let policy = config.get("cleanup.policy").cloned().unwrap_or_default();
                 if !policy.split(',').any(|p| p.trim() == "compact") {
