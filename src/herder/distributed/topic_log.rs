@@ -109,19 +109,29 @@ impl TopicLog {
         )?
         .create_with_context(LoggingContext::default())
         .map_err(|e| ConnectError::Kafka(format!("cannot create a reader for {topic}: {e}")))?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(|e| ConnectError::Kafka(format!("cannot read metadata of {topic}: {e}")))?;
-        let partitions = metadata
-            .topics()
-            .first()
-            .map(|t| t.partitions().len() as i32)
-            .unwrap_or(0);
-        if partitions == 0 {
-            return Err(ConnectError::Kafka(format!(
-                "internal topic {topic} does not exist or has no partitions"
-            )));
-        }
+        // A topic created a moment ago may not be in every broker's metadata yet.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let partitions = loop {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .map_err(|e| {
+                    ConnectError::Kafka(format!("cannot read metadata of {topic}: {e}"))
+                })?;
+            let partitions = metadata
+                .topics()
+                .first()
+                .map(|t| t.partitions().len() as i32)
+                .unwrap_or(0);
+            if partitions > 0 {
+                break partitions;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ConnectError::Kafka(format!(
+                    "internal topic {topic} does not exist or has no partitions"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
             tpl.add_partition_offset(topic, p, Offset::Beginning)
