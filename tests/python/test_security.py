@@ -57,10 +57,12 @@ class SecureKafka:
                     "SASL_SSL",
                     {
                         **server_tls,
-                        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-512,OAUTHBEARER",
+                        "sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
                         "plain.sasl.jaas.config": "org.apache.kafka.common.security.plain.PlainLoginModule "
                         f"required {plain_users};",
                         "scram-sha-512.sasl.jaas.config": "org.apache.kafka.common.security.scram."
+                        "ScramLoginModule required;",
+                        "scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram."
                         "ScramLoginModule required;",
                         "oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer."
                         "OAuthBearerLoginModule required;",
@@ -105,10 +107,9 @@ class SecureKafka:
         futures = admin.alter_user_scram_credentials(
             [
                 UserScramCredentialUpsertion(
-                    SCRAM_USER,
-                    ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096),
-                    SCRAM_PASSWORD.encode(),
+                    SCRAM_USER, ScramCredentialInfo(mechanism, 4096), SCRAM_PASSWORD.encode()
                 )
+                for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)
             ]
         )
         for f in futures.values():
@@ -138,11 +139,11 @@ def jaas(module: str, **options) -> str:
     return f"org.apache.kafka.common.security.{module} required {opts};"
 
 
-def scram_settings(secure: SecureKafka, truststore: str = "JKS") -> dict:
+def scram_settings(secure: SecureKafka, truststore: str = "JKS", mechanism: str = "SCRAM-SHA-512") -> dict:
     """Amazon MSK's documented SASL/SCRAM client config: a JKS truststore without a password."""
     return {
         "security.protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.mechanism": mechanism,
         "sasl.jaas.config": jaas("scram.ScramLoginModule", username=SCRAM_USER, password=SCRAM_PASSWORD),
         "ssl.truststore.location": secure.ca.truststore(truststore, STORE_PASSWORD),
     }
@@ -216,8 +217,9 @@ def test_mutual_tls_with_each_store_form(secure, tmp_path, workers, store_type):
     file_pipeline(worker, tmp_path)
 
 
-def test_sasl_ssl_scram_sha_512_as_msk_documents_it(secure, tmp_path, workers):
-    worker = start(tmp_path, secure.address("SASLSSL"), scram_settings(secure))
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256"])
+def test_sasl_ssl_scram_as_msk_documents_it(secure, tmp_path, workers, mechanism):
+    worker = start(tmp_path, secure.address("SASLSSL"), scram_settings(secure, mechanism=mechanism))
     workers.append(worker)
     file_pipeline(worker, tmp_path)
 
