@@ -707,9 +707,12 @@ impl Serialize for Payload<'_> {
                 if schema.is_logical(logical::DECIMAL)
                     && conv.decimal_format == DecimalFormat::Numeric
                 {
-                    let text = crate::data::decimal::to_string(b, decimal_scale(schema));
-                    let n: serde_json::Number = text.parse().map_err(S::Error::custom)?;
-                    n.serialize(s)
+                    // The exact digits and scale, as Jackson writes a BigDecimal: through
+                    // an f64 they would lose digits, trailing zeros, or get an exponent.
+                    let text = crate::data::decimal::to_java_string(b, decimal_scale(schema));
+                    RawValue::from_string(text)
+                        .map_err(S::Error::custom)?
+                        .serialize(s)
                 } else {
                     s.serialize_str(&BASE64.encode(b))
                 }
@@ -1006,6 +1009,38 @@ mod tests {
             numeric.to_connect("t", Some(out.as_bytes())).unwrap().value,
             v
         );
+    }
+
+    #[test]
+    fn numeric_decimals_are_written_exactly_with_their_scale() {
+        let mut cfg = ConfigMap::new();
+        cfg.insert("decimal.format".into(), "NUMERIC".into());
+        cfg.insert("schemas.enable".into(), "false".into());
+        let numeric = JsonConverter::from_config(&cfg).unwrap();
+        // Java's BigDecimal.toString, as Jackson writes a DecimalNode.
+        let cases: [(i128, i32, &str); 8] = [
+            (15600, 4, "1.5600"),
+            (123456789123456789, 17, "1.23456789123456789"),
+            (12345678901234567890123, 0, "12345678901234567890123"),
+            (-5, 3, "-0.005"),
+            (0, 2, "0.00"),
+            (1, 10, "1E-10"),
+            (123, -2, "1.23E+4"),
+            (-12345678901234567890123, 5, "-123456789012345678.90123"),
+        ];
+        for (unscaled, scale, want) in cases {
+            let schema = logical_schemas::decimal(scale).build();
+            let v = Value::Bytes(crate::data::decimal::to_bytes(unscaled));
+            assert_eq!(to_string(&numeric, Some(&schema), &v), want, "{unscaled}e-{scale}");
+            let back = numeric.read_payload(Some(&schema), want).unwrap();
+            assert_eq!(back, v, "{want} read back");
+        }
+        // More digits than 128 bits hold are still written exactly.
+        let schema = logical_schemas::decimal(2).build();
+        let mut big = vec![0x7f];
+        big.extend([0xff; 19]);
+        let out = to_string(&numeric, Some(&schema), &Value::Bytes(big));
+        assert_eq!(out, "7307508186654514591018424163581415098279662714.87");
     }
 
     #[test]
