@@ -191,12 +191,6 @@ impl JsonConverter {
         if !self.schemas_enable {
             return Ok(SchemaAndValue::new(None, schemaless_to_connect(json)));
         }
-        let envelope_error = || {
-            ConnectError::Data(
-                "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
-                    .to_string(),
-            )
-        };
         let Json::Object(mut obj) = json else {
             return Err(envelope_error());
         };
@@ -343,6 +337,14 @@ impl JsonConverter {
     }
 }
 
+/// Data read with `schemas.enable=true` that is not an envelope.
+fn envelope_error() -> ConnectError {
+    ConnectError::Data(
+        "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
+            .to_string(),
+    )
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.len() <= n {
         s.to_string()
@@ -410,11 +412,22 @@ impl Converter for JsonConverter {
             }
         }
         // Everything else (schemaless data, or an error to report) goes through a full parse.
-        let json: Json = serde_json::from_slice(data).map_err(|e| {
-            ConnectError::Data(format!(
-                "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
-            ))
-        })?;
+        let json: Json = match serde_json::from_slice(data) {
+            Ok(json) => json,
+            // Jackson reads nothing (no bytes, or only whitespace) as a missing node: a null
+            // value without schemas, and no envelope with them.
+            Err(_) if data.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) => {
+                if self.schemas_enable {
+                    return Err(envelope_error());
+                }
+                return Ok(SchemaAndValue::default());
+            }
+            Err(e) => {
+                return Err(ConnectError::Data(format!(
+                    "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
+                )))
+            }
+        };
         self.json_to_connect(json)
     }
 }
@@ -1041,6 +1054,23 @@ mod tests {
         big.extend([0xff; 19]);
         let out = to_string(&numeric, Some(&schema), &Value::Bytes(big));
         assert_eq!(out, "7307508186654514591018424163581415098279662714.87");
+    }
+
+    #[test]
+    fn an_empty_message_is_null_without_schemas_and_an_envelope_error_with_them() {
+        for empty in [&b""[..], b" \r\n\t"] {
+            assert_eq!(
+                conv(false).to_connect("t", Some(empty)).unwrap(),
+                SchemaAndValue::default()
+            );
+            let err = conv(true).to_connect("t", Some(empty)).unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields"
+                ),
+                "{err}"
+            );
+        }
     }
 
     #[test]
