@@ -207,6 +207,43 @@ impl JsonConverter {
         Ok(SchemaAndValue::new(Some(schema), value))
     }
 
+    /// Reads Kafka bytes as strict JSON.
+    fn read(&self, data: &[u8]) -> Result<SchemaAndValue, ConnectError> {
+        if self.schemas_enable {
+            // Fast path: a well-formed envelope, its schema looked up by text.
+            if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
+                let schema = match envelope.schema.get() {
+                    "null" => None,
+                    text => Some(self.schema_cache.get_or_parse(text)?),
+                };
+                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
+                return Ok(SchemaAndValue::new(schema, value));
+            }
+        }
+        // Everything else (schemaless data, or an error to report) goes through a full parse.
+        let json: Json = match serde_json::from_slice(data) {
+            Ok(json) => json,
+            // Jackson reads nothing (no bytes, or only whitespace) as a missing node: a null
+            // value without schemas, and no envelope with them.
+            Err(_)
+                if data
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) =>
+            {
+                if self.schemas_enable {
+                    return Err(envelope_error());
+                }
+                return Ok(SchemaAndValue::default());
+            }
+            Err(e) => {
+                return Err(ConnectError::Data(format!(
+                    "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
+                )))
+            }
+        };
+        self.json_to_connect(json)
+    }
+
     /// Reads payload text into a value, per the schema.
     fn read_payload(&self, schema: Option<&SchemaRef>, text: &str) -> Result<Value, ConnectError> {
         let mut de = serde_json::Deserializer::from_str(text);
@@ -337,6 +374,60 @@ impl JsonConverter {
     }
 }
 
+/// Kafka's JsonDeserializer enables Jackson's `ALLOW_LEADING_ZEROS_FOR_NUMBERS`: `0012` reads
+/// as 12, `-007` as -7, `00.5` as 0.5. Returns the text without the redundant zeros, or
+/// `None` when it has none (the caller tries this only after strict JSON failed).
+fn without_leading_zeros(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'"' => {
+                // A string, copied as is up to its closing quote.
+                out.push(b'"');
+                i += 1;
+                while i < data.len() {
+                    let b = data[i];
+                    out.push(b);
+                    i += 1;
+                    if b == b'\\' {
+                        if let Some(&escaped) = data.get(i) {
+                            out.push(escaped);
+                            i += 1;
+                        }
+                    } else if b == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                if data[i] == b'-' {
+                    out.push(b'-');
+                    i += 1;
+                }
+                while data.get(i) == Some(&b'0') && data.get(i + 1).is_some_and(u8::is_ascii_digit)
+                {
+                    i += 1;
+                    changed = true;
+                }
+                while let Some(&b) = data.get(i) {
+                    if !matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                        break;
+                    }
+                    out.push(b);
+                    i += 1;
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
 /// Data read with `schemas.enable=true` that is not an envelope.
 fn envelope_error() -> ConnectError {
     ConnectError::Data(
@@ -400,35 +491,13 @@ impl Converter for JsonConverter {
         let Some(data) = data else {
             return Ok(SchemaAndValue::default());
         };
-        if self.schemas_enable {
-            // Fast path: a well-formed envelope, its schema looked up by text.
-            if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
-                let schema = match envelope.schema.get() {
-                    "null" => None,
-                    text => Some(self.schema_cache.get_or_parse(text)?),
-                };
-                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
-                return Ok(SchemaAndValue::new(schema, value));
-            }
+        match self.read(data) {
+            Err(e) => match without_leading_zeros(data) {
+                Some(fixed) => self.read(&fixed),
+                None => Err(e),
+            },
+            ok => ok,
         }
-        // Everything else (schemaless data, or an error to report) goes through a full parse.
-        let json: Json = match serde_json::from_slice(data) {
-            Ok(json) => json,
-            // Jackson reads nothing (no bytes, or only whitespace) as a missing node: a null
-            // value without schemas, and no envelope with them.
-            Err(_) if data.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) => {
-                if self.schemas_enable {
-                    return Err(envelope_error());
-                }
-                return Ok(SchemaAndValue::default());
-            }
-            Err(e) => {
-                return Err(ConnectError::Data(format!(
-                    "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
-                )))
-            }
-        };
-        self.json_to_connect(json)
     }
 }
 
@@ -1044,7 +1113,11 @@ mod tests {
         for (unscaled, scale, want) in cases {
             let schema = logical_schemas::decimal(scale).build();
             let v = Value::Bytes(crate::data::decimal::to_bytes(unscaled));
-            assert_eq!(to_string(&numeric, Some(&schema), &v), want, "{unscaled}e-{scale}");
+            assert_eq!(
+                to_string(&numeric, Some(&schema), &v),
+                want,
+                "{unscaled}e-{scale}"
+            );
             let back = numeric.read_payload(Some(&schema), want).unwrap();
             assert_eq!(back, v, "{want} read back");
         }
@@ -1071,6 +1144,49 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn numbers_with_leading_zeros_are_read_as_kafka_reads_them() {
+        let c = conv(true);
+        let read = |schema: &str, payload: &str| {
+            let text = format!(r#"{{ "schema": {{ "type": "{schema}" }}, "payload": {payload} }}"#);
+            c.to_connect("t", Some(text.as_bytes())).unwrap().value
+        };
+        assert_eq!(read("int8", "0012"), Value::Int8(12));
+        assert_eq!(read("int16", "000123"), Value::Int16(123));
+        assert_eq!(read("int32", "000012345"), Value::Int32(12345));
+        assert_eq!(read("int64", "00000123456789"), Value::Int64(123456789));
+        assert_eq!(read("int64", "-0012"), Value::Int64(-12));
+        assert_eq!(read("double", "00.5"), Value::Float64(0.5));
+        assert_eq!(read("int32", "000"), Value::Int32(0));
+
+        let v = conv(false)
+            .to_connect(
+                "t",
+                Some(br#"{"a": 0012, "b": [-007, 0.25, 1e007], "c": "0012", "d": 0, "e\"0": 01}"#),
+            )
+            .unwrap()
+            .value;
+        assert_eq!(v.map_get("a"), Some(&Value::Int64(12)));
+        assert_eq!(
+            v.map_get("b"),
+            Some(&Value::Array(vec![
+                Value::Int64(-7),
+                Value::Float64(0.25),
+                Value::Float64(1e7)
+            ]))
+        );
+        assert_eq!(v.map_get("c"), Some(&Value::String("0012".into())));
+        assert_eq!(v.map_get("d"), Some(&Value::Int64(0)));
+        assert_eq!(v.map_get("e\"0"), Some(&Value::Int64(1)));
+        assert_eq!(
+            conv(false).to_connect("t", Some(b"0012")).unwrap().value,
+            Value::Int64(12)
+        );
+        // Only the leading zeros are forgiven: other malformed numbers still fail.
+        assert!(conv(false).to_connect("t", Some(b"12.")).is_err());
+        assert!(conv(false).to_connect("t", Some(b"+12")).is_err());
     }
 
     #[test]

@@ -70,7 +70,10 @@ fn unscaled_digits(bytes: &[u8]) -> (bool, String) {
         }
         chunks.push(rem);
     }
-    let mut digits = chunks.pop().map(|c| c.to_string()).unwrap_or_else(|| "0".into());
+    let mut digits = chunks
+        .pop()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "0".into());
     for c in chunks.iter().rev() {
         digits.push_str(&format!("{c:09}"));
     }
