@@ -9,7 +9,8 @@
 //! ```
 //!
 //! A `replacement` applies to numeric and string fields (and Decimals), converted to the
-//! field's type. Null fields stay null; null keys/values pass through unchanged.
+//! field's type; other fields (booleans, bytes, Date, Time and Timestamp) refuse it, as in
+//! Kafka. Null fields stay null; null keys/values pass through unchanged.
 
 use std::collections::HashSet;
 
@@ -115,6 +116,16 @@ fn mask_with_null_value(value: &Value, schema: Option<&Schema>) -> Result<Value>
 }
 
 fn mask_with_replacement(value: &Value, schema: Option<&Schema>, r: &str) -> Result<Value> {
+    // Dates, times and timestamps are java.util.Date in Kafka, which has no replacement.
+    if schema.is_some_and(|s| {
+        s.is_logical(logical::DATE)
+            || s.is_logical(logical::TIME)
+            || s.is_logical(logical::TIMESTAMP)
+    }) {
+        return Err(ConnectError::Data(
+            "Cannot mask value of type class java.util.Date with custom replacement.".into(),
+        ));
+    }
     let not_a_number = || {
         ConnectError::Data(format!(
             "Unable to convert {r} (class java.lang.String) to number"
@@ -277,6 +288,44 @@ mod tests {
             err.to_string(),
             "Cannot mask value of type class java.lang.Boolean with custom replacement."
         );
+    }
+
+    #[test]
+    fn dates_times_and_timestamps_refuse_a_replacement() {
+        let schema = SchemaBuilder::struct_()
+            .field("day", logical_schemas::date().build())
+            .field("at", logical_schemas::time().build())
+            .field("when", logical_schemas::timestamp().build())
+            .build();
+        let mut s = Struct::new(schema.clone());
+        s.put("day", Value::Int32(19_723)).unwrap();
+        s.put("at", Value::Int32(3_723_004)).unwrap();
+        s.put("when", Value::Int64(1_000)).unwrap();
+        let row = Value::Struct(s);
+        for field in ["day", "at", "when"] {
+            for replacement in ["42", "x"] {
+                let mut t = MaskField::new(
+                    Target::Value,
+                    &cfg(&[("fields", field), ("replacement", replacement)]),
+                )
+                .unwrap();
+                let err = t
+                    .apply(value_record(Some(schema.clone()), row.clone()))
+                    .unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    "Cannot mask value of type class java.util.Date with custom replacement.",
+                    "{field} with {replacement}"
+                );
+            }
+        }
+        // Without a replacement they become the epoch, as Kafka's `new Date(0)`.
+        let mut t = MaskField::new(Target::Value, &cfg(&[("fields", "day,at,when")])).unwrap();
+        let r = t.apply(value_record(Some(schema), row)).unwrap().unwrap();
+        let Value::Struct(s) = &r.value else { panic!() };
+        assert_eq!(s.get("day"), Some(&Value::Int32(0)));
+        assert_eq!(s.get("at"), Some(&Value::Int32(0)));
+        assert_eq!(s.get("when"), Some(&Value::Int64(0)));
     }
 
     #[test]
