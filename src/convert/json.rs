@@ -108,13 +108,14 @@ impl Default for JsonConverter {
 impl JsonConverter {
     /// Reads `schemas.enable`, `decimal.format` and `replace.null.with.default`.
     pub fn from_config(config: &ConfigMap) -> Result<Self, ConnectError> {
-        let decimal_format = match config.get("decimal.format").map(|s| s.trim().to_ascii_uppercase()) {
+        let decimal_format = match config.get("decimal.format").map(|s| s.trim()) {
             None => DecimalFormat::Base64,
-            Some(f) if f == "BASE64" => DecimalFormat::Base64,
-            Some(f) if f == "NUMERIC" => DecimalFormat::Numeric,
+            Some(f) if f.eq_ignore_ascii_case("BASE64") => DecimalFormat::Base64,
+            Some(f) if f.eq_ignore_ascii_case("NUMERIC") => DecimalFormat::Numeric,
+            // Kafka's CaseInsensitiveValidString lists the values in its HashSet's order.
             Some(f) => {
                 return Err(ConnectError::Config(format!(
-                    "Invalid value {f} for configuration decimal.format: String must be one of (case insensitive): BASE64, NUMERIC"
+                    "Invalid value {f} for configuration decimal.format: String must be one of (case insensitive): NUMERIC, BASE64"
                 )))
             }
         };
@@ -1187,6 +1188,17 @@ mod tests {
         // Only the leading zeros are forgiven: other malformed numbers still fail.
         assert!(conv(false).to_connect("t", Some(b"12.")).is_err());
         assert!(conv(false).to_connect("t", Some(b"+12")).is_err());
+    }
+
+    #[test]
+    fn a_bad_decimal_format_is_refused_with_kafkas_message() {
+        let mut cfg = ConfigMap::new();
+        cfg.insert("decimal.format".into(), " Float ".into());
+        let err = JsonConverter::from_config(&cfg).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid value Float for configuration decimal.format: String must be one of (case insensitive): NUMERIC, BASE64"
+        );
     }
 
     #[test]

@@ -15,13 +15,12 @@
 use std::collections::HashSet;
 
 use super::config_keys::{
-    non_empty_list, non_empty_or_null, parse, replace_null_with_default_key,
-    REPLACE_NULL_WITH_DEFAULT,
+    non_empty_list, parse, replace_null_with_default_key, REPLACE_NULL_WITH_DEFAULT,
 };
 use super::requirements::{java_class_name, require_map, require_struct};
 use super::schema_util::{field_value, put_field};
 use super::{Target, Transformation};
-use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance};
+use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance, Validator};
 use crate::data::{decimal, logical, Record, Schema, Struct, Value};
 use crate::errors::{ConnectError, Result};
 
@@ -52,7 +51,7 @@ impl MaskField {
             .define(
                 ConfigKey::new(REPLACEMENT, ConfigType::String)
                     .default_null()
-                    .validator(non_empty_or_null())
+                    .validator(Validator::NonEmptyString)
                     .importance(Importance::Low)
                     .doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."),
             )
@@ -361,13 +360,16 @@ mod tests {
         let err = MaskField::new(Target::Value, &cfg(&[("fields", "")]))
             .err()
             .unwrap();
-        assert!(err.to_string().ends_with("Empty list"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "Invalid value [] for configuration fields: Empty list"
+        );
         let err = MaskField::new(Target::Value, &cfg(&[("fields", "a"), ("replacement", "")]))
             .err()
             .unwrap();
-        assert!(
-            err.to_string().ends_with("String may not be empty"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "Invalid value  for configuration replacement: String must be non-empty"
         );
     }
 }
