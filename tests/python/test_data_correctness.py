@@ -1,8 +1,82 @@
-"""Data correctness against Apache Kafka, as a user sees it through a running worker."""
+"""Data correctness against Apache Kafka, as a user sees it through a running worker: what
+FileStreamSink writes, records without source offsets on stop, source positions in SMTs and
+predicates, and the dead letter queue under errors.tolerance=none."""
 
 from __future__ import annotations
 
+import json
+import textwrap
+
 from helpers import read_lines, unique, wait_until
+
+PLUGINS = textwrap.dedent(
+    """
+    import json
+    import os
+    import time
+
+    from conveyor import (ConfigDef, Predicate, SourceConnector, SourceRecord, SourceTask,
+                          Transformation)
+
+
+    class BurstTask(SourceTask):
+        # One burst of records without a source partition or offset (as a stdin reader or a
+        # fire-and-forget source sends), then nothing: the test stops the task right after.
+        def start(self, config):
+            self.topic = config["topic"]
+            self.count = int(config["count"])
+            self.marker = config["marker"]
+
+        def poll(self):
+            if os.path.exists(self.marker):
+                time.sleep(0.05)
+                return None
+            with open(self.marker, "w") as f:
+                f.write("polled")
+            return [SourceRecord(self.topic, f"record-{i}") for i in range(self.count)]
+
+
+    class Burst(SourceConnector):
+        config_def = (ConfigDef()
+                      .define("topic", str, doc="Topic to write to")
+                      .define("count", int, doc="Records in the burst")
+                      .define("marker", str, doc="File written after the burst"))
+        task_class = BurstTask
+
+
+    class ShowPosition(Transformation):
+        def apply(self, record):
+            return record.replace(value=json.dumps({
+                "line": record.value,
+                "partition": record.source_partition,
+                "offset": record.source_offset,
+            }))
+
+
+    class NoOffset(Predicate):
+        def test(self, record):
+            return not record.source_offset
+
+
+    class FailOn(Transformation):
+        config_def = ConfigDef().define("value", str, doc="The value to fail on")
+
+        def configure(self, config):
+            self.bad = config["value"]
+
+        def apply(self, record):
+            if record.value == self.bad:
+                raise ValueError(f"cannot transform {record.value!r}")
+            return record
+    """
+)
+
+
+def plugin_dir(tmp_path):
+    d = tmp_path / "plugins"
+    d.mkdir(exist_ok=True)
+    (d / "correctness_plugins.py").write_text(PLUGINS)
+    return d
 
 
 def test_file_sink_writes_values_as_kafka_connect_prints_them(tmp_path, broker, start_worker):
@@ -47,3 +121,39 @@ def test_file_sink_writes_values_as_kafka_connect_prints_them(tmp_path, broker, 
     wait_until(lambda: len(read_lines(enveloped_out)) >= 2, 60, what="every enveloped record")
     assert read_lines(enveloped_out) == ["Struct{a=1,b=x}", "1.5600"]
     assert w.rest.status("plain-sink")["tasks"][0]["state"] == "RUNNING"
+
+
+def test_transforms_and_predicates_see_the_source_position(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("positions"))
+    source = tmp_path / "in.txt"
+    source.write_text("alpha\nbeta\n")
+    w = start_worker(extra={"plugin.path": plugin_dir(tmp_path)})
+    w.create(
+        "positions",
+        {
+            "connector.class": "FileStreamSource",
+            "file": source,
+            "topic": topic,
+            # Drops records whose offset a predicate cannot see, then shows what an SMT sees.
+            "transforms": "dropBlind,show",
+            "transforms.dropBlind.type": "org.apache.kafka.connect.transforms.Filter",
+            "transforms.dropBlind.predicate": "noOffset",
+            "transforms.show.type": "correctness_plugins.ShowPosition",
+            "predicates": "noOffset",
+            "predicates.noOffset.type": "correctness_plugins.NoOffset",
+        },
+    )
+    msgs = broker.consume(topic, 2, timeout=30)
+    assert [json.loads(m.value()) for m in msgs] == [
+        {"line": "alpha", "partition": {"filename": str(source)}, "offset": {"position": 6}},
+        {"line": "beta", "partition": {"filename": str(source)}, "offset": {"position": 11}},
+    ]
+    # The runtime still commits the offsets it read before the chain.
+    wait_until(
+        lambda: (
+            w.rest.get("/connectors/positions/offsets").json()["offsets"]
+            == [{"partition": {"filename": str(source)}, "offset": {"position": 11}}]
+        ),
+        30,
+        what="the committed source offset",
+    )
