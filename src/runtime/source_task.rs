@@ -646,29 +646,43 @@ impl SourceTaskLoop {
             .map_err(|e| e.context("error calling SourceTask.commit"))
     }
 
-    /// Waits for outstanding records (bounded), commits what was acknowledged, stops the task.
+    /// Delivers what was sent (bounded by `task.shutdown.graceful.timeout.ms`, as Kafka closes
+    /// its producer), commits what was acknowledged, stops the task.
     fn shutdown(&mut self) -> Result<()> {
-        let deadline = Instant::now()
-            + self
-                .env
-                .worker
-                .task_shutdown_graceful_timeout
-                .max(self.env.worker.offset_flush_timeout);
-        while self.submitted.pending() > 0 && Instant::now() < deadline {
+        let timeout = self
+            .env
+            .worker
+            .task_shutdown_graceful_timeout
+            .max(self.env.worker.offset_flush_timeout);
+        let deadline = Instant::now() + timeout;
+        // Every record handed to the producer counts, with a source offset or without one:
+        // the producer would drop what is still queued when it is closed.
+        loop {
             if self.producer.flush(Duration::from_millis(100)).is_ok()
                 && self.producer.in_flight_count() == 0
             {
                 // Every delivery report has been served: what is now committable is kept
-                // for the final commit below.
+                // for the final commit below, and nothing more will be acknowledged.
                 for (p, o) in self.submitted.committable(self.errors.tolerates_all()) {
                     self.unwritten.insert(partition_id(&p), (p, o));
                 }
-                if self.submitted.pending() == 0 {
-                    break;
-                }
+                break;
+            }
+            if Instant::now() >= deadline {
+                break;
             }
         }
-        if self.submitted.pending() > 0 {
+        let undelivered = self.producer.in_flight_count();
+        if undelivered > 0 {
+            tracing::warn!(
+                undelivered,
+                timeout_ms = timeout.as_millis() as u64,
+                "stopping with {undelivered} records not delivered to Kafka after {} ms \
+                 (task.shutdown.graceful.timeout.ms); they are dropped. Those with a source \
+                 offset are not committed and will be sent again; those without one are lost",
+                timeout.as_millis()
+            );
+        } else if self.submitted.pending() > 0 {
             tracing::warn!(outstanding = self.submitted.pending(), "stopping with unacknowledged records; their offsets are not committed and they will be sent again");
         }
         // Even after a failure, acknowledged records are in Kafka: commit their offsets.

@@ -123,6 +123,40 @@ def test_file_sink_writes_values_as_kafka_connect_prints_them(tmp_path, broker, 
     assert w.rest.status("plain-sink")["tasks"][0]["state"] == "RUNNING"
 
 
+def test_records_without_source_offsets_are_delivered_when_the_task_stops(tmp_path, broker, start_worker):
+    w = start_worker(extra={"plugin.path": plugin_dir(tmp_path)})
+    count = 2_000
+    # Every way a task is stopped; each right after the poll that returned the records.
+    stops = {
+        "stop": lambda name: w.rest.put(f"/connectors/{name}/stop"),
+        "restart": lambda name: w.rest.post(f"/connectors/{name}/restart?includeTasks=true"),
+        "delete": lambda name: w.rest.delete(f"/connectors/{name}"),
+    }
+    for how, stop in stops.items():
+        for attempt in range(3):
+            name = f"burst-{how}-{attempt}"
+            topic = broker.create_topic(unique(name))
+            marker = tmp_path / f"{name}.polled"
+            w.create(
+                name,
+                {
+                    "connector.class": "correctness_plugins:Burst",
+                    "topic": topic,
+                    "count": count,
+                    "marker": marker,
+                    # Records wait in the producer long enough for the stop to catch them.
+                    "producer.override.linger.ms": 1000,
+                },
+            )
+            wait_until(marker.exists, 60, interval=0.005, what=f"the burst of {name}")
+            r = stop(name)
+            assert r.status_code < 300, r.text
+            values = sorted(m.value().decode() for m in broker.consume(topic, count, timeout=30))
+            assert values == sorted(f"record-{i}" for i in range(count)), (
+                f"{how}: {count - len(values)} of {count} records lost"
+            )
+
+
 def test_transforms_and_predicates_see_the_source_position(tmp_path, broker, start_worker):
     topic = broker.create_topic(unique("positions"))
     source = tmp_path / "in.txt"
