@@ -191,3 +191,76 @@ def test_transforms_and_predicates_see_the_source_position(tmp_path, broker, sta
         30,
         what="the committed source offset",
     )
+
+
+def _dlq_headers(msg) -> dict[str, bytes]:
+    return dict(msg.headers() or [])
+
+
+def test_the_record_that_fails_a_sink_task_goes_to_the_dead_letter_queue(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("strict-dlq-in"))
+    dlq = unique("strict-dlq")
+    broker.produce(topic, [b'{"i":0}', b"not json", b'{"i":2}'], one_per_batch=True)
+    w = start_worker(
+        extra={
+            "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+            "value.converter.schemas.enable": "false",
+        }
+    )
+    out = tmp_path / "out.txt"
+    w.create(
+        "strict-sink",
+        {
+            "connector.class": "FileStreamSink",
+            "file": out,
+            "topics": topic,
+            "errors.tolerance": "none",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": 1,
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+    st = w.rest.wait_state("strict-sink", "FAILED")
+    assert "Tolerance exceeded" in st["tasks"][0]["trace"]
+    assert read_lines(out) == ["{i=0}"]
+    msgs = broker.consume(dlq, 1, timeout=30)
+    assert [m.value() for m in msgs] == [b"not json"]
+    h = _dlq_headers(msgs[0])
+    assert h["__connect.errors.topic"] == topic.encode()
+    assert h["__connect.errors.offset"] == b"1"
+    assert h["__connect.errors.stage"] == b"VALUE_CONVERTER"
+    assert h["__connect.errors.connector.name"] == b"strict-sink"
+    assert h["__connect.errors.exception.class.name"] == b"org.apache.kafka.connect.errors.DataException"
+    assert f"dead letter queue {dlq}" in w.log_text()
+
+
+def test_the_record_that_fails_a_source_task_goes_to_the_dead_letter_queue(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("strict-src"))
+    dlq = unique("strict-src-dlq")
+    source = tmp_path / "in.txt"
+    source.write_text("one\ntwo\nthree\n")
+    w = start_worker(extra={"plugin.path": plugin_dir(tmp_path)})
+    w.create(
+        "strict-src",
+        {
+            "connector.class": "FileStreamSource",
+            "file": source,
+            "topic": topic,
+            "transforms": "fail",
+            "transforms.fail.type": "correctness_plugins.FailOn",
+            "transforms.fail.value": "two",
+            "errors.tolerance": "none",
+            "errors.deadletterqueue.topic.name": dlq,
+            "errors.deadletterqueue.topic.replication.factor": 1,
+            "errors.deadletterqueue.context.headers.enable": "true",
+        },
+    )
+    st = w.rest.wait_state("strict-src", "FAILED")
+    assert "cannot transform 'two'" in st["tasks"][0]["trace"]
+    msgs = broker.consume(dlq, 1, timeout=30)
+    assert [m.value() for m in msgs] == [b"two"]
+    h = _dlq_headers(msgs[0])
+    assert h["__connect.errors.stage"] == b"TRANSFORMATION"
+    assert h["__connect.errors.class.name"] == b"correctness_plugins.FailOn"
+    assert b"cannot transform 'two'" in h["__connect.errors.exception.message"]
+    assert f"dead letter queue {dlq}" in w.log_text()
