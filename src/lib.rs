@@ -12,6 +12,7 @@ pub mod convert;
 pub mod data;
 pub mod errors;
 pub mod herder;
+pub mod java;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;

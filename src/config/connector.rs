@@ -86,7 +86,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     let mut def = ConfigDef::new()
         .define(
             ConfigKey::new(NAME, ConfigType::String)
-                .validator(Validator::NonEmptyString)
+                .validator(Validator::NonEmptyName)
                 .importance(Importance::High)
                 .doc("Globally unique name to use for this connector.")
                 .group(COMMON_GROUP, next())
@@ -137,7 +137,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     def.add(
         ConfigKey::new("config.action.reload", ConfigType::String)
             .default_value("restart")
-            .validator(Validator::one_of_ignore_case(["none", "restart"]))
+            .validator(Validator::one_of(["none", "restart"]))
             .importance(Importance::Low)
             .doc("What to do when config provider values change: restart the connector or nothing.")
             .group(COMMON_GROUP, next()),
@@ -199,7 +199,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     def.add(
         ConfigKey::new("errors.tolerance", ConfigType::String)
             .default_value("none")
-            .validator(Validator::one_of_ignore_case(["none", "all"]))
+            .validator(Validator::one_of(["none", "all"]))
             .importance(Importance::Medium)
             .doc("`none` fails the task on the first bad record; `all` skips bad records.")
             .group(ERROR_GROUP, enext()),
@@ -377,12 +377,34 @@ mod tests {
         ok.extend([
             ("topics", "a, b"),
             ("tasks.max", "3"),
-            ("errors.tolerance", "ALL"),
+            ("errors.tolerance", "all"),
         ]);
         let c = ConnectorConfig::parse(&map(&ok), Some(ConnectorType::Sink)).unwrap();
         assert_eq!(c.topics, vec!["a", "b"]);
         assert_eq!(c.tasks_max, 3);
         assert!(c.errors.tolerate_all);
+    }
+
+    #[test]
+    fn validation_messages_match_connect() {
+        let err = ConnectorConfig::parse(
+            &map(&[
+                ("name", ""),
+                ("connector.class", "FileStreamSource"),
+                ("errors.tolerance", "ALL"),
+                ("config.action.reload", "Restart"),
+            ]),
+            Some(ConnectorType::Source),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![
+                "Invalid value  for configuration name: String may not be empty",
+                "Invalid value Restart for configuration config.action.reload: String must be one of: none, restart",
+                "Invalid value ALL for configuration errors.tolerance: String must be one of: none, all",
+            ]
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Worker configuration (Kafka Connect's `WorkerConfig`, `StandaloneConfig`,
 //! `DistributedConfig` and `RestServerConfig` keys).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::def::{
-    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Validator,
+    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValue, Importance, Validator,
 };
 use super::provider::ConfigProviders;
 use super::ConfigMap;
@@ -348,7 +349,16 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
             def.add(
                 ConfigKey::new("connect.protocol", ConfigType::String)
                     .default_value("sessioned")
-                    .validator(Validator::one_of_ignore_case(["eager", "compatible", "sessioned"]))
+                    .validator(Validator::Custom(Arc::new(|v| match v {
+                        ConfigValue::String(s)
+                            if !["eager", "compatible", "sessioned"]
+                                .iter()
+                                .any(|p| p.eq_ignore_ascii_case(s)) =>
+                        {
+                            Err("Invalid Connect protocol compatibility".into())
+                        }
+                        _ => Ok(()),
+                    })))
                     .importance(Importance::Low)
                     .doc("Rebalance protocol: eager, compatible or sessioned (incremental cooperative)."),
             );
@@ -599,5 +609,14 @@ mod tests {
     fn distributed_requires_group_and_topics() {
         let err = WorkerConfig::parse(&map(&[]), WorkerMode::Distributed).unwrap_err();
         assert_eq!(err.0.len(), 4, "{err}");
+        let err = WorkerConfig::parse(&map(&[("connect.protocol", "x")]), WorkerMode::Distributed)
+            .unwrap_err();
+        assert!(
+            err.0.contains(
+                &"Invalid value x for configuration connect.protocol: Invalid Connect protocol compatibility"
+                    .to_string()
+            ),
+            "{err}"
+        );
     }
 }

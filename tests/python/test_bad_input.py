@@ -110,7 +110,7 @@ def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it
     trace = failed["tasks"][0]["trace"]
     assert f"topic='{topic}', partition=0, offset=2" in trace, trace
     assert "VALUE_CONVERTER" in trace and "DataException" in trace
-    assert read_lines(out) == ['{"n":1}', '{"n":2}']
+    assert read_lines(out) == ["{n=1}", "{n=2}"]
     wait_until(
         lambda: broker.committed("connect-json-sink", topic) == {0: 2},
         30,
@@ -120,7 +120,7 @@ def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it
     assert w.rest.get("/health").status_code == 200
     assert w.rest.post("/connectors/json-sink/tasks/0/restart").status_code == 204
     w.rest.wait_state("json-sink", "FAILED", timeout=60)
-    assert read_lines(out) == ['{"n":1}', '{"n":2}']
+    assert read_lines(out) == ["{n=1}", "{n=2}"]
 
 
 def test_pause_survives_restart_with_config_dir(tmp_path, broker, start_worker):
