@@ -15,6 +15,7 @@ pub mod herder;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
+pub mod peek;
 pub mod plugin;
 pub mod python;
 pub mod rest;

@@ -1,9 +1,13 @@
 //! The Kafka Connect REST API over a [`Herder`], with `/health`; handlers only translate
 //! HTTP to herder calls. Listeners are HTTP or HTTPS ([`listener`]); basic authentication
 //! ([`auth`]) guards every path but `/health` when Kafka Connect's extension is configured.
+//! The web console ([`console`], at `/ui/`) and its Conveyor-only resources ([`conveyor`],
+//! under `/conveyor/`) are served by the same router, behind the same listeners and auth.
 
 pub mod auth;
 mod connectors;
+pub mod console;
+mod conveyor;
 pub mod error;
 pub mod listener;
 mod plugins;
@@ -37,6 +41,16 @@ pub struct AppState {
     pub auth: Option<Arc<BasicAuth>>,
     /// The client for requests forwarded to the leader.
     pub forwarder: Forwarder,
+    /// How the console's peek reaches Kafka.
+    pub kafka: Arc<KafkaAccess>,
+}
+
+/// The brokers and the worker's consumer settings (security included), for reads the REST
+/// API makes itself (the console's peek).
+#[derive(Clone, Debug, Default)]
+pub struct KafkaAccess {
+    pub bootstrap: String,
+    pub consumer: crate::config::ConfigMap,
 }
 
 /// Values of a repeated query parameter.
@@ -54,12 +68,17 @@ pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
         .any(|v| v.eq_ignore_ascii_case("true"))
 }
 
-async fn root(State(s): State<AppState>) -> Json<serde_json::Value> {
+/// `GET /`: Connect's server info; a browser (asking for HTML) is sent to the console.
+async fn root(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if console::wants_html(&headers) {
+        return axum::response::Redirect::to(console::UI_PATH).into_response();
+    }
     Json(json!({
         "version": crate::plugin::VERSION,
         "commit": option_env!("CONVEYOR_COMMIT").unwrap_or("unknown"),
         "kafka_cluster_id": s.herder.kafka_cluster_id(),
     }))
+    .into_response()
 }
 
 async fn health(State(s): State<AppState>) -> Response {
@@ -262,6 +281,12 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers", get(loggers))
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
+        .route("/ui", get(console::redirect))
+        .route("/ui/", get(console::index))
+        .route("/ui/{*path}", get(console::file))
+        .route("/conveyor/workers", get(conveyor::workers))
+        .route("/conveyor/metrics", get(conveyor::metrics))
+        .route("/conveyor/peek", get(conveyor::peek))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
