@@ -376,7 +376,10 @@ mod tests {
         t.records_lag.set(7);
         let snap = metrics().snapshot();
         let mine = snap.iter().find(|s| s.connector == "m-test").unwrap();
-        assert_eq!((mine.task, mine.source_record_poll_total, mine.records_lag), (3, 5, 7));
+        assert_eq!(
+            (mine.task, mine.source_record_poll_total, mine.records_lag),
+            (3, 5, 7)
+        );
         metrics().forget_task(&t.labels);
         assert!(!metrics().encode().contains("m-test"));
         assert!(!metrics().snapshot().iter().any(|s| s.connector == "m-test"));

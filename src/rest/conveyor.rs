@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::error::{RestError, RestResult};
 use super::{query_values, AppState};
 use crate::config::ConfigMap;
+use crate::herder::distributed::forward::FORWARDED_HEADER;
 use crate::herder::WorkerInfo;
 use crate::peek::{Decoder, Window};
 
@@ -39,7 +40,12 @@ async fn leader(s: &AppState) -> Option<String> {
 }
 
 /// GETs `path` from another worker (with the caller's credentials) and parses its JSON.
-async fn get_from(s: &AppState, base: &str, path: &str, headers: &HeaderMap) -> Result<Value, String> {
+async fn get_from(
+    s: &AppState,
+    base: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Value, String> {
     let sent = tokio::time::timeout(
         PEER_TIMEOUT,
         s.forwarder
@@ -58,6 +64,12 @@ async fn get_from(s: &AppState, base: &str, path: &str, headers: &HeaderMap) -> 
 /// The workers: those of the leader's last rebalance (asked of the leader when this worker
 /// follows), or this worker alone.
 async fn known_workers(s: &AppState, headers: &HeaderMap) -> (Vec<WorkerInfo>, Option<String>) {
+    // A request from another worker is answered with what this one knows, never passed on:
+    // two workers that each take the other for the leader (mid-rebalance) must not ask each
+    // other in a circle.
+    if headers.contains_key(FORWARDED_HEADER) {
+        return (s.herder.workers(), None);
+    }
     let leader = leader(s).await;
     if let Some(leader) = &leader {
         if let Ok(v) = get_from(s, leader, "/conveyor/workers", headers).await {
@@ -108,7 +120,9 @@ pub async fn metrics(
                 Some(url) if w.worker_id != **me => {
                     match get_from(s, url, "/conveyor/metrics", headers).await {
                         Ok(v) => v["workers"][0].clone(),
-                        Err(e) => json!({"worker_id": w.worker_id, "ok": false, "error": e, "tasks": []}),
+                        Err(e) => {
+                            json!({"worker_id": w.worker_id, "ok": false, "error": e, "tasks": []})
+                        }
                     }
                 }
                 _ => local.clone(),
@@ -215,4 +229,3 @@ pub async fn peek(State(s): State<AppState>, RawQuery(q): RawQuery) -> RestResul
     .map_err(|e| RestError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
     Ok(Json(json!({"topic": topic, "records": records})).into_response())
 }
-

@@ -100,11 +100,18 @@ class Console:
         self.page.wait_for_selector("main h1")
         return self.page
 
-    def shot(self, name: str):
+    def shot(self, name: str, around=None):
+        """Saves a screenshot: the whole page, or the window scrolled to ``around`` (a locator)
+        for pages with sticky parts."""
         # Let the live charts and refreshes settle into the picture.
         self.page.wait_for_timeout(300)
         path = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        if around is not None:
+            around.evaluate("el => el.scrollIntoView({block: 'center'})")
+        else:
+            # From the top, so that the sticky header is drawn where it belongs.
+            self.page.evaluate("() => window.scrollTo(0, 0)")
+        self.page.screenshot(path=str(path), full_page=around is None)
         print(f"screenshot: {path}")
         return path
 
@@ -188,7 +195,7 @@ def test_create_a_file_source_from_the_form_see_it_running_and_pause_it(worker, 
     assert field_box["y"] <= error_box["y"] <= field_box["y"] + field_box["height"], (
         "the error is not at its field"
     )
-    c.shot("create-form-with-error")
+    c.shot("create-form-with-error", around=batch)
     batch.fill("")
     page.wait_for_function(
         "() => document.querySelector('[data-error-for=\"batch.size\"]').textContent === ''"
@@ -359,6 +366,65 @@ def test_plugins_and_loggers_pages(worker, console):
         lambda: worker.rest.get("/admin/loggers/conveyor::rest").json()["level"] == "WARN", 10, what="WARN"
     )
     c.shot("loggers")
+
+
+def test_a_follower_shows_the_whole_distributed_cluster_and_forwards_actions(console, broker, tmp_path):
+    group = unique("console-cluster")
+    started: list[WorkerProcess] = []
+    try:
+        for name in ("x", "y"):
+            started.append(WorkerProcess.distributed(tmp_path, broker.bootstrap, group=group, name=name))
+
+        def both_known():
+            answers = [w.rest.get("/conveyor/workers").json() for w in started]
+            return answers if all(len(a["workers"]) == 2 for a in answers) else None
+
+        answers = wait_until(both_known, 60, what="both workers known to both")
+        followers = [w for w, a in zip(started, answers) if a["leader_url"]]
+        assert len(followers) == 1, answers
+        follower = followers[0]
+
+        topic = broker.create_topic(unique("console-dist"), partitions=2)
+        broker.produce(topic, [f"line {i}".encode() for i in range(500)])
+        follower.create(
+            "spread",
+            {
+                "connector.class": "FileStreamSink",
+                "file": tmp_path / "out.txt",
+                "topics": topic,
+                "tasks.max": 2,
+            },
+        )
+        follower.rest.wait_running("spread", tasks=2)
+        metrics = follower.rest.get("/conveyor/metrics", params={"scope": "cluster"}).json()
+        assert sorted(w["worker_id"] for w in metrics["workers"]) == sorted(
+            w["worker_id"] for w in answers[0]["workers"]
+        )
+        assert all(w["ok"] for w in metrics["workers"]), metrics
+
+        c = console(follower)
+        page = c.open("/")
+        row = page.locator('tr[data-connector="spread"]')
+        row.locator('[data-state="RUNNING"]').wait_for()
+        row.locator(".count", has_text="2 running").wait_for()
+        workers = page.locator("table.workers tbody tr")
+        workers.nth(1).wait_for()
+        assert workers.count() == 2
+        assert page.locator("table.workers .badge.ok", has_text="answering").count() == 2
+        assert page.locator("table.workers td", has_text="leader").count() == 1
+        assert page.locator("table.workers td", has_text="this worker").count() == 1
+        assert row.locator("svg.spark").count() == 2  # records/s and lag
+        c.shot("cluster-distributed")
+
+        # An action from the follower's console is forwarded to the leader.
+        page.get_by_role("link", name="spread").click()
+        page.get_by_role("button", name="Pause", exact=True).click()
+        page.locator('#state [data-state="PAUSED"]').wait_for()
+        for w in started:
+            w.rest.wait_state("spread", "PAUSED", task=None)
+    finally:
+        for w in started:
+            w.kill()
 
 
 def test_the_console_says_when_the_worker_is_unreachable(worker, console):

@@ -24,12 +24,28 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("api.js", JS, include_str!("assets/api.js")),
     ("dom.js", JS, include_str!("assets/dom.js")),
     ("chart.js", JS, include_str!("assets/chart.js")),
-    ("pages/cluster.js", JS, include_str!("assets/pages/cluster.js")),
-    ("pages/connector.js", JS, include_str!("assets/pages/connector.js")),
+    (
+        "pages/cluster.js",
+        JS,
+        include_str!("assets/pages/cluster.js"),
+    ),
+    (
+        "pages/connector.js",
+        JS,
+        include_str!("assets/pages/connector.js"),
+    ),
     ("pages/edit.js", JS, include_str!("assets/pages/edit.js")),
-    ("pages/plugins.js", JS, include_str!("assets/pages/plugins.js")),
+    (
+        "pages/plugins.js",
+        JS,
+        include_str!("assets/pages/plugins.js"),
+    ),
     ("pages/peek.js", JS, include_str!("assets/pages/peek.js")),
-    ("pages/loggers.js", JS, include_str!("assets/pages/loggers.js")),
+    (
+        "pages/loggers.js",
+        JS,
+        include_str!("assets/pages/loggers.js"),
+    ),
 ];
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -58,7 +74,10 @@ fn asset(path: &str) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     (headers, *body).into_response()
 }
 
@@ -105,7 +124,11 @@ mod tests {
                 if path.is_dir() {
                     dirs.push(path);
                 } else {
-                    let rel = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+                    let rel = path
+                        .strip_prefix(&root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/");
                     on_disk.push(rel);
                 }
             }
@@ -121,8 +144,15 @@ mod tests {
         for (path, _, body) in ASSETS.iter().filter(|(p, _, _)| p.ends_with(".js")) {
             let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             for line in body.lines().filter(|l| l.starts_with("import ")) {
-                let target = line.split(['"', '\'']).nth(1).unwrap_or_else(|| panic!("{path}: {line}"));
-                let mut parts: Vec<&str> = if dir.is_empty() { vec![] } else { dir.split('/').collect() };
+                let target = line
+                    .split(['"', '\''])
+                    .nth(1)
+                    .unwrap_or_else(|| panic!("{path}: {line}"));
+                let mut parts: Vec<&str> = if dir.is_empty() {
+                    vec![]
+                } else {
+                    dir.split('/').collect()
+                };
                 for segment in target.split('/') {
                     match segment {
                         "." => {}
@@ -151,7 +181,9 @@ mod tests {
         assert!(!wants_html(&h));
         h.insert(
             header::ACCEPT,
-            HeaderValue::from_static("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            HeaderValue::from_static(
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
         );
         assert!(wants_html(&h));
     }

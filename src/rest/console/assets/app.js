@@ -95,8 +95,9 @@ async function header() {
   try {
     const [root, workers] = await Promise.all([get("/"), get("/conveyor/workers")]);
     const leader = workers.leader_url ? ` · leader ${workers.leader_url}` : "";
-    document.getElementById("worker").textContent =
-      `worker ${workers.worker_id} · Conveyor ${root.version}${root.kafka_cluster_id ? ` · Kafka ${root.kafka_cluster_id}` : ""}${leader}`;
+    const el = document.getElementById("worker");
+    el.textContent = `worker ${workers.worker_id} · Conveyor ${root.version}${root.kafka_cluster_id ? ` · Kafka cluster ${root.kafka_cluster_id}` : ""}${leader}`;
+    el.title = el.textContent;
   } catch {
     setTimeout(header, REFRESH_MS);
   }

@@ -64,6 +64,8 @@ export function sparkline(name, field, label) {
   const last = values.length ? values[values.length - 1] : null;
   const title = `${label}: ${last == null ? "no data yet" : last.toFixed(field === "rate" ? 1 : 0)} (max ${max.toFixed(0)} over the last ${values.length} samples)`;
   return `<svg class="spark" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${title}"><title>${title}</title>${
-    values.length > 1 ? `<polyline points="${points}" />` : `<line x1="0" y1="${h - 2}" x2="${w}" y2="${h - 2}" class="empty" />`
+    values.length > 1
+      ? `<line x1="0" y1="${h - 1.5}" x2="${w}" y2="${h - 1.5}" class="base" /><polyline points="${points}" />`
+      : `<line x1="0" y1="${h - 2}" x2="${w}" y2="${h - 2}" class="empty" />`
   }</svg>`;
 }

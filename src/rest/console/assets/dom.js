@@ -7,6 +7,19 @@ const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;
 export const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ESC[c]);
 
 /**
+ * Plugin documentation as HTML: escaped, then the few tags Kafka Connect's own docs use
+ * (<code>, <br>, <p>, <em>, <b>) are let back in, without attributes.
+ */
+export function docHtml(text) {
+  return esc(text).replace(/&lt;(\/?)(code|br|p|em|b|i|strong)\s*\/?&gt;/gi, (_, close, tag) => {
+    const t = tag.toLowerCase();
+    if (t === "br") return "<br>";
+    if (t === "p") return close ? "" : "<br>";
+    return `<${close}${t}>`;
+  });
+}
+
+/**
  * Replaces `el`'s content with `html` when it differs, keeping the focus on the element with
  * the same `data-key` (and the caret in a text field) so that auto-refresh never takes the
  * keyboard user's place away.

@@ -28,16 +28,18 @@ function connectorRows(connectors) {
       const m = latest(name);
       const type = info.type || status.type || "";
       return `<tr data-connector="${esc(name)}">
-        <td data-label="Connector"><a href="#/connectors/${encodeURIComponent(name)}" data-key="c:${esc(name)}">${esc(name)}</a>
-          <div class="sub">${esc((info.config || {})["connector.class"] || "")}</div></td>
-        <td data-label="Type">${esc(type)}</td>
+        <td data-label="Connector"><div><a href="#/connectors/${encodeURIComponent(name)}" data-key="c:${esc(name)}">${esc(name)}</a>
+          <div class="sub">${esc((info.config || {})["connector.class"] || "")}</div></div></td>
+        <td data-label="Type"><span>${esc(type)}</span></td>
         <td data-label="State">${badge(c.state)}</td>
-        <td data-label="Tasks">${taskCounts(status.tasks || [])}</td>
+        <td data-label="Tasks"><div>${taskCounts(status.tasks || [])}</div></td>
         <td data-label="Worker" class="mono">${esc(c.worker_id || "")}</td>
-        <td data-label="Records/s" class="chart"><span class="figure">${num(m?.rate, 1)}</span>${sparkline(name, "rate", "records per second")}</td>
-        <td data-label="Lag" class="chart">${
-          type === "source" ? `<span class="figure muted" title="source connectors have no consumer lag">–</span><span class="spark-space"></span>` : `<span class="figure">${num(m?.lag)}</span>${sparkline(name, "lag", "consumer lag (records)")}`
-        }</td>
+        <td data-label="Records/s" class="chart"><span class="chart-in"><span class="figure">${num(m?.rate, 1)}</span>${sparkline(name, "rate", "records per second")}</span></td>
+        <td data-label="Lag" class="chart"><span class="chart-in">${
+          type === "source"
+            ? `<span class="figure muted" title="source connectors have no consumer lag">–</span><span class="spark-space"></span>`
+            : `<span class="figure">${num(m?.lag)}</span>${sparkline(name, "lag", "consumer lag (records)")}`
+        }</span></td>
       </tr>`;
     })
     .join("");
@@ -75,8 +77,8 @@ function workerRows(workers, connectors) {
           ? `<span class="badge ok">answering</span>`
           : `<span class="badge bad" title="${esc(m.error)}">not answering</span>`
         : `<span class="badge idle">unknown</span>`;
-      return `<tr><td data-label="Worker" class="mono">${esc(id)}</td><td data-label="Role">${esc(roles.join(", "))}</td>
-        <td data-label="Connectors">${l.connectors}</td><td data-label="Tasks">${l.tasks}</td><td data-label="Metrics">${health}</td></tr>`;
+      return `<tr><td data-label="Worker" class="mono"><span>${esc(id)}</span></td><td data-label="Role"><span>${esc(roles.join(", "))}</span></td>
+        <td data-label="Connectors"><span>${l.connectors}</span></td><td data-label="Tasks"><span>${l.tasks}</span></td><td data-label="Metrics">${health}</td></tr>`;
     })
     .join("");
   return `<table class="list workers"><thead><tr><th>Worker</th><th>Role</th><th>Connectors</th><th>Tasks</th><th>Metrics</th></tr></thead><tbody>${rows}</tbody></table>`;

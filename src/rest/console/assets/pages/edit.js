@@ -3,7 +3,7 @@
 // errors appear next to their field; a raw JSON mode edits the same values.
 
 import { api, ApiError, get, seg } from "../api.js";
-import { esc, notify } from "../dom.js";
+import { docHtml, esc, notify } from "../dom.js";
 
 /** Keys shown first, in the "Connector" group. */
 const TOP_KEYS = ["name", "connector.class", "tasks.max"];
@@ -56,9 +56,9 @@ function field(def, value, readonly) {
   return `<div class="field" data-field="${esc(def.name)}">
     <label for="${esc(`f-${def.name}`)}">${label}${def.required ? ` <span class="req" title="required">*</span>` : ""}
       <span class="type">${esc(def.type)}</span>${def.importance === "HIGH" ? `<span class="type high">high importance</span>` : ""}</label>
+    <p class="doc" id="${esc(`d-${def.name}`)}">${docHtml(def.documentation || "")}</p>
     ${inputFor(def, value, { readonly })}
     <p class="field-error" id="${esc(`e-${def.name}`)}" data-error-for="${esc(def.name)}" aria-live="polite"></p>
-    ${def.documentation ? `<p class="doc" id="${esc(`d-${def.name}`)}">${esc(def.documentation)}</p>` : `<p class="doc" id="${esc(`d-${def.name}`)}"></p>`}
   </div>`;
 }
 

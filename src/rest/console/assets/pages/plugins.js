@@ -2,7 +2,7 @@
 // or Python, with the documentation of each of its settings.
 
 import { get, seg } from "../api.js";
-import { esc } from "../dom.js";
+import { docHtml, esc } from "../dom.js";
 
 const TYPES = [
   ["source", "Source connectors"],
@@ -19,7 +19,7 @@ function keysTable(keys) {
     .map(
       (k) => `<tr><td data-label="Setting" class="mono">${esc(k.name)}${k.required ? ` <span class="req" title="required">*</span>` : ""}</td>
       <td data-label="Type">${esc(k.type)}</td><td data-label="Default" class="mono">${esc(k.default_value ?? "")}</td>
-      <td data-label="Documentation">${esc(k.documentation)}</td></tr>`,
+      <td data-label="Documentation"><span>${docHtml(k.documentation)}</span></td></tr>`,
     )
     .join("")}</tbody></table>`;
 }
