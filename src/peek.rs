@@ -229,11 +229,17 @@ pub fn fetch(
         }
     }
     if let Window::Last(n) = window {
-        out.sort_by_key(|m| (m.timestamp.to_millis().unwrap_or(0), m.partition, m.offset));
-        let excess = out.len().saturating_sub(n);
-        out.drain(..excess);
+        keep_last(&mut out, n);
     }
     Ok(out)
+}
+
+/// Keeps the `n` newest messages of several partitions, oldest first (by timestamp, then
+/// partition and offset).
+fn keep_last(messages: &mut Vec<RawMessage>, n: usize) {
+    messages.sort_by_key(|m| (m.timestamp.to_millis().unwrap_or(0), m.partition, m.offset));
+    let excess = messages.len().saturating_sub(n);
+    messages.drain(..excess);
 }
 
 /// A message as a Connect record, its key and value decoded, its headers parsed as
@@ -338,4 +344,59 @@ pub fn to_display_json(raw: &RawMessage, key: &Decoder, value: &Decoder) -> serd
         "value": shown(value, &raw.topic, raw.value.as_deref()),
         "headers": headers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(partition: i32, offset: i64, at: i64) -> RawMessage {
+        RawMessage {
+            topic: "t".into(),
+            partition,
+            offset,
+            timestamp: Timestamp::CreateTime(at),
+            key: None,
+            value: Some(format!("{partition}/{offset}").into_bytes()),
+            headers: vec![("__connect.errors.topic".into(), Some(b"in".to_vec()))],
+        }
+    }
+
+    #[test]
+    fn the_last_records_of_several_partitions_are_the_newest_oldest_first() {
+        let mut all = vec![
+            message(0, 7, 100),
+            message(1, 3, 50),
+            message(0, 8, 300),
+            message(1, 4, 200),
+        ];
+        keep_last(&mut all, 3);
+        let kept: Vec<(i32, i64)> = all.iter().map(|m| (m.partition, m.offset)).collect();
+        assert_eq!(kept, vec![(0, 7), (1, 4), (0, 8)]);
+    }
+
+    #[test]
+    fn records_are_shown_decoded_with_their_headers_as_text() {
+        let raw = RawMessage {
+            value: Some(br#"{"id": 7}"#.to_vec()),
+            ..message(0, 1, 5)
+        };
+        let shown = to_display_json(&raw, &Decoder::Auto, &Decoder::Auto);
+        assert_eq!(shown["value"]["payload"], serde_json::json!({"id": 7}));
+        assert_eq!(shown["key"]["payload"], serde_json::Value::Null);
+        assert_eq!(shown["headers"][0]["key"], "__connect.errors.topic");
+        assert_eq!(shown["headers"][0]["value"], "in");
+        assert_eq!(shown["timestamp_type"], "CreateTime");
+        let bad = RawMessage {
+            value: Some(b"not json".to_vec()),
+            ..message(0, 2, 6)
+        };
+        let json = Decoder::Converter(Arc::new(JsonConverter::schemaless()));
+        let shown = to_display_json(&bad, &Decoder::Auto, &json);
+        assert_eq!(shown["value"]["payload"], "not json");
+        assert!(shown["value"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Converting byte[]"));
+    }
 }

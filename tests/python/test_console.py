@@ -171,6 +171,12 @@ def test_the_console_is_served_at_ui_and_to_browsers_at_root(worker):
     app = rest.get("/ui/app.js")
     assert app.status_code == 200 and app.headers["Content-Type"].startswith("text/javascript")
     assert rest.get("/ui/nothing.js").status_code == 404
+    # A browser holding the console's credentials must not let another site write.
+    body = {"name": "forged", "config": {"connector.class": "FileStreamSource", "topic": "t"}}
+    forged = rest.post("/connectors", body, headers={"Origin": "https://elsewhere.example"})
+    assert forged.status_code == 403, forged.text
+    assert forged.json()["error_code"] == 403
+    assert rest.get("/connectors/forged").status_code == 404
 
 
 def test_create_a_file_source_from_the_form_see_it_running_and_pause_it(worker, console, broker, tmp_path):
@@ -237,6 +243,7 @@ def test_create_a_file_source_from_the_form_see_it_running_and_pause_it(worker, 
     assert "1 paused" in row.inner_text()
     assert row.locator("svg.spark").count() == 1  # a source has no lag chart
     page.locator("table.workers td", has_text=worker.rest.base.split("//")[1]).first.wait_for()
+    row.locator("svg.spark polyline").wait_for(state="attached")  # two samples or more
     c.shot("cluster")
 
     # Keyboard: Tab reaches the connector link, Enter opens it.
@@ -414,6 +421,7 @@ def test_a_follower_shows_the_whole_distributed_cluster_and_forwards_actions(con
         assert page.locator("table.workers td", has_text="leader").count() == 1
         assert page.locator("table.workers td", has_text="this worker").count() == 1
         assert row.locator("svg.spark").count() == 2  # records/s and lag
+        row.locator("svg.spark polyline").first.wait_for(state="attached")
         c.shot("cluster-distributed")
 
         # An action from the follower's console is forwarded to the leader.
