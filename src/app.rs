@@ -26,7 +26,7 @@ use crate::kafka::security::{check_login, KafkaSecurity};
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::auth::BasicAuth;
-use crate::rest::{self, AppState, RestListener, Scheme};
+use crate::rest::{self, AppState, KafkaAccess, RestListener, Scheme};
 use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
 
 /// How to start a standalone worker.
@@ -200,6 +200,7 @@ fn serve_rest(
     herder: Arc<dyn Herder>,
     config: &WorkerConfig,
     worker_id: &str,
+    bootstrap: &str,
 ) -> RestServer {
     let stop = CancellationToken::new();
     let state = AppState {
@@ -208,6 +209,10 @@ fn serve_rest(
         topic_tracking_reset: config.topic_tracking_allow_reset,
         auth: setup.auth,
         forwarder: setup.forwarder,
+        kafka: Arc::new(KafkaAccess {
+            bootstrap: bootstrap.to_string(),
+            consumer: config.consumer.clone(),
+        }),
     };
     let servers = setup
         .listeners
@@ -310,6 +315,7 @@ impl StandaloneApp {
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
             &worker_id,
+            &bootstrap_servers,
         );
 
         let mut initial = Vec::new();
@@ -480,6 +486,7 @@ impl DistributedApp {
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
             &worker_id,
+            &worker_config.bootstrap_servers,
         );
         tracing::info!(group = %worker_config.distributed.as_ref().map(|d| d.group_id.as_str()).unwrap_or_default(), "Conveyor distributed worker started");
         Ok(DistributedApp {

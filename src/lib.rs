@@ -16,6 +16,7 @@ pub mod java;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
+pub mod peek;
 pub mod plugin;
 pub mod python;
 pub mod rest;

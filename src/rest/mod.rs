@@ -1,9 +1,13 @@
 //! The Kafka Connect REST API over a [`Herder`], with `/health`; handlers only translate
 //! HTTP to herder calls. Listeners are HTTP or HTTPS ([`listener`]); basic authentication
 //! ([`auth`]) guards every path but `/health` when Kafka Connect's extension is configured.
+//! The web console ([`console`], at `/ui/`) and its Conveyor-only resources ([`conveyor`],
+//! under `/conveyor/`) are served by the same router, behind the same listeners and auth.
 
 pub mod auth;
 mod connectors;
+pub mod console;
+mod conveyor;
 pub mod error;
 pub mod listener;
 mod plugins;
@@ -37,6 +41,16 @@ pub struct AppState {
     pub auth: Option<Arc<BasicAuth>>,
     /// The client for requests forwarded to the leader.
     pub forwarder: Forwarder,
+    /// How the console's peek reaches Kafka.
+    pub kafka: Arc<KafkaAccess>,
+}
+
+/// The brokers and the worker's consumer settings (security included), for reads the REST
+/// API makes itself (the console's peek).
+#[derive(Clone, Debug, Default)]
+pub struct KafkaAccess {
+    pub bootstrap: String,
+    pub consumer: crate::config::ConfigMap,
 }
 
 /// Values of a repeated query parameter.
@@ -54,12 +68,17 @@ pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
         .any(|v| v.eq_ignore_ascii_case("true"))
 }
 
-async fn root(State(s): State<AppState>) -> Json<serde_json::Value> {
+/// `GET /`: Connect's server info; a browser (asking for HTML) is sent to the console.
+async fn root(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if console::wants_html(&headers) {
+        return axum::response::Redirect::to(console::UI_PATH).into_response();
+    }
     Json(json!({
         "version": crate::plugin::VERSION,
         "commit": option_env!("CONVEYOR_COMMIT").unwrap_or("unknown"),
         "kafka_cluster_id": s.herder.kafka_cluster_id(),
     }))
+    .into_response()
 }
 
 async fn health(State(s): State<AppState>) -> Response {
@@ -204,6 +223,49 @@ async fn forward_writes(
     }
 }
 
+/// Refuses a write that a browser sends on behalf of another site (cross-site request forgery):
+/// once a browser holds a user's basic-auth credentials for the console, any page it opens
+/// could otherwise POST to `/connectors` with them. Browsers name the page's origin in
+/// `Origin` (and `Sec-Fetch-Site`) on such requests; API clients and other workers send
+/// neither, so they are not affected.
+async fn same_origin_writes(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !is_cross_site_write(&req) {
+        return next.run(req).await;
+    }
+    tracing::debug!(method = %req.method(), path = %req.uri().path(), "refused a cross-site write from a browser");
+    RestError::new(
+        StatusCode::FORBIDDEN,
+        "Cross-site requests that change the cluster are refused: send the request from the \
+         console on this worker, or from a client that is not a browser",
+    )
+    .into_response()
+}
+
+fn is_cross_site_write(req: &axum::extract::Request) -> bool {
+    use axum::http::{header, Method};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let headers = req.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Browsers that send it say where the request comes from, whatever proxy sits between
+    // (a page cannot set it).
+    match text("sec-fetch-site") {
+        Some("same-origin") | Some("none") => return false,
+        Some(_) => return true,
+        None => {}
+    }
+    let Some(origin) = text(header::ORIGIN.as_str()) else {
+        return false;
+    };
+    // `Origin: scheme://host[:port]` must name the host the request was sent to.
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("null");
+    let host = text(header::HOST.as_str())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    host.is_none_or(|h| !h.eq_ignore_ascii_case(origin_host))
+}
+
 /// Keeps the caller's `Authorization` header at hand for the requests this worker makes to
 /// others on the caller's behalf (task restarts sent to the worker that runs the task).
 async fn caller_credentials(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -262,12 +324,19 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers", get(loggers))
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
+        .route("/ui", get(console::redirect))
+        .route("/ui/", get(console::index))
+        .route("/ui/{*path}", get(console::file))
+        .route("/conveyor/workers", get(conveyor::workers))
+        .route("/conveyor/metrics", get(conveyor::metrics))
+        .route("/conveyor/peek", get(conveyor::peek))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward_writes,
         ))
         .layer(axum::middleware::from_fn(caller_credentials))
+        .layer(axum::middleware::from_fn(same_origin_writes))
         .layer(axum::middleware::from_fn(connect_responses));
     // Outermost: nothing runs, and nothing is forwarded, for a caller without credentials.
     let router = match auth {
@@ -304,6 +373,59 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(method: &str, headers: &[(&str, &str)]) -> axum::extract::Request {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri("/connectors");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn writes_from_other_sites_are_refused_and_api_clients_are_not() {
+        let host = ("host", "127.0.0.1:8083");
+        // curl, scripts, other workers: no Origin.
+        assert!(!is_cross_site_write(&request("POST", &[host])));
+        // The console itself.
+        assert!(!is_cross_site_write(&request(
+            "POST",
+            &[
+                host,
+                ("origin", "http://127.0.0.1:8083"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        )));
+        // The console behind a proxy that rewrites Host: the browser still says same-origin.
+        assert!(!is_cross_site_write(&request(
+            "POST",
+            &[
+                host,
+                ("origin", "https://connect.example.com"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        )));
+        // Another site's page.
+        assert!(is_cross_site_write(&request(
+            "POST",
+            &[host, ("origin", "https://evil.example")]
+        )));
+        assert!(is_cross_site_write(&request(
+            "DELETE",
+            &[host, ("origin", "null")]
+        )));
+        assert!(is_cross_site_write(&request(
+            "POST",
+            &[host, ("sec-fetch-site", "cross-site")]
+        )));
+        // Reads are never refused.
+        assert!(!is_cross_site_write(&request(
+            "GET",
+            &[host, ("origin", "https://evil.example")]
+        )));
+    }
 
     #[test]
     fn query_parameters() {

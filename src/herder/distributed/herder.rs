@@ -31,7 +31,7 @@ use crate::herder::types::*;
 use crate::herder::validation::{
     connector_type_of, invalid_config_message, validate_connector_config,
 };
-use crate::herder::{Created, Herder};
+use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
@@ -152,6 +152,8 @@ pub struct DistributedHerder {
     /// Restart requests older than this were handled before this worker started.
     restarts_from: i64,
     started_ms: i64,
+    /// The advertised REST URLs of the members of the last rebalance this worker led.
+    members: Mutex<Vec<String>>,
 }
 
 /// Give up waiting for the group after this long and answer REST calls with an error.
@@ -189,6 +191,7 @@ impl DistributedHerder {
             forwarder: parts.forwarder,
             restarts_from,
             started_ms: chrono::Utc::now().timestamp_millis(),
+            members: Mutex::new(Vec::new()),
         });
         let (events_tx, events) = mpsc::unbounded_channel();
         let group_settings = GroupSettings {
@@ -451,6 +454,7 @@ impl DistributedHerder {
             }
         }
         let (accepted, refused) = split_by_topics(&members);
+        *self.members.lock() = accepted.iter().map(|(_, m)| m.url.clone()).collect();
         let max_offset = accepted
             .iter()
             .map(|(_, m)| m.config_offset)
@@ -1275,6 +1279,28 @@ impl Herder for DistributedHerder {
         self.existing(name)?;
         self.statuses.reset_topics(name);
         Ok(())
+    }
+
+    fn workers(&self) -> Vec<WorkerInfo> {
+        let mut urls = self.members.lock().clone();
+        if !urls.contains(&self.url) {
+            urls.push(self.url.clone());
+        }
+        urls.sort();
+        urls.into_iter()
+            .map(|url| WorkerInfo {
+                worker_id: forward::worker_id_of(&url).to_string(),
+                url: Some(url),
+            })
+            .collect()
+    }
+
+    fn internal_topics(&self) -> Vec<String> {
+        vec![
+            self.topics.config.clone(),
+            self.topics.offset.clone(),
+            self.topics.status.clone(),
+        ]
     }
 
     fn registry(&self) -> &PluginRegistry {
