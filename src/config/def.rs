@@ -144,6 +144,8 @@ pub enum Validator {
     },
     /// `NonEmptyString`.
     NonEmptyString,
+    /// `NonEmptyStringWithoutControlChars` (connector names): no ISO control characters.
+    NonEmptyStringWithoutControlChars,
     /// Each list element must be one of `values` (`ValidList.in`).
     ListOf { values: Vec<String> },
     /// Any other check; returns the message after `Invalid value X for configuration Y: `.
@@ -156,6 +158,9 @@ impl fmt::Debug for Validator {
             Validator::Range { min, max } => write!(f, "Range({min:?}, {max:?})"),
             Validator::OneOf { values, .. } => write!(f, "OneOf({values:?})"),
             Validator::NonEmptyString => f.write_str("NonEmptyString"),
+            Validator::NonEmptyStringWithoutControlChars => {
+                f.write_str("NonEmptyStringWithoutControlChars")
+            }
             Validator::ListOf { values } => write!(f, "ListOf({values:?})"),
             Validator::Custom(_) => f.write_str("Custom"),
         }
@@ -241,6 +246,11 @@ impl Validator {
                 ConfigValue::String(s) if s.is_empty() => Err("String may not be empty".into()),
                 _ => Ok(()),
             },
+            Validator::NonEmptyStringWithoutControlChars => match value {
+                ConfigValue::String(s) if s.is_empty() => Err("String may not be empty".into()),
+                ConfigValue::String(s) => check_no_control_chars(s),
+                _ => Ok(()),
+            },
             Validator::ListOf { values } => match value {
                 ConfigValue::List(items) => {
                     for item in items {
@@ -257,6 +267,25 @@ impl Validator {
             },
             Validator::Custom(f) => f(value),
         }
+    }
+}
+
+/// Connect's `NonEmptyStringWithoutControlChars` check: the text after `Invalid value X for
+/// configuration Y: ` naming every ISO control character (U+0000-U+001F, U+007F-U+009F) by
+/// its code, or `Ok` when there is none.
+pub fn check_no_control_chars(s: &str) -> Result<(), String> {
+    let found: Vec<String> = s
+        .chars()
+        .filter(|c| c.is_control())
+        .map(|c| u32::from(c).to_string())
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "String may not contain control sequences but had the following ASCII chars: {}",
+            found.join(", ")
+        ))
     }
 }
 

@@ -96,10 +96,12 @@ struct CreateRequest {
 
 pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> RestResult<Response> {
     let req: CreateRequest = parse_body(&body)?;
+    // Java's `String.trim()`, as Connect trims the name: every character up to U+0020 goes,
+    // control characters included.
     let name = req
         .name
         .as_deref()
-        .map(str::trim)
+        .map(|n| n.trim_matches(|c: char| c <= ' '))
         .unwrap_or_default()
         .to_string();
     let mut config = match req.config {

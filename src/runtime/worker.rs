@@ -40,6 +40,15 @@ fn reverse_transform(mut task: ConfigMap, raw: &ConfigMap, resolved: &ConfigMap)
     task
 }
 
+/// The name of a task's thread: `task-<connector>-<n>`, with control characters (which a
+/// thread name cannot hold, NUL above all) replaced.
+fn thread_name(id: &TaskId) -> String {
+    format!("task-{id}")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// What a task thread needs from the worker.
 pub(crate) struct TaskEnv {
     pub id: TaskId,
@@ -190,6 +199,9 @@ impl Worker {
         let span = tracing::info_span!("connector", connector = %name);
         metrics().connector_startup_attempts.inc();
         let result = async {
+            // A name stored before names were checked (config topic, config dir) fails here,
+            // as Connect's `ConnectorConfig` would fail it, and only this connector.
+            crate::config::connector::check_name(name)?;
             let class = config
                 .get(crate::config::connector::CONNECTOR_CLASS)
                 .cloned()
@@ -323,7 +335,7 @@ impl Worker {
             target: target_rx,
         };
         let sup = superseded.clone();
-        let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
+        let spawn = std::thread::Builder::new().name(thread_name(&id)).spawn(move || {
             let id = thread_id;
             let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
@@ -480,5 +492,23 @@ impl Worker {
         for name in self.connector_names() {
             self.stop_connector(&name).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_names_never_hold_control_characters() {
+        assert_eq!(thread_name(&TaskId::new("src", 2)), "task-src-2");
+        assert_eq!(thread_name(&TaskId::new("a\u{0}b\n", 0)), "task-a?b?-0");
+        // std refuses a NUL in a thread name by panicking; this one spawns.
+        std::thread::Builder::new()
+            .name(thread_name(&TaskId::new("x\u{0}y", 0)))
+            .spawn(|| {})
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

@@ -1,0 +1,108 @@
+"""Hostile and careless REST clients on loopback (issue 17): names with control characters,
+bodies that are not JSON, secrets sent elsewhere, idle connections, bad logger names. Each is
+refused as Kafka Connect refuses it, and none takes the worker down."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from urllib.parse import quote
+
+import pytest
+import requests
+from helpers import unique, wait_until
+
+CONTROL_TEXT = "String may not contain control sequences but had the following ASCII chars: "
+
+
+def _source(tmp_path, topic, **extra):
+    f = tmp_path / "in.txt"
+    f.write_text("a\n")
+    return {"connector.class": "FileStreamSource", "file": str(f), "topic": topic, **extra}
+
+
+def _path(name: str) -> str:
+    return "/connectors/" + quote(name, safe="")
+
+
+# ---------------------------------------------------------------- connector names
+
+
+@pytest.mark.parametrize(
+    ("name", "codes"),
+    [("a\nb", "10"), ("a\x07b", "7"), ("a\x7fb", "127"), ("a\x00b", "0"), ("x\x00\x1b\x85y", "0, 27, 133")],
+)
+def test_control_characters_in_a_name_are_refused_as_connect_does(
+    tmp_path, broker, start_worker, name, codes
+):
+    topic = broker.create_topic(unique("names"))
+    w = start_worker()
+    r = w.rest.post("/connectors", {"name": name, "config": _source(tmp_path, topic)})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == (
+        "Connector configuration is invalid and contains the following 1 error(s):\n"
+        f"Invalid value {name} for configuration name: {CONTROL_TEXT}{codes}\n"
+        "You can also find the above list of errors at the endpoint "
+        "`/connector-plugins/{connectorType}/config/validate`"
+    )
+    r = w.rest.put(_path(name) + "/config", _source(tmp_path, topic))
+    assert r.status_code == 400 and CONTROL_TEXT + codes in r.json()["message"], r.text
+    assert w.rest.get("/connectors").json() == []
+    assert w.rest.get("/health").status_code == 200
+    assert w.proc.poll() is None
+
+
+def test_names_are_trimmed_as_java_trims_them(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("names"))
+    w = start_worker()
+    # Java's String.trim() removes every leading and trailing character up to U+0020.
+    r = w.rest.post("/connectors", {"name": "\x07 ab\x1f ", "config": _source(tmp_path, topic)})
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "ab"
+    assert w.rest.get("/connectors").json() == ["ab"]
+
+
+def _stored(directory, name, config, target="STARTED"):
+    """Writes a connector file as --config-dir keeps them: one JSON file per connector, named
+    after it (unsafe characters replaced) and its FNV-1a hash."""
+    digest = 0xCBF29CE484222325
+    for byte in name.encode():
+        digest = ((digest ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in name)
+    (directory / f"{safe}-{digest:016x}.json").write_text(
+        json.dumps({"name": name, "config": {**config, "name": name}, "target_state": target})
+    )
+
+
+def test_a_stored_connector_that_cannot_start_fails_alone(tmp_path, broker, start_worker):
+    """A config dir written by an older worker (or by hand) with a name that is now refused:
+    the worker starts, that connector is FAILED with the reason, the others run."""
+    topic = broker.create_topic(unique("stored"))
+    config_dir = tmp_path / "configs"
+    config_dir.mkdir()
+    _stored(config_dir, "bad\x00name", _source(tmp_path, topic))
+    _stored(config_dir, "bad\nline", _source(tmp_path, topic))
+    _stored(config_dir, "good", _source(tmp_path, topic))
+    _stored(config_dir, "gone-plugin", {"connector.class": "com.example.Removed", "topic": topic})
+    (config_dir / "torn-0000000000000000.json").write_text('{"name": "torn", "conf')
+    w = start_worker(config_dir=config_dir)
+    assert w.rest.get("/health").status_code == 200
+    w.rest.wait_running("good")
+    names = w.rest.get("/connectors").json()
+    assert sorted(names) == sorted(["bad\x00name", "bad\nline", "good", "gone-plugin"]), names
+    for name, codes in [("bad\x00name", "0"), ("bad\nline", "10")]:
+        status = w.rest.get(_path(name) + "/status").json()
+        assert status["connector"]["state"] == "FAILED", status
+        assert CONTROL_TEXT + codes in status["connector"]["trace"], status
+        assert status["tasks"] == []
+    status = w.rest.get("/connectors/gone-plugin/status").json()
+    assert status["connector"]["state"] == "FAILED"
+    assert "com.example.Removed" in status["connector"]["trace"]
+    assert "torn-0000000000000000.json" in w.log_text()
+    # The broken ones can be deleted through the API, for good.
+    assert w.rest.delete(_path("bad\x00name")).status_code == 204
+    w = w.restart()
+    assert "bad\x00name" not in w.rest.get("/connectors").json()
+    w.rest.wait_running("good")
