@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
+use super::body::JsonBody;
 use super::error::{RestError, RestResult};
 use super::{query_flag, query_values, AppState};
 use crate::config::connector::NAME;
@@ -94,7 +95,7 @@ struct CreateRequest {
     initial_state: Option<String>,
 }
 
-pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> RestResult<Response> {
+pub async fn create(State(s): State<AppState>, JsonBody(body): JsonBody) -> RestResult<Response> {
     let req: CreateRequest = parse_body(&body)?;
     // Java's `String.trim()`, as Connect trims the name: every character up to U+0020 goes,
     // control characters included.
@@ -151,7 +152,7 @@ pub async fn get_config(
 pub async fn put_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let mut config = config_from_json(parse_body(&body)?)?;
     match config.get(NAME) {
@@ -181,7 +182,7 @@ pub async fn put_config(
 pub async fn patch_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let patch: Json_ = parse_body(&body)?;
     let Json_::Object(patch) = patch else {
@@ -309,7 +310,7 @@ pub async fn get_offsets(
 pub async fn patch_offsets(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let offsets: ConnectorOffsets = parse_body(&body)?;
     let message = s.herder.alter_connector_offsets(&name, offsets).await?;

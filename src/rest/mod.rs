@@ -3,6 +3,7 @@
 //! ([`auth`]) guards every path but `/health` when Kafka Connect's extension is configured.
 
 pub mod auth;
+mod body;
 mod connectors;
 pub mod error;
 pub mod listener;
@@ -24,6 +25,7 @@ use crate::herder::distributed::forward::{self, Forwarder};
 use crate::herder::Herder;
 use crate::logging;
 use auth::BasicAuth;
+use body::JsonBody;
 use error::{RestError, RestResult};
 pub use listener::{bind, https_settings, parse_listener, ListenerUrl, RestListener, Scheme};
 
@@ -104,7 +106,7 @@ struct LevelRequest {
     level: Option<String>,
 }
 
-async fn set_logger(Path(name): Path<String>, body: axum::body::Bytes) -> RestResult<Response> {
+async fn set_logger(Path(name): Path<String>, JsonBody(body): JsonBody) -> RestResult<Response> {
     let req: LevelRequest = connectors::parse_body(&body)?;
     let level = req
         .level
@@ -267,6 +269,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             forward_writes,
         ))
+        // Before forwarding: a body that is not JSON never leaves this worker.
+        .layer(axum::middleware::from_fn(body::require_json))
         .layer(axum::middleware::from_fn(caller_credentials))
         .layer(axum::middleware::from_fn(connect_responses));
     // Outermost: nothing runs, and nothing is forwarded, for a caller without credentials.

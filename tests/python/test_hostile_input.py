@@ -106,3 +106,49 @@ def test_a_stored_connector_that_cannot_start_fails_alone(tmp_path, broker, star
     w = w.restart()
     assert "bad\x00name" not in w.rest.get("/connectors").json()
     w.rest.wait_running("good")
+
+
+# ---------------------------------------------------------------- media types
+
+UNSUPPORTED = {"error_code": 415, "message": "HTTP 415 Unsupported Media Type"}
+
+
+def test_bodies_that_are_not_json_get_415_as_in_connect(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("media"))
+    w = start_worker()
+    base = w.rest.base
+    body = json.dumps({"name": "x", "config": _source(tmp_path, topic)})
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=b",
+    ]:
+        r = requests.post(base + "/connectors", data=body, headers={"Content-Type": content_type}, timeout=30)
+        assert (r.status_code, r.json()) == (415, UNSUPPORTED), (content_type, r.text)
+    # A body without any Content-Type is not JSON either (Jersey reads it as octet-stream).
+    r = requests.post(base + "/connectors", data=body.encode(), timeout=30)
+    assert "Content-Type" not in r.request.headers
+    assert (r.status_code, r.json()) == (415, UNSUPPORTED), r.text
+    assert w.rest.get("/connectors").json() == []
+
+    config = json.dumps(_source(tmp_path, topic))
+    plain = {"Content-Type": "text/plain"}
+    for method, path in [
+        ("PUT", "/connectors/x/config"),
+        ("PATCH", "/connectors/x/config"),
+        ("PUT", "/connector-plugins/FileStreamSource/config/validate"),
+        ("PUT", "/admin/loggers/conveyor"),
+        ("GET", "/connectors"),
+    ]:
+        r = requests.request(method, base + path, data=config, headers=plain, timeout=30)
+        assert (r.status_code, r.json()) == (415, UNSUPPORTED), (method, path, r.text)
+
+    # JSON with parameters, any case, is JSON.
+    r = requests.post(
+        base + "/connectors", data=body, headers={"Content-Type": "Application/JSON; charset=UTF-8"}
+    )
+    assert r.status_code == 201, r.text
+    # Requests without a body need no Content-Type.
+    assert requests.post(base + "/connectors/x/restart", timeout=30).status_code == 204
+    assert requests.put(base + "/connectors/x/pause", timeout=30).status_code == 202
+    assert requests.get(base + "/", headers=plain, timeout=30).status_code == 200
