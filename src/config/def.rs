@@ -384,7 +384,8 @@ impl ConfigKey {
 
     /// Parses a raw value to this key's type, with Connect's error text on failure.
     pub fn parse_value(&self, raw: &str) -> Result<ConfigValue, String> {
-        let shown = if self.config_type == ConfigType::Password {
+        let shown = if self.config_type == ConfigType::Password || super::is_secret_key(&self.name)
+        {
             HIDDEN
         } else {
             raw
@@ -446,6 +447,7 @@ impl ConfigKey {
             v.check(&value).map_err(|why| {
                 let shown = match (&value, raw) {
                     (ConfigValue::Password(_), _) => HIDDEN.to_string(),
+                    _ if super::is_secret_key(&self.name) => HIDDEN.to_string(),
                     (_, Some(raw)) => raw.trim().to_string(),
                     _ => value.to_display_string().unwrap_or_else(|| "null".into()),
                 };

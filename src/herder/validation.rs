@@ -26,7 +26,7 @@ pub fn validate_connector_config(
         .ok_or_else(|| {
             ConnectError::BadRequest(format!(
                 "Connector config {} contains no connector type",
-                display_map(config)
+                crate::config::display_masked(config, &[])
             ))
         })?;
     let plugin = registry
@@ -235,11 +235,6 @@ pub fn password_keys(registry: &PluginRegistry, config: &ConfigMap) -> Vec<Strin
         }
     }
     out
-}
-
-fn display_map(config: &ConfigMap) -> String {
-    let inner: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{{{}}}", inner.join(", "))
 }
 
 #[cfg(test)]

@@ -152,3 +152,78 @@ def test_bodies_that_are_not_json_get_415_as_in_connect(tmp_path, broker, start_
     assert requests.post(base + "/connectors/x/restart", timeout=30).status_code == 204
     assert requests.put(base + "/connectors/x/pause", timeout=30).status_code == 202
     assert requests.get(base + "/", headers=plain, timeout=30).status_code == 200
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def _with_secret(tmp_path, topic, bootstrap):
+    return _source(
+        tmp_path,
+        topic,
+        **{
+            "connection.url": "https://db.example.com/x",
+            "connection.password": "s3cret-value",
+            "producer.override.sasl.jaas.config": (
+                "org.apache.kafka.common.security.plain.PlainLoginModule required "
+                'username="u" password="jaas-s3cret";'
+            ),
+            "producer.override.bootstrap.servers": bootstrap,
+        },
+    )
+
+
+def test_a_kept_secret_is_not_sent_to_a_new_destination(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("secret"))
+    w = start_worker()
+    config = _with_secret(tmp_path, topic, broker.bootstrap)
+    assert w.rest.post("/connectors", {"name": "s", "config": config}).status_code == 201
+    shown = w.rest.get("/connectors/s/config").json()
+    assert shown["connection.password"] == "[hidden]"
+    assert shown["producer.override.sasl.jaas.config"] == "[hidden]"
+
+    # Same destinations: [hidden] keeps the stored secrets.
+    assert w.rest.put("/connectors/s/config", {**shown, "tasks.max": "1"}).status_code == 200
+    shown = w.rest.get("/connectors/s/config").json()
+
+    for key, elsewhere in [
+        ("connection.url", "https://attacker.example.net/x"),
+        ("producer.override.bootstrap.servers", "attacker.example.net:9092"),
+    ]:
+        r = w.rest.put("/connectors/s/config", {**shown, key: elsewhere})
+        assert r.status_code == 400, r.text
+        message = r.json()["message"]
+        assert key in message and "connection.password" in message, message
+        assert "producer.override.sasl.jaas.config" in message, message
+        assert "s3cret" not in message
+        # PATCH merges with the masked config, so it is the same request.
+        r = w.rest.request("PATCH", "/connectors/s/config", {key: elsewhere})
+        assert r.status_code == 400 and key in r.json()["message"], r.text
+    assert w.rest.get("/connectors/s/config").json() == shown
+
+    # Sending the secrets again with the new destination is fine.
+    moved = {
+        **shown,
+        "connection.url": "https://db2.example.com/x",
+        "connection.password": "other",
+        "producer.override.sasl.jaas.config": "org.x.Plain required password=p;",
+    }
+    assert w.rest.put("/connectors/s/config", moved).status_code == 200, "secrets given again"
+    assert w.rest.get("/connectors/s/config").json()["connection.url"] == "https://db2.example.com/x"
+
+
+def test_error_messages_never_echo_secrets(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("secret"))
+    w = start_worker()
+    config = _with_secret(tmp_path, topic, broker.bootstrap)
+    config["api.token"] = "tok-s3cret"
+    assert w.rest.post("/connectors", {"name": "s", "config": config}).status_code == 201
+    r = w.rest.request("PATCH", "/connectors/s/config", {"connector.class": None})
+    assert r.status_code == 400, r.text
+    message = r.json()["message"]
+    assert message.startswith("Connector config {") and message.endswith("} contains no connector type")
+    assert "connection.password=[hidden]" in message, message
+    assert "s3cret" not in message, message
+    r = w.rest.post("/connectors", {"name": "t", "config": {**config, "connector.class": ""}})
+    assert r.status_code == 400 and "s3cret" not in r.text, r.text
+    assert "s3cret" not in w.log_text()

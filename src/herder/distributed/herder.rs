@@ -1117,7 +1117,7 @@ impl Herder for DistributedHerder {
                 "Connector {name} already exists"
             )));
         }
-        let mut config = common::unmask_config(config, existing);
+        let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
         let infos = validate_connector_config(self.worker.registry(), &config)?;
         if infos.error_count > 0 {

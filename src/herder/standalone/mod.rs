@@ -301,7 +301,7 @@ impl Herder for StandaloneHerder {
                 "Connector {name} already exists"
             )));
         }
-        let mut config = common::unmask_config(config, existing.map(|e| &e.config));
+        let mut config = common::unmask_config(config, existing.map(|e| &e.config))?;
         config.insert(NAME.to_string(), name.to_string());
         let infos = validate_connector_config(self.worker.registry(), &config)?;
         if infos.error_count > 0 {
