@@ -158,7 +158,7 @@ impl RestSetup {
 /// The running REST servers, one per listener.
 struct RestServer {
     stop: CancellationToken,
-    servers: Vec<JoinHandle<Result<()>>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl RestServer {
@@ -209,6 +209,8 @@ fn serve_rest(
         auth: setup.auth,
         forwarder: setup.forwarder,
     };
+    // One set of limits for all listeners: the cap is on the worker's sockets.
+    let limits = rest::ConnectionLimits::from_config(config);
     let servers = setup
         .listeners
         .into_iter()
@@ -220,9 +222,12 @@ fn serve_rest(
                 "REST API listening"
             );
             let token = stop.clone();
-            tokio::spawn(rest::serve(listener, state.clone(), async move {
-                token.cancelled().await
-            }))
+            tokio::spawn(rest::serve(
+                listener,
+                state.clone(),
+                limits.clone(),
+                async move { token.cancelled().await },
+            ))
         })
         .collect();
     RestServer { stop, servers }

@@ -8,6 +8,7 @@ mod connectors;
 pub mod error;
 pub mod listener;
 mod plugins;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,6 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{ConnectError, Result};
 use crate::herder::distributed::forward::{self, Forwarder};
 use crate::herder::Herder;
 use crate::logging;
@@ -28,6 +28,7 @@ use auth::BasicAuth;
 use body::JsonBody;
 use error::{RestError, RestResult};
 pub use listener::{bind, https_settings, parse_listener, ListenerUrl, RestListener, Scheme};
+pub use server::ConnectionLimits;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -284,25 +285,14 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(
     listener: RestListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let app = router(state);
-    let served = match listener.acceptor {
-        None => {
-            axum::serve(listener.listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(acceptor) => {
-            let tls = listener::TlsListener::new(listener.listener, acceptor)?;
-            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
-        }
-    };
-    served.map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
+) {
+    server::serve(listener, router(state), limits, shutdown).await
 }
 
 #[cfg(test)]

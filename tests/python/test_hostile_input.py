@@ -227,3 +227,51 @@ def test_error_messages_never_echo_secrets(tmp_path, broker, start_worker):
     r = w.rest.post("/connectors", {"name": "t", "config": {**config, "connector.class": ""}})
     assert r.status_code == 400 and "s3cret" not in r.text, r.text
     assert "s3cret" not in w.log_text()
+
+
+# ---------------------------------------------------------------- connection limits
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    try:
+        return sock.recv(1024) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except BlockingIOError:
+        return False
+
+
+def test_idle_connections_are_closed_and_capped(broker, start_worker):
+    w = start_worker(extra={"rest.idle.timeout.ms": 2000, "rest.max.connections": 40})
+    address = ("127.0.0.1", w.port)
+    before = _fds(w.proc.pid)
+    slow = socket.create_connection(address, timeout=10)
+    slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # headers that never end
+    # A keep-alive connection that goes quiet after one request.
+    kept = socket.create_connection(address, timeout=10)
+    kept.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b"}"):
+        answer += kept.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    sockets = [slow, kept]
+    for _ in range(300):
+        sockets.append(socket.create_connection(address, timeout=10))
+    for s in sockets:
+        s.setblocking(False)
+    time.sleep(0.5)
+    # The cap holds: idle sockets do not each take a file descriptor in the worker.
+    assert _fds(w.proc.pid) <= before + 40 + 10, (before, _fds(w.proc.pid))
+    # Every one of them is closed by the worker once the idle timeout passes.
+    started = time.monotonic()
+    wait_until(lambda: all(_closed_by_server(s) for s in sockets), 15, what="idle sockets closed")
+    assert time.monotonic() - started < 10
+    for s in sockets:
+        s.close()
+    assert w.rest.get("/health").status_code == 200
+    wait_until(lambda: _fds(w.proc.pid) <= before + 5, 15, what="descriptors released")
+    assert w.rest.get("/connectors").status_code == 200
