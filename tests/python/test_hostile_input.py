@@ -275,3 +275,29 @@ def test_idle_connections_are_closed_and_capped(broker, start_worker):
     assert w.rest.get("/health").status_code == 200
     wait_until(lambda: _fds(w.proc.pid) <= before + 5, 15, what="descriptors released")
     assert w.rest.get("/connectors").status_code == 200
+
+
+# ---------------------------------------------------------------- loggers
+
+
+def test_invalid_logger_names_are_refused_and_break_nothing(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("loggers"))
+    w = start_worker()
+    for bad in ["a%5Bb", "a%5D", "a%7Bb%7D", "a%3Db", "a%2Cb", "a%20b", "%22x%22"]:
+        r = w.rest.put(f"/admin/loggers/{bad}", {"level": "DEBUG"})
+        assert r.status_code == 400, (bad, r.text)
+        assert "Invalid logger name" in r.json()["message"], r.text
+    assert set(w.rest.get("/admin/loggers").json()) == {"root"}
+    r = w.rest.put("/admin/loggers/x", {"level": "LOUD"})
+    assert (r.status_code, r.json()["message"]) == (404, "invalid log level 'LOUD'.")
+    for good in ["org.apache.kafka.connect.runtime.WorkerSinkTask", "kafka", "io.debezium$Inner-1_x"]:
+        assert w.rest.put(f"/admin/loggers/{good}", {"level": "ERROR"}).status_code == 200, good
+    # Later levels still apply: with root at ERROR, starting a connector logs no INFO line.
+    assert w.rest.put("/admin/loggers/root", {"level": "ERROR"}).status_code == 200
+    mark = len(w.log_text())
+    assert (
+        w.rest.post("/connectors", {"name": "quiet", "config": _source(tmp_path, topic)}).status_code == 201
+    )
+    w.rest.wait_running("quiet")
+    time.sleep(1)
+    assert " INFO " not in w.log_text()[mark:], w.log_text()[mark:]
