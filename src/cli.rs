@@ -102,10 +102,16 @@ fn load_worker_config(path: &Path, mode: WorkerMode) -> anyhow::Result<WorkerCon
 }
 
 /// Builds the plugin registry: built-ins, plus Python plugins when Python is available.
-pub fn plugin_registry(plugin_path: &[String]) -> PluginRegistry {
+/// A `plugin.path` that others could put code in is refused first (see
+/// [`crate::plugin::path_check`]).
+pub fn plugin_registry(
+    plugin_path: &[String],
+    allow_world_writable: bool,
+) -> anyhow::Result<PluginRegistry> {
+    crate::plugin::path_check::check_plugin_path(plugin_path, allow_world_writable)?;
     let registry = crate::connectors::builtin_registry();
     crate::python::install_plugin_source(&registry, plugin_path);
-    registry
+    Ok(registry)
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -129,7 +135,10 @@ async fn run_standalone(
     for c in connectors {
         configs.push(read_connector_file(c)?);
     }
-    let registry = plugin_registry(&worker_config.plugin_path);
+    let registry = plugin_registry(
+        &worker_config.plugin_path,
+        worker_config.plugin_path_allow_world_writable,
+    )?;
     let app = StandaloneApp::start(StandaloneOptions {
         worker: worker_config,
         connectors: configs,
@@ -144,7 +153,10 @@ async fn run_standalone(
 
 async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
     let worker_config = load_worker_config(worker, WorkerMode::Distributed)?;
-    let registry = plugin_registry(&worker_config.plugin_path);
+    let registry = plugin_registry(
+        &worker_config.plugin_path,
+        worker_config.plugin_path_allow_world_writable,
+    )?;
     let app = crate::app::DistributedApp::start(worker_config, registry).await?;
     let herder = app.herder.clone();
     let result = tokio::select! {
@@ -197,7 +209,7 @@ pub fn run(args: Vec<String>) -> i32 {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
-            print_plugins(&plugin_registry(&paths), json)
+            plugin_registry(&paths, false).and_then(|r| print_plugins(&r, json))
         }
         Command::Standalone {
             worker,

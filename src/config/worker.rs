@@ -90,6 +90,8 @@ pub struct WorkerConfig {
     /// system property's name, `java.security.auth.login.config`).
     pub jaas_login_config: Option<String>,
     pub plugin_path: Vec<String>,
+    /// `plugin.path.allow.world.writable`: start even when `plugin.path` is world-writable.
+    pub plugin_path_allow_world_writable: bool,
     pub config_providers: Vec<String>,
     pub topic_tracking_enable: bool,
     pub topic_tracking_allow_reset: bool,
@@ -286,7 +288,17 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 .default_value("")
                 .importance(Importance::Low)
                 .doc("Directories added to Python's import path to find connector, converter \
-                      and transform plugins."),
+                      and transform plugins. Whoever can write to one runs code in the worker: \
+                      a world-writable directory (or a module in it, or a parent that anyone \
+                      can rename entries in) stops the worker, see \
+                      `plugin.path.allow.world.writable`."),
+        )
+        .define(
+            ConfigKey::new(crate::plugin::path_check::ALLOW_WORLD_WRITABLE, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Low)
+                .doc("Start even when a `plugin.path` directory is world-writable (with a \
+                      warning). Conveyor only."),
         )
         .define(
             ConfigKey::new("config.providers", ConfigType::List)
@@ -490,6 +502,9 @@ impl WorkerConfig {
             rest_extension_classes: p.list(REST_EXTENSION_CLASSES),
             jaas_login_config: p.non_empty_string(JAAS_LOGIN_CONFIG).map(String::from),
             plugin_path: p.list("plugin.path"),
+            plugin_path_allow_world_writable: p
+                .boolean(crate::plugin::path_check::ALLOW_WORLD_WRITABLE)
+                .unwrap_or(false),
             config_providers: p.list("config.providers"),
             topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
             topic_tracking_allow_reset: p.boolean("topic.tracking.allow.reset").unwrap_or(true),

@@ -107,6 +107,11 @@ impl PyWorker {
             }
         }
         crate::logging::init(log_level);
+        crate::plugin::path_check::check_plugin_path(
+            &worker.plugin_path,
+            worker.plugin_path_allow_world_writable,
+        )
+        .map_err(|e| config_error(py, e.to_string()))?;
         let registry = crate::connectors::builtin_registry();
         super::plugins::install(&registry, &worker.plugin_path, false);
         let rt = tokio::runtime::Builder::new_multi_thread()
