@@ -27,7 +27,9 @@ use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::auth::BasicAuth;
 use crate::rest::{self, AppState, RestListener, Scheme};
-use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
+use crate::runtime::{
+    AbandonedWork, FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices,
+};
 
 /// How to start a standalone worker.
 pub struct StandaloneOptions {
@@ -343,9 +345,11 @@ impl StandaloneApp {
     }
 
     /// Stops tasks gracefully (flushing offsets), then the REST server and the embedded broker.
-    pub async fn shutdown(mut self) {
+    /// Returns what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
@@ -353,6 +357,7 @@ impl StandaloneApp {
             tokio::task::spawn_blocking(move || drop(b)).await.ok();
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }
 
@@ -494,13 +499,16 @@ impl DistributedApp {
         })
     }
 
-    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server.
-    pub async fn shutdown(mut self) {
+    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server. Returns
+    /// what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{StandaloneApp, StandaloneOptions};
 use crate::config::{read_properties_file, ConfigMap, WorkerConfig, WorkerMode};
 use crate::plugin::{PluginRegistry, PluginType};
+use crate::runtime::AbandonedWork;
 
 /// Conveyor: a Kafka Connect runtime with a Rust core and Python connectors.
 #[derive(Parser, Debug)]
@@ -147,8 +148,42 @@ async fn run_standalone(
     })
     .await?;
     shutdown_signal().await;
-    app.shutdown().await;
+    let abandoned = app.shutdown().await;
+    exit_now_if_abandoned(&abandoned, 0);
     Ok(())
+}
+
+/// Ends the process at once when work that did not stop in time may still run (a Python task
+/// stuck in a loop, a connector stuck in `stop`), after saying what was abandoned. Returning
+/// instead would wait for it forever (the async runtime waits for its blocking threads) or
+/// crash while Python finalizes under a thread that still runs Python code. Offsets were
+/// flushed for everything that did stop.
+fn exit_now_if_abandoned(abandoned: &AbandonedWork, code: i32) {
+    use std::io::Write;
+    if abandoned.is_empty() {
+        return;
+    }
+    if !abandoned.tasks.is_empty() {
+        let ids: Vec<String> = abandoned.tasks.iter().map(|t| t.to_string()).collect();
+        tracing::error!(
+            "{} task(s) did not stop in time and were abandoned: {}",
+            ids.len(),
+            ids.join(", ")
+        );
+    }
+    if !abandoned.connectors.is_empty() {
+        tracing::error!(
+            "{} connector(s) did not stop in time and were abandoned: {}",
+            abandoned.connectors.len(),
+            abandoned.connectors.join(", ")
+        );
+    }
+    tracing::info!(code, "exiting without waiting for them");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process without running destructors or atexit handlers, which is
+    // the point: nothing may wait for the abandoned threads.
+    unsafe { libc::_exit(code) }
 }
 
 async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
@@ -163,7 +198,13 @@ async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
         _ = shutdown_signal() => Ok(()),
         reason = herder.fatal_error() => Err(anyhow::anyhow!(reason)),
     };
-    app.shutdown().await;
+    let abandoned = app.shutdown().await;
+    if let Err(e) = &result {
+        if !abandoned.is_empty() {
+            eprintln!("conveyor: error: {e:#}");
+        }
+    }
+    exit_now_if_abandoned(&abandoned, if result.is_ok() { 0 } else { 1 });
     result
 }
 

@@ -79,7 +79,15 @@ impl PyWorker {
     fn shutdown(&self) {
         let running = self.running.lock().take();
         if let Some(Running { rt, app }) = running {
-            rt.block_on(app.shutdown());
+            let abandoned = rt.block_on(app.shutdown());
+            if !abandoned.is_empty() {
+                tracing::warn!(
+                    tasks = ?abandoned.tasks,
+                    connectors = ?abandoned.connectors,
+                    "stopped the worker with work that did not stop in time still running in \
+                     this process"
+                );
+            }
             rt.shutdown_timeout(Duration::from_secs(5));
         }
     }

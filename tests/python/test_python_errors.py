@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 from helpers import read_lines, unique, wait_until
@@ -125,6 +126,16 @@ PLUGINS = textwrap.dedent(
     class NotATransformation:
         def apply(self, record):
             return record
+
+
+    class Spin(SourceTask):
+        def poll(self):
+            while True:
+                pass
+
+
+    class SpinSource(SourceConnector):
+        task_class = Spin
     """
 )
 
@@ -329,3 +340,22 @@ def test_records_reported_by_a_python_sink_go_to_the_dead_letter_queue(worker, b
     assert headers["__connect.errors.stage"] == b"TASK_PUT"
     assert b"ValueError: cannot store record 0" in headers["__connect.errors.exception.message"]
     assert worker.rest.status("picky")["tasks"][0]["state"] == "RUNNING"
+
+
+def test_sigterm_with_a_task_stuck_in_python_exits_cleanly(tmp_path, broker, start_worker):
+    d = tmp_path / "plugins"
+    d.mkdir()
+    (d / "bad_plugins.py").write_text(PLUGINS)
+    timeouts = {"task.shutdown.graceful.timeout.ms": 1000, "offset.flush.timeout.ms": 1000}
+    w = start_worker(extra={**JSON, **timeouts, "plugin.path": d})
+    topic = broker.create_topic(unique("t"))
+    assert create(w, "spin", source("SpinSource", topic)).status_code == 201
+    w.rest.wait_running("spin")
+    time.sleep(1)
+    started = time.monotonic()
+    code = w.stop(timeout=30)
+    log = w.log_text()
+    assert code == 0, log
+    assert time.monotonic() - started < 20
+    assert "1 task(s) did not stop in time and were abandoned: spin-0" in log, log
+    assert "panicked" not in log and "Fatal Python error" not in log, log

@@ -212,6 +212,11 @@ impl DistributedHerder {
         herder
     }
 
+    /// The worker that runs this herder's connectors and tasks.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
     /// Resolves when the worker must exit because of an error; returns why.
     pub async fn fatal_error(&self) -> String {
         self.fatal.cancelled().await;

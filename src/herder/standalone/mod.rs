@@ -131,6 +131,11 @@ impl StandaloneHerder {
         );
     }
 
+    /// The worker that runs this herder's connectors and tasks.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
     fn persist(&self, name: &str, entry: &ConnectorEntry) {
         if let Some(dir) = &self.config_dir {
             let stored = StoredConnector {
