@@ -128,6 +128,28 @@ PLUGINS = textwrap.dedent(
             return record
 
 
+    class Cyclic(SourceTask):
+        def poll(self):
+            time.sleep(0.02)
+            v = []
+            v.append(v)
+            return [SourceRecord(self.config["topic"], v)]
+
+
+    class CyclicSource(SourceConnector):
+        task_class = Cyclic
+
+
+    class OddTooDeep(Transformation):
+        def apply(self, record):
+            if record.value["n"] % 2:
+                deep = {}
+                for _ in range(500):
+                    deep = {"d": deep}
+                return record.replace(value=deep)
+            return record
+
+
     class Spin(SourceTask):
         def poll(self):
             while True:
@@ -340,6 +362,39 @@ def test_records_reported_by_a_python_sink_go_to_the_dead_letter_queue(worker, b
     assert headers["__connect.errors.stage"] == b"TASK_PUT"
     assert b"ValueError: cannot store record 0" in headers["__connect.errors.exception.message"]
     assert worker.rest.status("picky")["tasks"][0]["state"] == "RUNNING"
+
+
+def test_a_cyclic_value_from_poll_fails_the_task_not_the_worker(worker, broker):
+    topic = broker.create_topic(unique("t"))
+    assert create(worker, "healthy", source("HealthySource", topic)).status_code == 201
+    assert create(worker, "cyclic", source("CyclicSource", topic)).status_code == 201
+    trace = failed_trace(worker, "cyclic")
+    assert "DataError: value: the value is nested more than 100 levels deep" in trace, trace
+    assert worker.rest.get("/health").status_code == 200
+    worker.rest.wait_running("healthy")
+
+
+@pytest.mark.parametrize(
+    ("smt", "message"),
+    [
+        ("OddTooDeep", "DataError: value: the value is nested more than 100 levels deep"),
+    ],
+)
+def test_values_that_cannot_be_written_from_an_smt_are_record_errors(worker, broker, smt, message):
+    """Too deep a value from `apply` (a data error in Python), or NaN where JSON cannot carry
+    it (a converter error): the record fails, under the error tolerance, like any other."""
+    topic = broker.create_topic(unique("t"))
+    chain = {"transforms": "x", "transforms.x.type": f"bad_plugins.{smt}"}
+    assert create(worker, "strict", source("HealthySource", topic, **chain)).status_code == 201
+    trace = failed_trace(worker, "strict")
+    assert "Tolerance exceeded in error handler" in trace and message in trace, trace
+    assert worker.rest.get("/health").status_code == 200
+
+    tolerant = broker.create_topic(unique("t"))
+    config = source("HealthySource", tolerant, **chain, **{"errors.tolerance": "all"})
+    assert create(worker, "tolerant", config).status_code == 201
+    messages = broker.consume(tolerant, 3)
+    assert [m.value() for m in messages] == [b'{"n":2}', b'{"n":4}', b'{"n":6}']
 
 
 def test_sigterm_with_a_task_stuck_in_python_exits_cleanly(tmp_path, broker, start_worker):
