@@ -13,6 +13,18 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::RestError;
 
+/// The largest request body accepted (axum's default, made explicit): connector configs are
+/// a few kilobytes.
+pub const MAX_REQUEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// The 413 answer, in Connect's error shape.
+pub fn too_large() -> RestError {
+    RestError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request body is larger than the limit of {MAX_REQUEST_BODY_BYTES} bytes"),
+    )
+}
+
 /// Jersey's answer, as Connect's exception mapper shapes it.
 fn unsupported() -> RestError {
     RestError::new(
@@ -70,9 +82,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 return Err(unsupported().into_response());
             }
         }
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large().into_response()
+            } else {
+                RestError::new(rejection.status(), rejection.body_text()).into_response()
+            }
+        })?;
         if !typed && !body.is_empty() {
             return Err(unsupported().into_response());
         }

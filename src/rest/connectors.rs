@@ -132,10 +132,27 @@ pub async fn create(State(s): State<AppState>, JsonBody(body): JsonBody) -> Rest
         .await?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/connectors/{name}"))],
+        [(header::LOCATION, location(&name))],
         Json(info),
     )
         .into_response())
+}
+
+/// Where a connector is: `/connectors/{name}`, the name percent-encoded as one path segment
+/// (`a/b` -> `/connectors/a%2Fb`), so that the header is always valid and names the connector.
+/// Unreserved characters, sub-delimiters, `:` and `@` stay as they are, as Jersey's
+/// `UriBuilder.path` leaves them; Jersey also keeps `/`, which would name another resource.
+fn location(name: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("/connectors/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 pub async fn info(State(s): State<AppState>, Path(name): Path<String>) -> RestResult<Response> {
@@ -171,7 +188,7 @@ pub async fn put_config(
     };
     let mut resp = (status, Json(info)).into_response();
     if created == Created::Created {
-        if let Ok(v) = format!("/connectors/{name}").parse() {
+        if let Ok(v) = location(&name).parse() {
             resp.headers_mut().insert(header::LOCATION, v);
         }
     }
@@ -354,4 +371,20 @@ pub async fn reset_topics(
     }
     s.herder.reset_connector_topics(&name).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_percent_encoded_segment() {
+        assert_eq!(location("orders-sink_1.v2"), "/connectors/orders-sink_1.v2");
+        assert_eq!(location("a/b"), "/connectors/a%2Fb");
+        assert_eq!(location("p q?r#s%t"), "/connectors/p%20q%3Fr%23s%25t");
+        assert_eq!(location("é[x]"), "/connectors/%C3%A9%5Bx%5D");
+        assert_eq!(location("a+b=c:d@e"), "/connectors/a+b=c:d@e");
+        let value: axum::http::HeaderValue = location("a\u{7f}\nb").parse().unwrap();
+        assert_eq!(value, "/connectors/a%7F%0Ab");
+    }
 }

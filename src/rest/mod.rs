@@ -127,14 +127,48 @@ async fn connect_responses(req: axum::extract::Request, next: axum::middleware::
         return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out")
             .into_response();
     };
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+    let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         return RestError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "HTTP 405 Method Not Allowed",
         )
         .into_response();
     }
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+        return connect_error_shape(resp).await;
+    }
     resp
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// An error that axum answered in plain text (a body over the limit, a path that is not
+/// valid UTF-8, ...) in Connect's `{"error_code": N, "message": "..."}` shape.
+async fn connect_error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return body::too_large().into_response();
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        )
+    } else {
+        text
+    };
+    RestError::new(status, message).into_response()
 }
 
 /// Writes to a worker that is not the leader go to the leader (Kafka Connect forwards them
@@ -157,8 +191,9 @@ async fn forward_writes(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+    let body = match axum::body::to_bytes(body, body::MAX_REQUEST_BODY_BYTES).await {
         Ok(b) => b,
+        Err(e) if is_length_limit(&e) => return body::too_large().into_response(),
         Err(e) => {
             return RestError::bad_request(format!("cannot read the request body: {e}"))
                 .into_response()
@@ -205,6 +240,18 @@ async fn forward_writes(
             }
         }
     }
+}
+
+/// Whether reading a body failed because it is over the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Keeps the caller's `Authorization` header at hand for the requests this worker makes to
@@ -266,6 +313,9 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body::MAX_REQUEST_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward_writes,

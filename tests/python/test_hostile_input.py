@@ -301,3 +301,30 @@ def test_invalid_logger_names_are_refused_and_break_nothing(tmp_path, broker, st
     w.rest.wait_running("quiet")
     time.sleep(1)
     assert " INFO " not in w.log_text()[mark:], w.log_text()[mark:]
+
+
+# ---------------------------------------------------------------- Location
+
+
+def test_the_location_header_is_percent_encoded(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("names"))
+    w = start_worker()
+    for name, location in [("a/b", "/connectors/a%2Fb"), ("p q?r#s%t", "/connectors/p%20q%3Fr%23s%25t")]:
+        r = w.rest.post("/connectors", {"name": name, "config": _source(tmp_path, topic)})
+        assert r.status_code == 201, r.text
+        assert r.headers["Location"] == location
+        assert w.rest.get(location).json()["name"] == name
+    r = w.rest.put("/connectors/%C3%A9%5Bx%5D/config", _source(tmp_path, topic))
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"] == "/connectors/%C3%A9%5Bx%5D"
+
+
+def test_a_body_over_the_limit_gets_413_in_connects_shape(tmp_path, broker, start_worker):
+    topic = broker.create_topic(unique("big"))
+    w = start_worker()
+    config = _source(tmp_path, topic, padding="x" * (3 * 1024 * 1024))
+    r = w.rest.post("/connectors", {"name": "big", "config": config})
+    assert r.status_code == 413, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert r.json()["error_code"] == 413 and "2097152 bytes" in r.json()["message"], r.text
+    assert w.rest.get("/health").status_code == 200

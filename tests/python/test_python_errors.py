@@ -150,6 +150,13 @@ PLUGINS = textwrap.dedent(
             return record
 
 
+    class OddNotANumber(Transformation):
+        def apply(self, record):
+            if record.value["n"] % 2:
+                return record.replace(value={"n": record.value["n"], "x": float("nan")})
+            return record
+
+
     class Spin(SourceTask):
         def poll(self):
             while True:
@@ -378,6 +385,7 @@ def test_a_cyclic_value_from_poll_fails_the_task_not_the_worker(worker, broker):
     ("smt", "message"),
     [
         ("OddTooDeep", "DataError: value: the value is nested more than 100 levels deep"),
+        ("OddNotANumber", "NaN"),
     ],
 )
 def test_values_that_cannot_be_written_from_an_smt_are_record_errors(worker, broker, smt, message):
