@@ -27,7 +27,9 @@ use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::auth::BasicAuth;
 use crate::rest::{self, AppState, KafkaAccess, RestListener, Scheme};
-use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
+use crate::runtime::{
+    AbandonedWork, FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices,
+};
 
 /// How to start a standalone worker.
 pub struct StandaloneOptions {
@@ -158,7 +160,7 @@ impl RestSetup {
 /// The running REST servers, one per listener.
 struct RestServer {
     stop: CancellationToken,
-    servers: Vec<JoinHandle<Result<()>>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl RestServer {
@@ -214,6 +216,8 @@ fn serve_rest(
             consumer: config.consumer.clone(),
         }),
     };
+    // One set of limits for all listeners: the cap is on the worker's sockets.
+    let limits = rest::ConnectionLimits::from_config(config);
     let servers = setup
         .listeners
         .into_iter()
@@ -225,9 +229,12 @@ fn serve_rest(
                 "REST API listening"
             );
             let token = stop.clone();
-            tokio::spawn(rest::serve(listener, state.clone(), async move {
-                token.cancelled().await
-            }))
+            tokio::spawn(rest::serve(
+                listener,
+                state.clone(),
+                limits.clone(),
+                async move { token.cancelled().await },
+            ))
         })
         .collect();
     RestServer { stop, servers }
@@ -344,9 +351,11 @@ impl StandaloneApp {
     }
 
     /// Stops tasks gracefully (flushing offsets), then the REST server and the embedded broker.
-    pub async fn shutdown(mut self) {
+    /// Returns what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
@@ -354,6 +363,7 @@ impl StandaloneApp {
             tokio::task::spawn_blocking(move || drop(b)).await.ok();
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }
 
@@ -496,13 +506,16 @@ impl DistributedApp {
         })
     }
 
-    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server.
-    pub async fn shutdown(mut self) {
+    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server. Returns
+    /// what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }

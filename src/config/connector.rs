@@ -23,6 +23,21 @@ pub const TRANSFORMS_GROUP: &str = "Transforms";
 pub const PREDICATES_GROUP: &str = "Predicates";
 pub const ERROR_GROUP: &str = "Error Handling";
 
+/// Refuses a connector name that Kafka Connect refuses (`name`'s validator): empty, or with
+/// control characters, which would end up in thread names, log lines and file names.
+pub fn check_name(name: &str) -> Result<(), super::ConfigErrors> {
+    let why = if name.is_empty() {
+        Err("String may not be empty".to_string())
+    } else {
+        super::def::check_no_control_chars(name)
+    };
+    why.map_err(|why| {
+        super::ConfigErrors(vec![format!(
+            "Invalid value {name} for configuration {NAME}: {why}"
+        )])
+    })
+}
+
 /// Whether a connector reads from or writes to Kafka.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,7 +101,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     let mut def = ConfigDef::new()
         .define(
             ConfigKey::new(NAME, ConfigType::String)
-                .validator(Validator::NonEmptyName)
+                .validator(Validator::NonEmptyStringWithoutControlChars)
                 .importance(Importance::High)
                 .doc("Globally unique name to use for this connector.")
                 .group(COMMON_GROUP, next())

@@ -144,9 +144,8 @@ pub enum Validator {
     },
     /// `NonEmptyString`: null passes, "" does not.
     NonEmptyString,
-    /// The empty-name check of Connect's `NonEmptyStringWithoutControlChars` (connector
-    /// names), with its own wording.
-    NonEmptyName,
+    /// `NonEmptyStringWithoutControlChars` (connector names): no ISO control characters.
+    NonEmptyStringWithoutControlChars,
     /// Each list element must be one of `values` (`ValidList.in`).
     ListOf { values: Vec<String> },
     /// Any other check; returns the message after `Invalid value X for configuration Y: `.
@@ -159,7 +158,9 @@ impl fmt::Debug for Validator {
             Validator::Range { min, max } => write!(f, "Range({min:?}, {max:?})"),
             Validator::OneOf { values, .. } => write!(f, "OneOf({values:?})"),
             Validator::NonEmptyString => f.write_str("NonEmptyString"),
-            Validator::NonEmptyName => f.write_str("NonEmptyName"),
+            Validator::NonEmptyStringWithoutControlChars => {
+                f.write_str("NonEmptyStringWithoutControlChars")
+            }
             Validator::ListOf { values } => write!(f, "ListOf({values:?})"),
             Validator::Custom(_) => f.write_str("Custom"),
         }
@@ -253,10 +254,11 @@ impl Validator {
                 }
                 _ => Ok(()),
             },
-            Validator::NonEmptyName => match value {
+            Validator::NonEmptyStringWithoutControlChars => match value {
                 ConfigValue::String(s) if s.is_empty() => {
                     Err(why("String may not be empty".into()))
                 }
+                ConfigValue::String(s) => check_no_control_chars(s).map_err(why),
                 _ => Ok(()),
             },
             // Connect checks each element with `ValidString` and names the element.
@@ -291,6 +293,25 @@ fn case_insensitive_listing(values: &[String]) -> String {
         .map(|i| upper[i].as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Connect's `NonEmptyStringWithoutControlChars` check: the text after `Invalid value X for
+/// configuration Y: ` naming every ISO control character (U+0000-U+001F, U+007F-U+009F) by
+/// its code, or `Ok` when there is none.
+pub fn check_no_control_chars(s: &str) -> Result<(), String> {
+    let found: Vec<String> = s
+        .chars()
+        .filter(|c| c.is_control())
+        .map(|c| u32::from(c).to_string())
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "String may not contain control sequences but had the following ASCII chars: {}",
+            found.join(", ")
+        ))
+    }
 }
 
 fn fmt_number(n: f64) -> String {
@@ -388,7 +409,8 @@ impl ConfigKey {
 
     /// Parses a raw value to this key's type, with Connect's error text on failure.
     pub fn parse_value(&self, raw: &str) -> Result<ConfigValue, String> {
-        let shown = if self.config_type == ConfigType::Password {
+        let shown = if self.config_type == ConfigType::Password || super::is_secret_key(&self.name)
+        {
             HIDDEN
         } else {
             raw
@@ -451,6 +473,7 @@ impl ConfigKey {
                 // Connect shows the parsed value as Java prints it.
                 let shown = match (&value, raw) {
                     (ConfigValue::Password(_), _) => HIDDEN.to_string(),
+                    _ if super::is_secret_key(&self.name) => HIDDEN.to_string(),
                     (_, _) if part.is_some() => part.unwrap_or_default(),
                     (ConfigValue::List(items), _) => format!("[{}]", items.join(", ")),
                     (_, Some(raw)) => raw.trim().to_string(),

@@ -17,6 +17,10 @@ pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.Simp
 
 /// `rest.advertised.listener`.
 pub const REST_ADVERTISED_LISTENER: &str = "rest.advertised.listener";
+/// `rest.idle.timeout.ms` (Conveyor only).
+pub const REST_IDLE_TIMEOUT_MS: &str = "rest.idle.timeout.ms";
+/// `rest.max.connections` (Conveyor only).
+pub const REST_MAX_CONNECTIONS: &str = "rest.max.connections";
 /// `rest.extension.classes`.
 pub const REST_EXTENSION_CLASSES: &str = "rest.extension.classes";
 /// The worker key that names the JAAS login file (the JVM system property's name).
@@ -73,6 +77,11 @@ pub struct WorkerConfig {
     pub listeners: Vec<String>,
     pub rest_advertised_host_name: Option<String>,
     pub rest_advertised_port: Option<u16>,
+    /// `rest.idle.timeout.ms`: how long a REST connection may wait without a complete
+    /// request head.
+    pub rest_idle_timeout: Duration,
+    /// `rest.max.connections`: REST connections open at once, all listeners together.
+    pub rest_max_connections: usize,
     /// `rest.advertised.listener` (`http` or `https`), lower-cased; None picks as Connect does.
     pub rest_advertised_listener: Option<String>,
     /// `rest.extension.classes`: REST extensions to enable (only Kafka Connect's basic auth
@@ -82,6 +91,8 @@ pub struct WorkerConfig {
     /// system property's name, `java.security.auth.login.config`).
     pub jaas_login_config: Option<String>,
     pub plugin_path: Vec<String>,
+    /// `plugin.path.allow.world.writable`: start even when `plugin.path` is world-writable.
+    pub plugin_path_allow_world_writable: bool,
     pub config_providers: Vec<String>,
     pub topic_tracking_enable: bool,
     pub topic_tracking_allow_reset: bool,
@@ -215,6 +226,27 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                       top-level `ssl.*` when no `listeners.https.` key is set."),
         )
         .define(
+            ConfigKey::new(REST_IDLE_TIMEOUT_MS, ConfigType::Long)
+                .default_value("30000")
+                .validator(Validator::at_least(1.0))
+                .importance(Importance::Low)
+                .doc("How long a REST connection may stay open without a complete request \
+                      head, in ms: a connection that sends nothing, a keep-alive connection \
+                      that goes quiet after a response, and a client that sends its headers \
+                      too slowly are closed after this. 30000 is the idle timeout of Kafka \
+                      Connect's Jetty. Conveyor only."),
+        )
+        .define(
+            ConfigKey::new(REST_MAX_CONNECTIONS, ConfigType::Int)
+                .default_value("256")
+                .validator(Validator::at_least(1.0))
+                .importance(Importance::Low)
+                .doc("How many REST connections (all listeners together) may be open at once; \
+                      a connection beyond this is closed as soon as it is accepted and logged, \
+                      so that clients cannot take the file descriptors the Kafka clients need. \
+                      Conveyor only."),
+        )
+        .define(
             ConfigKey::new("rest.advertised.host.name", ConfigType::String)
                 .default_null()
                 .importance(Importance::Low)
@@ -257,7 +289,17 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 .default_value("")
                 .importance(Importance::Low)
                 .doc("Directories added to Python's import path to find connector, converter \
-                      and transform plugins."),
+                      and transform plugins. Whoever can write to one runs code in the worker: \
+                      a world-writable directory (or a module in it, or a parent that anyone \
+                      can rename entries in) stops the worker, see \
+                      `plugin.path.allow.world.writable`."),
+        )
+        .define(
+            ConfigKey::new(crate::plugin::path_check::ALLOW_WORLD_WRITABLE, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Low)
+                .doc("Start even when a `plugin.path` directory is world-writable (with a \
+                      warning). Conveyor only."),
         )
         .define(
             ConfigKey::new("config.providers", ConfigType::List)
@@ -462,12 +504,17 @@ impl WorkerConfig {
                 .non_empty_string("rest.advertised.host.name")
                 .map(String::from),
             rest_advertised_port,
+            rest_idle_timeout: ms(REST_IDLE_TIMEOUT_MS),
+            rest_max_connections: p.int(REST_MAX_CONNECTIONS).unwrap_or(1).max(1) as usize,
             rest_advertised_listener: p
                 .non_empty_string(REST_ADVERTISED_LISTENER)
                 .map(str::to_ascii_lowercase),
             rest_extension_classes: p.list(REST_EXTENSION_CLASSES),
             jaas_login_config: p.non_empty_string(JAAS_LOGIN_CONFIG).map(String::from),
             plugin_path: p.list("plugin.path"),
+            plugin_path_allow_world_writable: p
+                .boolean(crate::plugin::path_check::ALLOW_WORLD_WRITABLE)
+                .unwrap_or(false),
             config_providers: p.list("config.providers"),
             topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
             topic_tracking_allow_reset: p.boolean("topic.tracking.allow.reset").unwrap_or(true),

@@ -783,8 +783,8 @@ impl Serialize for Payload<'_> {
             (SchemaType::Int16, Value::Int16(v)) => s.serialize_i16(*v),
             (SchemaType::Int32, Value::Int32(v)) => s.serialize_i32(*v),
             (SchemaType::Int64, Value::Int64(v)) => s.serialize_i64(*v),
-            (SchemaType::Float32, Value::Float32(v)) => s.serialize_f32(*v),
-            (SchemaType::Float64, Value::Float64(v)) => s.serialize_f64(*v),
+            (SchemaType::Float32, Value::Float32(v)) => s.serialize_f32(finite(*v)?),
+            (SchemaType::Float64, Value::Float64(v)) => s.serialize_f64(finite(*v)?),
             (SchemaType::String, Value::String(v)) => s.serialize_str(v),
             (SchemaType::Bytes, Value::Bytes(b)) => {
                 if schema.is_logical(logical::DECIMAL)
@@ -871,6 +871,21 @@ impl Serialize for Payload<'_> {
     }
 }
 
+/// NaN and the infinities have no JSON form: refused (a data error, under the connector's
+/// error tolerance) rather than written as `null`, which serde_json would do silently.
+/// Kafka's Jackson writes them as the strings "NaN" and "Infinity", which no JSON number
+/// field reads back.
+fn finite<F: Into<f64> + Copy, E: serde::ser::Error>(v: F) -> Result<F, E> {
+    let f: f64 = v.into();
+    if f.is_finite() {
+        Ok(v)
+    } else {
+        Err(E::custom(format!(
+            "{f} cannot be written as JSON: JSON numbers are finite"
+        )))
+    }
+}
+
 fn write_schemaless<S: Serializer>(
     conv: &JsonConverter,
     value: &Value,
@@ -883,8 +898,8 @@ fn write_schemaless<S: Serializer>(
         Value::Int16(v) => s.serialize_i16(*v),
         Value::Int32(v) => s.serialize_i32(*v),
         Value::Int64(v) => s.serialize_i64(*v),
-        Value::Float32(v) => s.serialize_f32(*v),
-        Value::Float64(v) => s.serialize_f64(*v),
+        Value::Float32(v) => s.serialize_f32(finite(*v)?),
+        Value::Float64(v) => s.serialize_f64(finite(*v)?),
         Value::String(v) => s.serialize_str(v),
         Value::Bytes(b) => s.serialize_str(&BASE64.encode(b)),
         Value::Array(items) => {

@@ -2,7 +2,9 @@
 //! `AbstractHerder.validateConnectorConfig`): the common keys, the transforms and predicates,
 //! and the connector's own keys, with Connect's error texts.
 
-use crate::config::connector::{common_def, cross_check, ConnectorType, CONNECTOR_CLASS};
+use crate::config::connector::{
+    check_name, common_def, cross_check, ConnectorType, CONNECTOR_CLASS, NAME,
+};
 use crate::config::def::split_list;
 use crate::config::{ConfigDef, ConfigInfo, ConfigKey, ConfigMap, ConfigType, Importance};
 use crate::errors::{ConnectError, Result};
@@ -24,7 +26,7 @@ pub fn validate_connector_config(
         .ok_or_else(|| {
             ConnectError::BadRequest(format!(
                 "Connector config {} contains no connector type",
-                display_map(config)
+                crate::config::display_masked(config, &[])
             ))
         })?;
     let plugin = registry
@@ -41,6 +43,10 @@ pub fn validate_connector_config(
     add_stage_defs(registry, config, &mut def, &mut stage_errors);
     let mut common = def.validate(config);
     stage_errors.extend(cross_check(config, Some(plugin.connector_type)));
+    // The name as given, not trimmed: a name that ends in a newline would still be refused.
+    if let Some(Err(e)) = config.get(NAME).map(|n| check_name(n)) {
+        stage_errors.extend(e.0.into_iter().map(|m| (NAME.to_string(), m)));
+    }
     for (key, err) in stage_errors {
         if let Some(info) = common.iter_mut().find(|i| i.value.name == key) {
             if !info.value.errors.contains(&err) {
@@ -231,11 +237,6 @@ pub fn password_keys(registry: &PluginRegistry, config: &ConfigMap) -> Vec<Strin
     out
 }
 
-fn display_map(config: &ConfigMap) -> String {
-    let inner: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{{{}}}", inner.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +263,27 @@ mod tests {
         assert!(msg.starts_with(
             "Connector configuration is invalid and contains the following 1 error(s):\n"
         ));
+    }
+
+    #[test]
+    fn control_characters_in_names_are_refused_as_connect_does() {
+        let reg = builtin_registry();
+        for (name, codes) in [("a\nb", "10"), ("a\u{7}b\u{7f}", "7, 127"), ("ab\n", "10")] {
+            let infos = validate_connector_config(
+                &reg,
+                &map(&[
+                    ("connector.class", "FileStreamSource"),
+                    ("name", name),
+                    ("topic", "t"),
+                ]),
+            )
+            .unwrap();
+            assert_eq!(
+                infos.error_messages(),
+                vec![format!("Invalid value {name} for configuration name: String may not contain control sequences but had the following ASCII chars: {codes}")],
+                "{name:?}"
+            );
+        }
     }
 
     #[test]

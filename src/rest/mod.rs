@@ -5,12 +5,14 @@
 //! under `/conveyor/`) are served by the same router, behind the same listeners and auth.
 
 pub mod auth;
+mod body;
 mod connectors;
 pub mod console;
 mod conveyor;
 pub mod error;
 pub mod listener;
 mod plugins;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,13 +25,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{ConnectError, Result};
 use crate::herder::distributed::forward::{self, Forwarder};
 use crate::herder::Herder;
 use crate::logging;
 use auth::BasicAuth;
+use body::JsonBody;
 use error::{RestError, RestResult};
 pub use listener::{bind, https_settings, parse_listener, ListenerUrl, RestListener, Scheme};
+pub use server::ConnectionLimits;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -123,7 +126,7 @@ struct LevelRequest {
     level: Option<String>,
 }
 
-async fn set_logger(Path(name): Path<String>, body: axum::body::Bytes) -> RestResult<Response> {
+async fn set_logger(Path(name): Path<String>, JsonBody(body): JsonBody) -> RestResult<Response> {
     let req: LevelRequest = connectors::parse_body(&body)?;
     let level = req
         .level
@@ -143,14 +146,48 @@ async fn connect_responses(req: axum::extract::Request, next: axum::middleware::
         return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out")
             .into_response();
     };
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+    let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         return RestError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "HTTP 405 Method Not Allowed",
         )
         .into_response();
     }
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+        return connect_error_shape(resp).await;
+    }
     resp
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// An error that axum answered in plain text (a body over the limit, a path that is not
+/// valid UTF-8, ...) in Connect's `{"error_code": N, "message": "..."}` shape.
+async fn connect_error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return body::too_large().into_response();
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        )
+    } else {
+        text
+    };
+    RestError::new(status, message).into_response()
 }
 
 /// Writes to a worker that is not the leader go to the leader (Kafka Connect forwards them
@@ -173,8 +210,9 @@ async fn forward_writes(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+    let body = match axum::body::to_bytes(body, body::MAX_REQUEST_BODY_BYTES).await {
         Ok(b) => b,
+        Err(e) if is_length_limit(&e) => return body::too_large().into_response(),
         Err(e) => {
             return RestError::bad_request(format!("cannot read the request body: {e}"))
                 .into_response()
@@ -266,6 +304,18 @@ fn is_cross_site_write(req: &axum::extract::Request) -> bool {
     host.is_none_or(|h| !h.eq_ignore_ascii_case(origin_host))
 }
 
+/// Whether reading a body failed because it is over the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
 /// Keeps the caller's `Authorization` header at hand for the requests this worker makes to
 /// others on the caller's behalf (task restarts sent to the worker that runs the task).
 async fn caller_credentials(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
@@ -331,10 +381,15 @@ pub fn router(state: AppState) -> Router {
         .route("/conveyor/metrics", get(conveyor::metrics))
         .route("/conveyor/peek", get(conveyor::peek))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body::MAX_REQUEST_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward_writes,
         ))
+        // Before forwarding: a body that is not JSON never leaves this worker.
+        .layer(axum::middleware::from_fn(body::require_json))
         .layer(axum::middleware::from_fn(caller_credentials))
         .layer(axum::middleware::from_fn(same_origin_writes))
         .layer(axum::middleware::from_fn(connect_responses));
@@ -349,25 +404,14 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(
     listener: RestListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let app = router(state);
-    let served = match listener.acceptor {
-        None => {
-            axum::serve(listener.listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(acceptor) => {
-            let tls = listener::TlsListener::new(listener.listener, acceptor)?;
-            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
-        }
-    };
-    served.map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
+) {
+    server::serve(listener, router(state), limits, shutdown).await
 }
 
 #[cfg(test)]

@@ -40,6 +40,15 @@ fn reverse_transform(mut task: ConfigMap, raw: &ConfigMap, resolved: &ConfigMap)
     task
 }
 
+/// The name of a task's thread: `task-<connector>-<n>`, with control characters (which a
+/// thread name cannot hold, NUL above all) replaced.
+fn thread_name(id: &TaskId) -> String {
+    format!("task-{id}")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// What a task thread needs from the worker.
 pub(crate) struct TaskEnv {
     pub id: TaskId,
@@ -86,6 +95,16 @@ struct RunningTask {
     target: watch::Sender<TargetState>,
     done: Option<oneshot::Receiver<()>>,
     superseded: Arc<AtomicBool>,
+    /// Set by the task's thread when it ends, so that an abandoned task can be told apart
+    /// from one that finished late.
+    finished: Arc<AtomicBool>,
+}
+
+/// Work that did not stop within the graceful timeouts and was left behind.
+#[derive(Default)]
+struct Abandoned {
+    tasks: Vec<(TaskId, Arc<AtomicBool>)>,
+    connectors: Vec<(String, Arc<AtomicBool>)>,
 }
 
 struct RunningConnector {
@@ -94,6 +113,19 @@ struct RunningConnector {
     /// The config as stored (with `${...}` references) and as the connector saw it.
     raw_config: ConfigMap,
     resolved_config: ConfigMap,
+}
+
+/// Tasks and connectors that did not stop in time (see [`Worker::abandoned`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AbandonedWork {
+    pub tasks: Vec<TaskId>,
+    pub connectors: Vec<String>,
+}
+
+impl AbandonedWork {
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.connectors.is_empty()
+    }
 }
 
 /// Identity and shared services of a worker.
@@ -119,6 +151,7 @@ pub struct Worker {
     connectors: Mutex<HashMap<String, RunningConnector>>,
     tasks: Mutex<HashMap<TaskId, RunningTask>>,
     requests: mpsc::UnboundedSender<ConnectorRequest>,
+    abandoned: Mutex<Abandoned>,
 }
 
 impl Worker {
@@ -149,6 +182,7 @@ impl Worker {
                 connectors: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
                 requests: tx,
+                abandoned: Mutex::default(),
             },
             rx,
         )
@@ -190,6 +224,9 @@ impl Worker {
         let span = tracing::info_span!("connector", connector = %name);
         metrics().connector_startup_attempts.inc();
         let result = async {
+            // A name stored before names were checked (config topic, config dir) fails here,
+            // as Connect's `ConnectorConfig` would fail it, and only this connector.
+            crate::config::connector::check_name(name)?;
             let class = config
                 .get(crate::config::connector::CONNECTOR_CLASS)
                 .cloned()
@@ -281,14 +318,41 @@ impl Worker {
             .collect())
     }
 
-    /// Stops a connector instance (not its tasks).
+    /// Stops a connector instance (not its tasks), waiting at most
+    /// `task.shutdown.graceful.timeout.ms` for it, as Connect does; one that takes longer is
+    /// abandoned.
     pub async fn stop_connector(&self, name: &str) {
         let running = self.connectors.lock().remove(name);
         if let Some(r) = running {
             metrics().connector_count.dec();
-            let mut c = r.connector.lock().await;
-            if let Err(e) = c.stop().await {
-                tracing::warn!(connector = %name, error = %e, "error calling Connector.stop");
+            let timeout = self
+                .services
+                .config
+                .task_shutdown_graceful_timeout
+                .max(Duration::from_secs(1));
+            let finished = Arc::new(AtomicBool::new(false));
+            let flag = finished.clone();
+            let connector = r.connector.clone();
+            let stopping = tokio::spawn(async move {
+                let stopped = connector.lock().await.stop().await;
+                flag.store(true, Ordering::Release);
+                stopped
+            });
+            match tokio::time::timeout(timeout, stopping).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(connector = %name, error = %e, "error calling Connector.stop")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(connector = %name, error = %e, "Connector.stop panicked")
+                }
+                Err(_) => {
+                    tracing::error!(connector = %name, "connector did not stop in time; abandoning it");
+                    self.abandoned
+                        .lock()
+                        .connectors
+                        .push((name.to_string(), finished));
+                }
             }
         }
     }
@@ -323,7 +387,9 @@ impl Worker {
             target: target_rx,
         };
         let sup = superseded.clone();
-        let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
+        let finished = Arc::new(AtomicBool::new(false));
+        let finished_in_thread = finished.clone();
+        let spawn = std::thread::Builder::new().name(thread_name(&id)).spawn(move || {
             let id = thread_id;
             let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
@@ -385,6 +451,7 @@ impl Worker {
                     report(State::Failed, Some(format!("org.apache.kafka.connect.errors.ConnectException: task panicked: {msg}")));
                 }
             }
+            finished_in_thread.store(true, Ordering::Release);
             let _ = done_tx.send(());
         });
         if let Err(e) = spawn {
@@ -403,6 +470,7 @@ impl Worker {
                 target: target_tx,
                 done: Some(done_rx),
                 superseded,
+                finished,
             },
         );
     }
@@ -438,6 +506,10 @@ impl Worker {
                 if tokio::time::timeout_at(deadline, done).await.is_err() {
                     tracing::error!(task = %id, "task did not stop in time; abandoning it");
                     t.superseded.store(true, Ordering::Release);
+                    self.abandoned
+                        .lock()
+                        .tasks
+                        .push((id.clone(), t.finished.clone()));
                 }
             }
         }
@@ -473,6 +545,26 @@ impl Worker {
         self.connectors.lock().keys().cloned().collect()
     }
 
+    /// What did not stop within the graceful timeouts and may still run: abandoned tasks
+    /// whose thread has not ended, and abandoned connectors. Reported when the worker exits.
+    pub fn abandoned(&self) -> AbandonedWork {
+        let mut abandoned = self.abandoned.lock();
+        let running = |finished: &Arc<AtomicBool>| !finished.load(Ordering::Acquire);
+        abandoned.tasks.retain(|(_, f)| running(f));
+        abandoned.connectors.retain(|(_, f)| running(f));
+        let mut tasks: Vec<TaskId> = abandoned.tasks.iter().map(|(id, _)| id.clone()).collect();
+        tasks.sort();
+        tasks.dedup();
+        let mut connectors: Vec<String> = abandoned
+            .connectors
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        connectors.sort();
+        connectors.dedup();
+        AbandonedWork { tasks, connectors }
+    }
+
     /// Stops every task and connector.
     pub async fn stop_all(&self) {
         let ids = self.task_ids();
@@ -480,5 +572,23 @@ impl Worker {
         for name in self.connector_names() {
             self.stop_connector(&name).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_names_never_hold_control_characters() {
+        assert_eq!(thread_name(&TaskId::new("src", 2)), "task-src-2");
+        assert_eq!(thread_name(&TaskId::new("a\u{0}b\n", 0)), "task-a?b?-0");
+        // std refuses a NUL in a thread name by panicking; this one spawns.
+        std::thread::Builder::new()
+            .name(thread_name(&TaskId::new("x\u{0}y", 0)))
+            .spawn(|| {})
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

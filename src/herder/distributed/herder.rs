@@ -215,6 +215,11 @@ impl DistributedHerder {
         herder
     }
 
+    /// The worker that runs this herder's connectors and tasks.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
+    }
+
     /// Resolves when the worker must exit because of an error; returns why.
     pub async fn fatal_error(&self) -> String {
         self.fatal.cancelled().await;
@@ -1121,7 +1126,7 @@ impl Herder for DistributedHerder {
                 "Connector {name} already exists"
             )));
         }
-        let mut config = common::unmask_config(config, existing);
+        let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
         let infos = validate_connector_config(self.worker.registry(), &config)?;
         if infos.error_count > 0 {
