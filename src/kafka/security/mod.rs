@@ -302,9 +302,12 @@ pub async fn check_login(
     if security.tls.is_none() && security.sasl.is_none() {
         return Ok(());
     }
-    for address in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        match BrokerConnection::connect(address, "conveyor-login-check", timeout, security).await
-        {
+    for address in bootstrap
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match BrokerConnection::connect(address, "conveyor-login-check", timeout, security).await {
             Ok(_) => return Ok(()),
             Err(e @ ConnectError::Config(_)) => return Err(e),
             Err(e) => tracing::warn!(broker = address, error = %e, "cannot reach the broker"),
