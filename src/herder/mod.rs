@@ -113,9 +113,12 @@ pub trait Herder: Send + Sync {
     /// The plugins this herder's worker can run.
     fn registry(&self) -> &PluginRegistry;
 
+    /// The most tasks this herder's worker runs (`worker.tasks.max`).
+    fn worker_tasks_max(&self) -> usize;
+
     /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
     async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validation::validate_connector_config(self.registry(), config)
+        validation::validate_connector_config(self.registry(), config, self.worker_tasks_max())
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {

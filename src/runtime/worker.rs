@@ -21,6 +21,7 @@ use super::status::StatusListener;
 use super::topic_creation::TopicCreator;
 use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
 use crate::config::provider::ConfigProviders;
+use crate::config::worker::WORKER_TASKS_MAX;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::ClientHealth;
@@ -280,8 +281,17 @@ impl Worker {
         self.connectors.lock().get(name).map(|c| c.connector_type)
     }
 
-    /// Asks a running connector for task configs, each with `task.class` added.
+    /// Asks a running connector for task configs, each with `task.class` added. A `max_tasks`
+    /// above `worker.tasks.max` (a config that reached this worker without its validation, from
+    /// the config topic or a worker with a higher limit) is an error: the connector fails with
+    /// it rather than the worker running out of memory and threads.
     pub async fn task_configs(&self, name: &str, max_tasks: usize) -> Result<Vec<ConfigMap>> {
+        let limit = self.services.config.worker_tasks_max;
+        if max_tasks > limit {
+            return Err(ConnectError::Config(format!(
+                "Connector {name} asks for {max_tasks} tasks (tasks.max), but this worker runs at most {limit} tasks ({WORKER_TASKS_MAX}). Lower tasks.max, or raise {WORKER_TASKS_MAX} in the worker config if the worker can hold that many tasks."
+            )));
+        }
         let (connector, raw, resolved) = self
             .connectors
             .lock()
@@ -366,6 +376,19 @@ impl Worker {
         target: TargetState,
     ) {
         self.stop_task_now(&id);
+        let limit = self.services.config.worker_tasks_max;
+        let running = self.tasks.lock().len();
+        if running >= limit {
+            tracing::error!(task = %id, running, limit, "task not started: the worker runs as many tasks as {WORKER_TASKS_MAX} allows");
+            self.services.status.task_status(
+                &id,
+                State::Failed,
+                Some(ConnectError::Other(format!(
+                    "Task {id} was not started: this worker already runs {running} tasks, the most {WORKER_TASKS_MAX}={limit} allows. Delete or stop connectors, lower their tasks.max, or raise {WORKER_TASKS_MAX} if the worker can hold more tasks; then restart the task."
+                )).trace()),
+            );
+            return;
+        }
         let (target_tx, target_rx) = watch::channel(target);
         let cancel = CancellationToken::new();
         let superseded = Arc::new(AtomicBool::new(false));
@@ -578,6 +601,133 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_support::map;
+    use crate::config::WorkerMode;
+    use crate::runtime::offsets::MemoryOffsetStore;
+
+    /// Records the last status of each task and connector.
+    #[derive(Default)]
+    struct Statuses {
+        tasks: Mutex<HashMap<TaskId, (State, Option<String>)>>,
+        connectors: Mutex<HashMap<String, (State, Option<String>)>>,
+    }
+
+    impl StatusListener for Statuses {
+        fn connector_status(&self, connector: &str, state: State, trace: Option<String>) {
+            self.connectors
+                .lock()
+                .insert(connector.to_string(), (state, trace));
+        }
+
+        fn task_status(&self, id: &TaskId, state: State, trace: Option<String>) {
+            self.tasks.lock().insert(id.clone(), (state, trace));
+        }
+    }
+
+    fn worker(tasks_max: &str, statuses: Arc<Statuses>) -> Worker {
+        let config = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/nonexistent/offsets"),
+                ("bootstrap.servers", "127.0.0.1:1"),
+                ("worker.tasks.max", tasks_max),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        let config = Arc::new(config);
+        Worker::new(
+            WorkerServices {
+                worker_id: "127.0.0.1:8083".into(),
+                bootstrap: config.bootstrap_servers.clone(),
+                providers: Arc::new(ConfigProviders::from_worker_config(&config.raw).unwrap()),
+                config,
+                registry: Arc::new(crate::connectors::builtin_registry()),
+                offsets: Arc::new(MemoryOffsetStore::default()),
+                status: statuses,
+                embedded_topics: None,
+            },
+            Handle::current(),
+        )
+        .0
+    }
+
+    #[test]
+    fn worker_tasks_max_defaults_to_1000() {
+        let config = WorkerConfig::parse(
+            &map(&[("offset.storage.file.filename", "/tmp/o")]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(config.worker_tasks_max, 1000);
+        let err = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                ("worker.tasks.max", "0"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("worker.tasks.max"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_connector_asking_for_more_tasks_than_the_worker_runs_fails_with_the_reason() {
+        let statuses = Arc::new(Statuses::default());
+        let worker = worker("4", statuses.clone());
+        let config = map(&[
+            ("name", "greedy"),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "t"),
+            ("file", "/dev/null"),
+            ("tasks.max", "100000"),
+        ]);
+        worker
+            .start_connector("greedy", &config, TargetState::Started)
+            .await
+            .unwrap();
+        let err = worker.task_configs("greedy", 100_000).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Connector greedy asks for 100000 tasks (tasks.max), but this worker runs at most 4 \
+             tasks (worker.tasks.max). Lower tasks.max, or raise worker.tasks.max in the worker \
+             config if the worker can hold that many tasks."
+        );
+        assert_eq!(worker.task_configs("greedy", 4).await.unwrap().len(), 4);
+        worker.stop_connector("greedy").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_past_the_worker_limit_is_not_started_and_says_why() {
+        let statuses = Arc::new(Statuses::default());
+        let worker = worker("2", statuses.clone());
+        // A task class that does not exist fails at once, but still holds its place.
+        let task = map(&[("task.class", "NoSuchTask")]);
+        let ids: Vec<TaskId> = (0..3).map(|t| TaskId::new("c", t)).collect();
+        for id in &ids {
+            worker.start_task(id.clone(), task.clone(), &map(&[]), TargetState::Started);
+        }
+        assert_eq!(worker.tasks.lock().len(), 2);
+        let refused = statuses.tasks.lock().get(&ids[2]).cloned().unwrap();
+        assert_eq!(refused.0, State::Failed);
+        let trace = refused.1.unwrap();
+        assert!(
+            trace.starts_with(
+                "org.apache.kafka.connect.errors.ConnectException: Task c-2 was not started: \
+                 this worker already runs 2 tasks, the most worker.tasks.max=2 allows."
+            ),
+            "{trace}"
+        );
+        // Restarting a task that runs replaces it rather than counting twice.
+        worker.start_task(
+            ids[1].clone(),
+            task.clone(),
+            &map(&[]),
+            TargetState::Started,
+        );
+        assert_eq!(worker.tasks.lock().len(), 2);
+        worker.stop_tasks(&ids).await;
+        assert!(worker.tasks.lock().is_empty());
+    }
 
     #[test]
     fn thread_names_never_hold_control_characters() {

@@ -1128,7 +1128,11 @@ impl Herder for DistributedHerder {
         }
         let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(self.worker.registry(), &config)?;
+        let infos = validate_connector_config(
+            self.worker.registry(),
+            &config,
+            self.worker.config().worker_tasks_max,
+        )?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -1306,6 +1310,10 @@ impl Herder for DistributedHerder {
             self.topics.offset.clone(),
             self.topics.status.clone(),
         ]
+    }
+
+    fn worker_tasks_max(&self) -> usize {
+        self.worker.config().worker_tasks_max
     }
 
     fn registry(&self) -> &PluginRegistry {

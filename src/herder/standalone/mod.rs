@@ -308,7 +308,11 @@ impl Herder for StandaloneHerder {
         }
         let mut config = common::unmask_config(config, existing.map(|e| &e.config))?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(self.worker.registry(), &config)?;
+        let infos = validate_connector_config(
+            self.worker.registry(),
+            &config,
+            self.worker.config().worker_tasks_max,
+        )?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -519,6 +523,10 @@ impl Herder for StandaloneHerder {
         }
         self.statuses.reset_topics(name);
         Ok(())
+    }
+
+    fn worker_tasks_max(&self) -> usize {
+        self.worker.config().worker_tasks_max
     }
 
     fn registry(&self) -> &PluginRegistry {
