@@ -27,6 +27,7 @@ use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::auth::BasicAuth;
 use crate::rest::{self, AppState, KafkaAccess, RestListener, Scheme};
+use crate::runtime::supervise::spawn_supervised;
 use crate::runtime::{
     AbandonedWork, FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices,
 };
@@ -229,12 +230,13 @@ fn serve_rest(
                 "REST API listening"
             );
             let token = stop.clone();
-            tokio::spawn(rest::serve(
-                listener,
-                state.clone(),
-                limits.clone(),
-                async move { token.cancelled().await },
-            ))
+            spawn_supervised(
+                "the REST server",
+                state.herder.fatal().clone(),
+                rest::serve(listener, state.clone(), limits.clone(), async move {
+                    token.cancelled().await
+                }),
+            )
         })
         .collect();
     RestServer { stop, servers }

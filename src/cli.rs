@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{StandaloneApp, StandaloneOptions};
 use crate::config::{read_properties_file, ConfigMap, WorkerConfig, WorkerMode};
+use crate::herder::Herder;
 use crate::plugin::{PluginRegistry, PluginType};
 use crate::runtime::AbandonedWork;
 
@@ -147,10 +148,24 @@ async fn run_standalone(
         registry,
     })
     .await?;
-    shutdown_signal().await;
-    let abandoned = app.shutdown().await;
-    exit_now_if_abandoned(&abandoned, 0);
-    Ok(())
+    let fatal = app.herder.fatal().clone();
+    let result = tokio::select! {
+        _ = shutdown_signal() => Ok(()),
+        reason = fatal.wait() => Err(anyhow::anyhow!(reason)),
+    };
+    finish(app.shutdown().await, result)
+}
+
+/// Ends the CLI after the worker stopped: at once when work was abandoned, with code 1 when
+/// the worker stopped because it could not go on.
+fn finish(abandoned: AbandonedWork, result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(e) = &result {
+        if !abandoned.is_empty() {
+            eprintln!("conveyor: error: {e:#}");
+        }
+    }
+    exit_now_if_abandoned(&abandoned, if result.is_ok() { 0 } else { 1 });
+    result
 }
 
 /// Ends the process at once when work that did not stop in time may still run (a Python task
@@ -198,14 +213,7 @@ async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
         _ = shutdown_signal() => Ok(()),
         reason = herder.fatal_error() => Err(anyhow::anyhow!(reason)),
     };
-    let abandoned = app.shutdown().await;
-    if let Err(e) = &result {
-        if !abandoned.is_empty() {
-            eprintln!("conveyor: error: {e:#}");
-        }
-    }
-    exit_now_if_abandoned(&abandoned, if result.is_ok() { 0 } else { 1 });
-    result
+    finish(app.shutdown().await, result)
 }
 
 fn print_plugins(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {

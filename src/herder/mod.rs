@@ -8,11 +8,14 @@ pub mod status_store;
 pub mod types;
 pub mod validation;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::config::{ConfigKeyInfo, ConfigMap};
 use crate::errors::Result;
 use crate::plugin::{PluginInfo, PluginRegistry, TaskId};
+use crate::runtime::supervise::FatalError;
 use crate::runtime::TargetState;
 
 pub use types::{
@@ -38,6 +41,10 @@ pub trait Herder: Send + Sync {
 
     /// True once startup has finished (for `/health`).
     fn is_ready(&self) -> bool;
+
+    /// Raised when the herder can no longer work (a supervised loop panicked, the group was
+    /// lost for good): `/health` answers 500 and the CLI exits non-zero.
+    fn fatal(&self) -> &Arc<FatalError>;
 
     /// Where writes must go: `None` to handle them here, or the leader's REST URL. Waits
     /// while the cluster is rebalancing.

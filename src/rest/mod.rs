@@ -85,6 +85,13 @@ async fn root(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Resp
 }
 
 async fn health(State(s): State<AppState>) -> Response {
+    if let Some(reason) = s.herder.fatal().reason() {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({"status": "unhealthy", "message": reason})),
+        )
+            .into_response();
+    }
     if !s.herder.is_ready() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -469,6 +476,63 @@ mod tests {
             "GET",
             &[host, ("origin", "https://evil.example")]
         )));
+    }
+
+    #[tokio::test]
+    async fn health_says_why_when_the_worker_cannot_go_on() {
+        use crate::herder::standalone::StandaloneHerder;
+        use crate::herder::status_store::MemoryStatusStore;
+        use tower_service::Service;
+
+        let statuses = Arc::new(MemoryStatusStore::new("127.0.0.1:8083"));
+        let (worker, requests) =
+            crate::runtime::worker::test_support::worker("10", statuses.clone());
+        let herder = StandaloneHerder::new(
+            Arc::new(worker),
+            statuses,
+            requests,
+            None,
+            Default::default(),
+        );
+        herder.start(Vec::new()).await.unwrap();
+        let app = router(AppState {
+            herder: herder.clone(),
+            topic_tracking: true,
+            topic_tracking_reset: true,
+            auth: None,
+            forwarder: Forwarder::new(None).unwrap(),
+            kafka: Default::default(),
+        });
+        let health = || async {
+            let response = app
+                .clone()
+                .call(
+                    axum::http::Request::get("/health")
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        };
+        assert_eq!(health().await.0, StatusCode::OK);
+
+        herder
+            .fatal()
+            .raise("the herder's event loop panicked: boom");
+        let (status, body) = health().await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            body,
+            json!({"status": "unhealthy", "message": "the herder's event loop panicked: boom"})
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod sink_task;
 pub mod source_task;
 pub mod state;
 pub mod status;
+pub mod supervise;
 pub mod topic_creation;
 pub mod transform_chain;
 pub mod worker;

@@ -599,11 +599,49 @@ impl Worker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
     use crate::config::test_support::map;
     use crate::config::WorkerMode;
     use crate::runtime::offsets::MemoryOffsetStore;
+
+    /// A standalone worker with the built-in plugins and memory offsets, whose brokers are
+    /// unreachable: for tests of what happens before any client connects.
+    pub(crate) fn worker(
+        tasks_max: &str,
+        status: Arc<dyn StatusListener>,
+    ) -> (Worker, mpsc::UnboundedReceiver<ConnectorRequest>) {
+        let config = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/nonexistent/offsets"),
+                ("bootstrap.servers", "127.0.0.1:1"),
+                ("worker.tasks.max", tasks_max),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        let config = Arc::new(config);
+        Worker::new(
+            WorkerServices {
+                worker_id: "127.0.0.1:8083".into(),
+                bootstrap: config.bootstrap_servers.clone(),
+                providers: Arc::new(ConfigProviders::from_worker_config(&config.raw).unwrap()),
+                config,
+                registry: Arc::new(crate::connectors::builtin_registry()),
+                offsets: Arc::new(MemoryOffsetStore::default()),
+                status,
+                embedded_topics: None,
+            },
+            Handle::current(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::map;
+    use crate::config::WorkerMode;
 
     /// Records the last status of each task and connector.
     #[derive(Default)]
@@ -625,30 +663,7 @@ mod tests {
     }
 
     fn worker(tasks_max: &str, statuses: Arc<Statuses>) -> Worker {
-        let config = WorkerConfig::parse(
-            &map(&[
-                ("offset.storage.file.filename", "/nonexistent/offsets"),
-                ("bootstrap.servers", "127.0.0.1:1"),
-                ("worker.tasks.max", tasks_max),
-            ]),
-            WorkerMode::Standalone,
-        )
-        .unwrap();
-        let config = Arc::new(config);
-        Worker::new(
-            WorkerServices {
-                worker_id: "127.0.0.1:8083".into(),
-                bootstrap: config.bootstrap_servers.clone(),
-                providers: Arc::new(ConfigProviders::from_worker_config(&config.raw).unwrap()),
-                config,
-                registry: Arc::new(crate::connectors::builtin_registry()),
-                offsets: Arc::new(MemoryOffsetStore::default()),
-                status: statuses,
-                embedded_topics: None,
-            },
-            Handle::current(),
-        )
-        .0
+        test_support::worker(tasks_max, statuses).0
     }
 
     #[test]

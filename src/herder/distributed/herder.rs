@@ -35,6 +35,7 @@ use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
+use crate::runtime::supervise::{spawn_supervised, FatalError};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 /// Where this worker stands in the group.
@@ -145,9 +146,8 @@ pub struct DistributedHerder {
     /// Makes the membership loop leave the group (after the work has stopped).
     leave: CancellationToken,
     membership_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    /// Cancelled when the worker cannot go on (the reason is in `fatal_reason`).
-    fatal: CancellationToken,
-    fatal_reason: Mutex<Option<String>>,
+    /// Raised when the worker cannot go on.
+    fatal: Arc<FatalError>,
     forwarder: Forwarder,
     /// Restart requests older than this were handled before this worker started.
     restarts_from: i64,
@@ -186,8 +186,7 @@ impl DistributedHerder {
             stop: CancellationToken::new(),
             leave: CancellationToken::new(),
             membership_task: Mutex::new(None),
-            fatal: CancellationToken::new(),
-            fatal_reason: Mutex::new(None),
+            fatal: Arc::new(FatalError::new()),
             forwarder: parts.forwarder,
             restarts_from,
             started_ms: chrono::Utc::now().timestamp_millis(),
@@ -209,9 +208,17 @@ impl DistributedHerder {
             request_timeout: Duration::from_secs(30),
             security: parts.security,
         };
-        let membership = tokio::spawn(Self::membership(herder.clone(), group_settings, events_tx));
+        let membership = spawn_supervised(
+            "the group membership loop",
+            herder.fatal.clone(),
+            Self::membership(herder.clone(), group_settings, events_tx),
+        );
         *herder.membership_task.lock() = Some(membership);
-        tokio::spawn(Self::event_loop(herder.clone(), events, requests, restarts));
+        spawn_supervised(
+            "the herder's event loop",
+            herder.fatal.clone(),
+            Self::event_loop(herder.clone(), events, requests, restarts),
+        );
         herder
     }
 
@@ -222,17 +229,11 @@ impl DistributedHerder {
 
     /// Resolves when the worker must exit because of an error; returns why.
     pub async fn fatal_error(&self) -> String {
-        self.fatal.cancelled().await;
-        self.fatal_reason
-            .lock()
-            .clone()
-            .unwrap_or_else(|| "the worker stopped".into())
+        self.fatal.wait().await
     }
 
     fn fail(&self, reason: String) {
-        tracing::error!("{reason}");
-        *self.fatal_reason.lock() = Some(reason);
-        self.fatal.cancel();
+        self.fatal.raise(reason);
     }
 
     // ---------------------------------------------------------------- group membership
@@ -1088,6 +1089,10 @@ impl Herder for DistributedHerder {
 
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    fn fatal(&self) -> &Arc<FatalError> {
+        &self.fatal
     }
 
     async fn leader_url(&self) -> Result<Option<String>> {

@@ -21,6 +21,7 @@ use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
 use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
+use crate::runtime::supervise::{spawn_supervised, FatalError};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 struct ConnectorEntry {
@@ -38,6 +39,8 @@ pub struct StandaloneHerder {
     config_dir: Option<ConfigDir>,
     ready: AtomicBool,
     cluster_id: Arc<parking_lot::RwLock<Option<String>>>,
+    /// Raised when the worker cannot go on.
+    fatal: Arc<FatalError>,
 }
 
 impl StandaloneHerder {
@@ -57,8 +60,13 @@ impl StandaloneHerder {
             config_dir,
             ready: AtomicBool::new(false),
             cluster_id,
+            fatal: Arc::new(FatalError::new()),
         });
-        tokio::spawn(Self::serve_requests(Arc::downgrade(&herder), requests));
+        spawn_supervised(
+            "the herder's request loop",
+            herder.fatal.clone(),
+            Self::serve_requests(Arc::downgrade(&herder), requests),
+        );
         herder
     }
 
@@ -274,6 +282,10 @@ impl Herder for StandaloneHerder {
 
     fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    fn fatal(&self) -> &Arc<FatalError> {
+        &self.fatal
     }
 
     async fn connectors(&self) -> Vec<String> {
