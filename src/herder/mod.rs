@@ -118,14 +118,19 @@ pub trait Herder: Send + Sync {
     async fn reset_connector_topics(&self, name: &str) -> Result<()>;
 
     /// The plugins this herder's worker can run.
-    fn registry(&self) -> &PluginRegistry;
+    fn registry(&self) -> &Arc<PluginRegistry>;
 
     /// The most tasks this herder's worker runs (`worker.tasks.max`).
     fn worker_tasks_max(&self) -> usize;
 
     /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
     async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validation::validate_connector_config(self.registry(), config, self.worker_tasks_max())
+        validation::validate_off_runtime(
+            self.registry().clone(),
+            config.clone(),
+            self.worker_tasks_max(),
+        )
+        .await
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {

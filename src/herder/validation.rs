@@ -2,6 +2,8 @@
 //! `AbstractHerder.validateConnectorConfig`): the common keys, the transforms and predicates,
 //! and the connector's own keys, with Connect's error texts.
 
+use std::sync::Arc;
+
 use crate::config::connector::{
     check_name, common_def, cross_check, ConnectorType, CONNECTOR_CLASS, NAME, TASKS_MAX,
 };
@@ -13,6 +15,21 @@ use crate::plugin::PluginRegistry;
 use crate::runtime::transform_chain::stage_config;
 
 use super::types::ConfigInfos;
+
+/// [`validate_connector_config`] on a blocking thread. Validating may import a Python
+/// plugin's module and runs its `validate`: user code that must never stall the async
+/// runtime's threads, which serve the REST API and the herder.
+pub async fn validate_off_runtime(
+    registry: Arc<PluginRegistry>,
+    config: ConfigMap,
+    worker_tasks_max: usize,
+) -> Result<ConfigInfos> {
+    tokio::task::spawn_blocking(move || {
+        validate_connector_config(&registry, &config, worker_tasks_max)
+    })
+    .await
+    .map_err(|e| ConnectError::Other(format!("validating the connector config failed: {e}")))?
+}
 
 /// Validates a connector config. Unknown connector classes are a 400 that lists the
 /// available connectors (Kafka Connect answers 500 here). A `tasks.max` above the worker's

@@ -28,9 +28,7 @@ use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 use crate::herder::common::{self, not_found, task_not_found};
 use crate::herder::types::*;
-use crate::herder::validation::{
-    connector_type_of, invalid_config_message, validate_connector_config,
-};
+use crate::herder::validation::{connector_type_of, invalid_config_message, validate_off_runtime};
 use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
 use crate::kafka::security::KafkaSecurity;
@@ -1133,11 +1131,12 @@ impl Herder for DistributedHerder {
         }
         let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(
-            self.worker.registry(),
-            &config,
+        let infos = validate_off_runtime(
+            self.worker.registry().clone(),
+            config.clone(),
             self.worker.config().worker_tasks_max,
-        )?;
+        )
+        .await?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -1321,7 +1320,7 @@ impl Herder for DistributedHerder {
         self.worker.config().worker_tasks_max
     }
 
-    fn registry(&self) -> &PluginRegistry {
+    fn registry(&self) -> &Arc<PluginRegistry> {
         self.worker.registry()
     }
 

@@ -15,7 +15,7 @@ pub use config_dir::{ConfigDir, StoredConnector};
 use super::common::{self, not_found, task_not_found};
 use super::status_store::MemoryStatusStore;
 use super::types::*;
-use super::validation::{connector_type_of, invalid_config_message, validate_connector_config};
+use super::validation::{connector_type_of, invalid_config_message, validate_off_runtime};
 use super::{Created, Herder};
 use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
 use crate::config::ConfigMap;
@@ -320,11 +320,12 @@ impl Herder for StandaloneHerder {
         }
         let mut config = common::unmask_config(config, existing.map(|e| &e.config))?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(
-            self.worker.registry(),
-            &config,
+        let infos = validate_off_runtime(
+            self.worker.registry().clone(),
+            config.clone(),
             self.worker.config().worker_tasks_max,
-        )?;
+        )
+        .await?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -541,7 +542,7 @@ impl Herder for StandaloneHerder {
         self.worker.config().worker_tasks_max
     }
 
-    fn registry(&self) -> &PluginRegistry {
+    fn registry(&self) -> &Arc<PluginRegistry> {
         self.worker.registry()
     }
 
