@@ -61,11 +61,25 @@ fn _log(py: Python<'_>, level: i32, logger: &str, message: &str) {
     });
 }
 
+/// Sends the worker log to memory (`True`) or stderr (`False`) from now on, process-wide.
+#[pyfunction]
+fn _log_to_memory(on: bool) {
+    crate::logging::log_to_memory(on);
+}
+
+/// The newest `n` lines of the in-memory worker log, oldest first.
+#[pyfunction]
+fn _recent_log(n: usize) -> Vec<String> {
+    crate::logging::recent_lines(n)
+}
+
 /// The `conveyor._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_log, m)?)?;
+    m.add_function(wrap_pyfunction!(_log_to_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(_recent_log, m)?)?;
     m.add_function(wrap_pyfunction!(peek::peek, m)?)?;
     m.add_class::<schema::PySchema>()?;
     m.add_class::<structs::PyStruct>()?;
