@@ -71,7 +71,8 @@ def _config(config: Mapping[str, Any], what: str = "config") -> dict[str, str]:
             out[k] = str(v)
         else:
             raise TypeError(
-                f"{what}: the value of {k!r} must be a str (or int, float, bool, list), got {type(v).__name__}"
+                f"{what}: the value of {k!r} must be a str (or int, float, bool, list), "
+                f"got {type(v).__name__}"
             )
     return out
 

@@ -21,8 +21,8 @@ import atexit
 import sys
 import time
 import weakref
-from datetime import datetime
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from os import PathLike
 from typing import Any, Literal, final
 
@@ -108,7 +108,9 @@ def _start_millis(when: Any) -> int:
         return int(when.timestamp() * 1000)
     if isinstance(when, int) and not isinstance(when, bool):
         return when
-    raise TypeError(f"start_timestamp must be epoch milliseconds (int) or a datetime, got {type(when).__name__}")
+    raise TypeError(
+        f"start_timestamp must be epoch milliseconds (int) or a datetime, got {type(when).__name__}"
+    )
 
 
 def peek(
@@ -162,7 +164,9 @@ def peek(
         raise ValueError("give start_offset or start_timestamp, not both")
     if last is not None:
         if n is not None or start_offset is not None or start_timestamp is not None:
-            raise ValueError("last=n reads the newest records: it takes no n, start_offset or start_timestamp")
+            raise ValueError(
+                "last=n reads the newest records: it takes no n, start_offset or start_timestamp"
+            )
         count, where, at = last, "end", 0
     elif start_offset is not None:
         count, where, at = n, "offset", int(start_offset)

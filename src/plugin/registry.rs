@@ -130,6 +130,14 @@ pub fn default_aliases(class: &str, suffix: &str) -> Vec<String> {
     out
 }
 
+/// The aliases worth suggesting besides the class itself: not its simple name, which the
+/// suggestions already compare the class by (`InsertField$Key` for
+/// `...transforms.InsertField$Key`), so that one plugin is not suggested twice.
+fn extra_aliases<'a>(class: &'a str, aliases: &'a [String]) -> impl Iterator<Item = &'a String> {
+    let simple = class.rsplit('.').next().unwrap_or(class);
+    aliases.iter().filter(move |a| a.as_str() != simple)
+}
+
 fn matches(class: &str, aliases: &[String], name: &str) -> bool {
     class == name || aliases.iter().any(|a| a == name)
 }
@@ -204,7 +212,11 @@ impl PluginRegistry {
         let known = listed
             .iter()
             .flat_map(|p| p.aliases.iter())
-            .chain(self.connectors.iter().flat_map(|c| c.aliases.iter()))
+            .chain(
+                self.connectors
+                    .iter()
+                    .flat_map(|c| extra_aliases(&c.class, &c.aliases)),
+            )
             .map(String::as_str)
             .chain(available.iter().copied());
         Err(ConnectError::Config(format!(
@@ -241,7 +253,10 @@ impl PluginRegistry {
             return r;
         }
         let suggestion = self.suggest(name, |t| matches!(t, PluginType::Transformation), |k| {
-            self.transforms.iter().flat_map(|t| t.aliases.iter()).for_each(|a| k.push(a.clone()))
+            self.transforms
+                .iter()
+                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                .for_each(|a| k.push(a.clone()))
         });
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available transformations: {}{suggestion}",
@@ -266,7 +281,10 @@ impl PluginRegistry {
             return r;
         }
         let suggestion = self.suggest(name, |t| matches!(t, PluginType::Predicate), |k| {
-            self.predicates.iter().flat_map(|t| t.aliases.iter()).for_each(|a| k.push(a.clone()))
+            self.predicates
+                .iter()
+                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                .for_each(|a| k.push(a.clone()))
         });
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available predicates: {}{suggestion}",
@@ -291,7 +309,10 @@ impl PluginRegistry {
             return r;
         }
         let suggestion = self.suggest(name, |t| matches!(t, PluginType::Converter | PluginType::HeaderConverter), |k| {
-            self.converters.iter().flat_map(|t| t.aliases.iter()).for_each(|a| k.push(a.clone()))
+            self.converters
+                .iter()
+                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                .for_each(|a| k.push(a.clone()))
         });
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available converters: {}{suggestion}",

@@ -1,6 +1,7 @@
 //! "Did you mean ...?" for a plugin class name that matches nothing: the known names closest
 //! to it, compared without case and with `:` and `.` alike (`mypkg.ticker:Tickr` finds
-//! `mypkg.ticker.Ticker`), and a bare name against the last part of each dotted one.
+//! `mypkg.ticker.Ticker`), and a bare name against the last part of each dotted one, with
+//! or without its nested class (`InsertFeild` finds `...transforms.InsertField$Value`).
 
 /// How alike two names must be (normalized Damerau-Levenshtein similarity, 0 to 1).
 const MIN_SIMILARITY: f64 = 0.7;
@@ -34,10 +35,11 @@ pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<
             let score = if dotted {
                 whole
             } else {
-                whole.max(strsim::normalized_damerau_levenshtein(
-                    &wanted,
-                    last_part(&c),
-                ))
+                let simple = last_part(&c);
+                let outer = simple.split('$').next().unwrap_or(simple);
+                whole
+                    .max(strsim::normalized_damerau_levenshtein(&wanted, simple))
+                    .max(strsim::normalized_damerau_levenshtein(&wanted, outer))
             };
             (score >= MIN_SIMILARITY).then_some((score, candidate))
         })
@@ -55,14 +57,15 @@ pub fn closest<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Vec<
     out
 }
 
-/// ` Did you mean 'a' or 'b'?`, or an empty string when nothing is close.
+/// `. Did you mean 'a' or 'b'?` (to end a sentence that has no full stop), or an empty
+/// string when nothing is close.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     let found = closest(name, known);
     match found.as_slice() {
         [] => String::new(),
-        [one] => format!(" Did you mean '{one}'?"),
+        [one] => format!(". Did you mean '{one}'?"),
         [init @ .., last] => format!(
-            " Did you mean {} or '{last}'?",
+            ". Did you mean {} or '{last}'?",
             init.iter()
                 .map(|s| format!("'{s}'"))
                 .collect::<Vec<_>>()
@@ -107,7 +110,23 @@ mod tests {
         assert_eq!(did_you_mean("PostgresSink", known), "");
         assert_eq!(
             did_you_mean("Tickr", known),
-            " Did you mean 'mypkg.ticker.Ticker'?"
+            ". Did you mean 'mypkg.ticker.Ticker'?"
+        );
+    }
+
+    #[test]
+    fn a_nested_class_is_found_by_its_outer_name() {
+        let known = [
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+            "org.apache.kafka.connect.transforms.InsertField$Key",
+            "org.apache.kafka.connect.transforms.Flatten$Value",
+        ];
+        assert_eq!(
+            closest("InsertFeild", known),
+            vec![
+                "org.apache.kafka.connect.transforms.InsertField$Key".to_string(),
+                "org.apache.kafka.connect.transforms.InsertField$Value".to_string()
+            ]
         );
     }
 }

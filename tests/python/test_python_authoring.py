@@ -92,7 +92,7 @@ def test_a_wrong_argument_type_names_the_argument():
     with pytest.raises(TypeError) as e:
         SourceRecord({"id": 1}, "orders")
     assert "argument 'topic' must be a str" in str(e.value)
-    assert "SourceRecord(\"orders\", {\"id\": 1})" in str(e.value)
+    assert 'SourceRecord("orders", {"id": 1})' in str(e.value)
     with pytest.raises(TypeError, match="argument 'kafka_partition' must be an int or None, got str"):
         SourceRecord("orders", {}, kafka_partition="0")
     with pytest.raises(TypeError, match="SinkRecord\\(\\): argument 'offset' must be an int, got str"):
@@ -193,7 +193,9 @@ def test_connector_runner_checks_task_configs_as_the_worker_does():
 def test_connector_runner_validate_reports_config_def_and_own_errors():
     assert ConnectorRunner.validate(Tables, {"tables": "a"}) == {}
     assert list(ConnectorRunner.validate(Tables, {})) == ["tables"]
-    assert ConnectorRunner.validate(Tables, {"tables": "a", "prefix": "x."}) == {"prefix": ["must not end with a dot"]}
+    assert ConnectorRunner.validate(Tables, {"tables": "a", "prefix": "x."}) == {
+        "prefix": ["must not end with a dot"]
+    }
 
 
 def test_connector_runner_refuses_what_is_not_a_connector():

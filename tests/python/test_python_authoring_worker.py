@@ -14,7 +14,15 @@ import time
 
 import conveyor
 import pytest
-from conveyor import ConfigDef, SinkConnector, SinkTask, SourceConnector, SourceRecord, SourceTask, Transformation
+from conveyor import (
+    ConfigDef,
+    SinkConnector,
+    SinkTask,
+    SourceConnector,
+    SourceRecord,
+    SourceTask,
+    Transformation,
+)
 from conveyor.errors import BadRequestError
 from helpers import unique, wait_until
 
@@ -116,7 +124,9 @@ def test_source_dlq_on_the_embedded_broker_starts_at_once_with_one_partition(wor
     took = time.monotonic() - started
     print(f"source connector with a DLQ running after {took:.2f} s")
     assert took < 5, f"the task took {took:.1f} s to start"
-    records = wait_until(lambda: (r := worker.peek(dlq, 10, timeout=2)) and len(r) == 5 and r, what="5 DLQ records")
+    records = wait_until(
+        lambda: (r := worker.peek(dlq, 10, timeout=2)) and len(r) == 5 and r, what="5 DLQ records"
+    )
     assert partitions_of(worker, dlq) == 1
     assert sorted(r.value["n"] for r in records) == [1, 3, 5, 7, 9]
     first = records[0]
@@ -146,10 +156,14 @@ def test_sink_dlq_on_the_embedded_broker_has_one_partition_and_python_class(work
     took = time.monotonic() - started
     print(f"sink connector with a DLQ running after {took:.2f} s")
     assert took < 5, f"the task took {took:.1f} s to start"
-    records = wait_until(lambda: (r := worker.peek(dlq, 10, timeout=2)) and len(r) == 3 and r, what="3 DLQ records")
+    records = wait_until(
+        lambda: (r := worker.peek(dlq, 10, timeout=2)) and len(r) == 3 and r, what="3 DLQ records"
+    )
     assert partitions_of(worker, dlq) == 1
     assert {header(r, "__connect.errors.exception.class.name") for r in records} == {"builtins.ValueError"}
-    wait_until(lambda: sorted(v["n"] for v in SINK_SEEN.get("dlq-sink", [])) == [0, 2, 4], what="even records")
+    wait_until(
+        lambda: sorted(v["n"] for v in SINK_SEEN.get("dlq-sink", [])) == [0, 2, 4], what="even records"
+    )
 
 
 class Boom(Exception):
@@ -196,13 +210,17 @@ def test_pre_commit_returning_none_is_warned_about_once(worker):
     worker.wait_running("forgetful")
 
     def warnings():
-        return [line for line in worker.logs(10_000) if "pre_commit returned None" in line and "forgetful" in line]
+        return [
+            line for line in worker.logs(10_000) if "pre_commit returned None" in line and "forgetful" in line
+        ]
 
     wait_until(warnings, what="the warning")
     # Committed anyway: the group's offsets reach the end of the topic.
     wait_until(
-        lambda: worker.offsets("forgetful")["offsets"]
-        and worker.offsets("forgetful")["offsets"][0]["offset"]["kafka_offset"] == 3,
+        lambda: (
+            worker.offsets("forgetful")["offsets"]
+            and worker.offsets("forgetful")["offsets"][0]["offset"]["kafka_offset"] == 3
+        ),
         what="offsets committed",
     )
     time.sleep(2.5)  # two more commits
@@ -262,16 +280,19 @@ def test_worker_logs_go_to_memory_and_worker_id_is_true(worker):
 
 def test_a_misspelt_class_suggests_the_closest_names(worker):
     with pytest.raises(BadRequestError) as e:
-        worker.create_connector("typo", {"connector.class": "FileStreamSorce", "file": "/dev/null", "topic": "x"})
-    assert "Did you mean 'FileStreamSource'" in str(e.value)
+        worker.create_connector(
+            "typo", {"connector.class": "FileStreamSorce", "file": "/dev/null", "topic": "x"}
+        )
+    assert ". Did you mean 'FileStreamSource'" in str(e.value)
     with pytest.raises(BadRequestError) as e:
         worker.create_connector("typo2", {"connector.class": f"{__name__}:Cuont", "topic": "x"})
     assert "did you mean 'Count'?" in str(e.value)
     with pytest.raises(BadRequestError) as e:
         worker.create_connector(
-            "typo3", {"connector.class": Count, "topic": "x", "transforms": "a", "transforms.a.type": "InsertFeild"}
+            "typo3",
+            {"connector.class": Count, "topic": "x", "transforms": "a", "transforms.a.type": "InsertFeild"},
         )
-    assert "Did you mean 'InsertField'" in str(e.value)
+    assert "Did you mean 'org.apache.kafka.connect.transforms.InsertField$Key' or " in str(e.value)
 
 
 def test_a_none_config_value_is_refused_by_the_worker(worker):
@@ -298,10 +319,14 @@ def test_entry_point_names_are_listed_and_suggested(tmp_path):
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: orders-plugin\nVersion: 1.2.3\n")
     (dist / "top_level.txt").write_text("orders_plugin\n")
-    (dist / "entry_points.txt").write_text("[conveyor.connectors]\norders-source = orders_plugin:OrdersSource\n")
+    (dist / "entry_points.txt").write_text(
+        "[conveyor.connectors]\norders-source = orders_plugin:OrdersSource\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     cli = [sys.executable, "-m", "conveyor", "plugins"]
-    listed = json.loads(subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True, check=True).stdout)
+    listed = json.loads(
+        subprocess.run([*cli, "--json"], env=env, capture_output=True, text=True, check=True).stdout
+    )
     orders = next(p for p in listed if p["class"] == "orders_plugin.OrdersSource")
     assert orders["aliases"] == ["orders-source"]
     assert orders["type"] == "source"
@@ -313,7 +338,8 @@ def test_entry_point_names_are_listed_and_suggested(tmp_path):
         """
         import conveyor
         with conveyor.Worker("embedded", log_to="memory") as w:
-            print(sorted(p.get("aliases", []) for p in w.plugins() if p["class"] == "orders_plugin.OrdersSource"))
+            found = [p for p in w.plugins() if p["class"] == "orders_plugin.OrdersSource"]
+            print(sorted(p.get("aliases", []) for p in found))
             try:
                 w.create_connector("x", {"connector.class": "orders-sorce", "topic": "t"})
             except Exception as e:
@@ -322,5 +348,4 @@ def test_entry_point_names_are_listed_and_suggested(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert "[['orders-source']]" in out.stdout, out.stdout + out.stderr
-    assert "Did you mean 'orders-source'?" in out.stdout, out.stdout + out.stderr
-
+    assert "Did you mean 'orders-source'" in out.stdout, out.stdout + out.stderr
