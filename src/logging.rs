@@ -129,7 +129,11 @@ pub fn log_to_memory(on: bool) {
 /// The newest `n` lines of the in-memory log, oldest first.
 pub fn recent_lines(n: usize) -> Vec<String> {
     let lines = memory().lock();
-    lines.iter().skip(lines.len().saturating_sub(n)).cloned().collect()
+    lines
+        .iter()
+        .skip(lines.len().saturating_sub(n))
+        .cloned()
+        .collect()
 }
 
 /// The writer of the log: stderr, or the in-memory log when [`log_to_memory`] is on.

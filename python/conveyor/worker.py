@@ -433,7 +433,8 @@ class Worker:
         return self._native.validate(_config(config))
 
     def plugins(self, *, connectors_only: bool = True) -> list[dict[str, str]]:
-        """``GET /connector-plugins``: class, type and version of each plugin."""
+        """``GET /connector-plugins``: class, type and version of each plugin, and
+        ``aliases`` (entry point names) for Python plugins that have them."""
         return self._native.plugins(connectors_only)
 
     def plugin_config(self, plugin: str) -> list[dict[str, Any]]:

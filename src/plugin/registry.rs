@@ -252,12 +252,16 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.transform(name)) {
             return r;
         }
-        let suggestion = self.suggest(name, |t| matches!(t, PluginType::Transformation), |k| {
-            self.transforms
-                .iter()
-                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
-                .for_each(|a| k.push(a.clone()))
-        });
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Transformation),
+            |k| {
+                self.transforms
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available transformations: {}{suggestion}",
             self.transforms
@@ -280,12 +284,16 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.predicate(name)) {
             return r;
         }
-        let suggestion = self.suggest(name, |t| matches!(t, PluginType::Predicate), |k| {
-            self.predicates
-                .iter()
-                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
-                .for_each(|a| k.push(a.clone()))
-        });
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Predicate),
+            |k| {
+                self.predicates
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available predicates: {}{suggestion}",
             self.predicates
@@ -308,12 +316,16 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.converter(name)) {
             return r;
         }
-        let suggestion = self.suggest(name, |t| matches!(t, PluginType::Converter | PluginType::HeaderConverter), |k| {
-            self.converters
-                .iter()
-                .flat_map(|t| extra_aliases(&t.class, &t.aliases))
-                .for_each(|a| k.push(a.clone()))
-        });
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Converter | PluginType::HeaderConverter),
+            |k| {
+                self.converters
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
             "Class {name} could not be found. Available converters: {}{suggestion}",
             self.converters

@@ -100,7 +100,10 @@ mod tests {
     #[test]
     fn a_dotted_name_compares_whole_and_colon_is_a_dot() {
         let known = ["mypkg.ticker.Ticker", "mypkg.other.Thing"];
-        assert_eq!(closest("mypkg.ticker:Tickr", known), vec!["mypkg.ticker.Ticker"]);
+        assert_eq!(
+            closest("mypkg.ticker:Tickr", known),
+            vec!["mypkg.ticker.Ticker"]
+        );
     }
 
     #[test]
