@@ -31,19 +31,20 @@ pub fn peek<'py>(
     from_: &str,
     at: i64,
 ) -> PyResult<Bound<'py, PyList>> {
-    let window =
-        match from_ {
-            "start" => Window::First(n),
-            "end" => Window::Last(n),
-            "offset" => Window::FromOffset(at, n),
-            "timestamp" => Window::FromTimestamp(at, n),
-            other => return Err(ErrorClass::Config.err(
+    let window = match from_ {
+        "start" => Window::First(n),
+        "end" => Window::Last(n),
+        "offset" => Window::FromOffset(at, n),
+        "timestamp" => Window::FromTimestamp(at, n),
+        other => {
+            return Err(ErrorClass::Config.err(
                 py,
                 format!(
                     "from_ must be \"start\", \"end\", \"offset\" or \"timestamp\", got '{other}'"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let converter_config = match converter_config {
         Some(c) => config_from_py(c, "converter_config")?,
         None => ConfigMap::new(),
