@@ -166,15 +166,19 @@ class ConfigDef:
 
         config_def = ConfigDef().define("topic", str).define("batch.size", int, 100)
 
-    Use :meth:`copy` to extend a shared definition without changing it
-    (``base.copy().define(...)``).
+    Use :meth:`copy` (or ``ConfigDef(base)``, as Java's ``new ConfigDef(base)``) to extend a
+    shared definition without changing it: a subclass's ``config_def =
+    Base.config_def.define(...)`` would add the key to ``Base``'s definition too.
     """
 
     __slots__ = ("_frozen", "_native", "_orders")
 
-    def __init__(self) -> None:
-        self._native = _native.ConfigDef()
-        self._orders: dict[str, int] = {}
+    def __init__(self, base: ConfigDef | None = None) -> None:
+        """An empty definition, or a copy of ``base`` (Java's ``new ConfigDef(base)``)."""
+        if base is not None and not isinstance(base, ConfigDef):
+            raise TypeError(f"ConfigDef(base): base must be a ConfigDef, got {type(base).__name__}")
+        self._native = base._native if base is not None else _native.ConfigDef()
+        self._orders: dict[str, int] = dict(base._orders) if base is not None else {}
         # Set only on the empty definitions the base classes share (see _shared_empty).
         self._frozen: str | None = None
 
@@ -272,11 +276,7 @@ class ConfigDef:
 
     def copy(self) -> ConfigDef:
         """An independent copy: keys defined on it do not change this definition."""
-        new = ConfigDef.__new__(ConfigDef)
-        new._native = self._native
-        new._orders = dict(self._orders)
-        new._frozen = None
-        return new
+        return ConfigDef(self)
 
     def parse(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Typed values of every defined key (defaults filled in).

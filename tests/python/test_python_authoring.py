@@ -30,7 +30,11 @@ def test_define_chains_and_copy_leaves_the_original_alone():
     assert base.names == ["topic", "batch.size"]
     extended = base.copy().define("extra", bool, False)
     assert extended.names == ["topic", "batch.size", "extra"]
+    java_style = ConfigDef(base).define("other", str, "x")
+    assert java_style.names == ["topic", "batch.size", "other"]
     assert base.names == ["topic", "batch.size"]
+    with pytest.raises(TypeError, match="base must be a ConfigDef"):
+        ConfigDef({"topic": str})  # type: ignore[arg-type]
 
 
 def test_a_define_that_fails_leaves_the_definition_as_it_was():
