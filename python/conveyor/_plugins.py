@@ -21,6 +21,7 @@ import os
 import pkgutil
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,6 +132,24 @@ def _overrides(cls: type, base: type, method: str) -> bool:
     return getattr(cls, method, None) is not getattr(base, method, None)
 
 
+def _warn_shared_config_def(cls: type) -> None:
+    """Warns when a class's own ``config_def`` is the very object of a base class's: with
+    ``config_def = Base.config_def.define(...)`` (``define`` changes in place), the keys were
+    added to the base's definition too."""
+    own = cls.__dict__.get("config_def")
+    if own is None:
+        return
+    for base in cls.__mro__[1:]:
+        if base.__dict__.get("config_def") is own and not getattr(own, "_frozen", None):
+            warnings.warn(
+                f"{class_name(cls)}.config_def is the same ConfigDef as {class_name(base)}.config_def, "
+                "so keys defined for one are defined for both: use "
+                f"{base.__name__}.config_def.copy().define(...)",
+                stacklevel=3,
+            )
+            return
+
+
 def check(kind: str, obj: Any, label: str) -> type:
     """``obj`` if it is a usable plugin class of ``kind``; otherwise a ConfigError naming it."""
     bases = BASES[kind]
@@ -152,6 +171,7 @@ def check(kind: str, obj: Any, label: str) -> type:
                 raise ConfigError(
                     f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} subclass, got {task!r}"
                 )
+    _warn_shared_config_def(obj)
     if kind == "transformation" and not (
         _overrides(obj, Transformation, "apply") or _overrides(obj, Transformation, "apply_batch")
     ):

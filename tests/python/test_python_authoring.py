@@ -57,6 +57,27 @@ def test_the_shared_empty_config_def_of_the_base_classes_refuses_define():
     assert NoDef.config_def.copy().define("topic", str).names == ["topic"]
 
 
+def test_a_subclass_sharing_its_base_config_def_is_warned_about():
+    class Base(SourceConnector):
+        config_def = ConfigDef().define("topic", str)
+        task_class = SourceTask
+
+    class Child(Base):
+        config_def = Base.config_def.define("extra", str, "x")  # changes Base's too
+
+    class Separate(Base):
+        config_def = Base.config_def.copy().define("other", str, "y")
+
+    with pytest.warns(UserWarning, match="Child.config_def is the same ConfigDef as .*Base.config_def"):
+        ConnectorRunner(Child, {"topic": "t"}, start=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ConnectorRunner(Separate, {"topic": "t"}, start=False)
+    assert "other" not in Base.config_def
+
+
 # -- pre_commit ---------------------------------------------------------------------------
 
 
