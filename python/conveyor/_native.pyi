@@ -31,6 +31,9 @@ def _log(level: int, logger: str, message: str) -> None:
 def _log_to_memory(on: bool) -> None:
     """Sends the worker log to memory (``True``) or stderr (``False``), process-wide."""
 
+def _on_worker_thread() -> bool:
+    """Whether the calling thread is a task thread or a thread of the in-process worker."""
+
 def _recent_log(n: int) -> list[str]:
     """The newest ``n`` lines of the in-memory worker log, oldest first."""
 

@@ -18,6 +18,7 @@ errors are :mod:`conveyor.errors` exceptions named after the HTTP status they st
 from __future__ import annotations
 
 import atexit
+import logging
 import sys
 import time
 import weakref
@@ -193,6 +194,36 @@ def peek(
     return Records(records)
 
 
+class _WorkerThreadsLastResort(logging.Handler):
+    """:data:`logging.lastResort` while the worker log goes to memory: a plugin's log records
+    that no handler of yours takes, logged on the worker's threads, go to the worker log
+    rather than to stderr (which a notebook shows in whichever cell is running). Records of
+    other threads go where they went before."""
+
+    def __init__(self, previous: logging.Handler | None) -> None:
+        super().__init__(previous.level if previous is not None else logging.WARNING)
+        self.previous = previous
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _native._on_worker_thread():
+            try:
+                _native._log(record.levelno, record.name, record.getMessage())
+            except Exception:  # noqa: BLE001 - logging must never raise
+                self.handleError(record)
+        elif self.previous is not None:
+            self.previous.handle(record)
+
+
+def _route_plugin_logging(to_memory: bool) -> None:
+    """Installs (or removes) :class:`_WorkerThreadsLastResort` as ``logging.lastResort``; your
+    own logging configuration, when there is one, keeps precedence."""
+    current = logging.lastResort
+    if to_memory and not isinstance(current, _WorkerThreadsLastResort):
+        logging.lastResort = _WorkerThreadsLastResort(current)
+    elif not to_memory and isinstance(current, _WorkerThreadsLastResort):
+        logging.lastResort = current.previous
+
+
 def _in_jupyter_kernel() -> bool:
     """Whether this process is a Jupyter (IPython) kernel."""
     shell = sys.modules.get("IPython")
@@ -232,8 +263,9 @@ class Worker:
         log_to: Where the worker's log goes: ``"stderr"``, or ``"memory"``, read with
             :meth:`logs`. By default ``"memory"`` in a Jupyter kernel (lines written from
             background threads would land in whichever cell is running) and ``"stderr"``
-            elsewhere. The choice holds for the whole process. A plugin's own ``logging``
-            calls follow your logging setup.
+            elsewhere. The choice holds for the whole process. With ``"memory"``, a plugin's
+            own ``logging`` records that no handler of yours takes (Python would print them
+            to stderr) go to the worker log too.
 
     Keys and values are written as schemaless JSON unless ``key.converter``/``value.converter``
     say otherwise. Use the worker as a context manager, or call :meth:`close`.
@@ -280,6 +312,7 @@ class Worker:
         if log_to not in ("stderr", "memory"):
             raise ValueError(f'log_to must be "stderr" or "memory", got {log_to!r}')
         _native._log_to_memory(log_to == "memory")
+        _route_plugin_logging(log_to == "memory")
         self._native = _native.Worker(settings, [_config(c) for c in connectors], log_level=log_level)
         _open_workers.add(self)
 
