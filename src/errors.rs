@@ -147,3 +147,34 @@ impl From<serde_json::Error> for ConnectError {
         ConnectError::Data(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_failure_is_named_by_its_python_class_and_keeps_it_through_context() {
+        let e = ConnectError::Plugin {
+            message: "boom".into(),
+            trace: "Traceback (most recent call last):\n...".into(),
+            exception: Some("builtins.ValueError".into()),
+        }
+        .context("while converting");
+        assert_eq!(e.class_name(), "builtins.ValueError");
+        assert!(
+            e.trace()
+                .starts_with("builtins.ValueError: while converting: boom\nTraceback"),
+            "{}",
+            e.trace()
+        );
+        let misuse = ConnectError::Plugin {
+            message: "poll() must return a list".into(),
+            trace: String::new(),
+            exception: None,
+        };
+        assert_eq!(
+            misuse.class_name(),
+            "org.apache.kafka.connect.errors.ConnectException"
+        );
+    }
+}

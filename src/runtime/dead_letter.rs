@@ -84,7 +84,8 @@ pub struct DeadLetterQueue {
 
 impl DeadLetterQueue {
     /// Creates the topic when missing (1 partition, the configured replication factor; on the
-    /// embedded broker through its own API, which has one replica), and the producer. Records keep their order: one partition, one request in flight.
+    /// embedded broker through its own API, which has one replica), and the producer.
+    /// Records keep their order: one partition, one request in flight.
     pub(crate) async fn new(env: &TaskEnv, converters: ConverterSet) -> Result<DeadLetterQueue> {
         let cfg = &env.connector.errors;
         let topic = cfg.dlq_topic.as_deref().unwrap_or_default();
