@@ -69,7 +69,8 @@ fn host_name() -> String {
 /// `RestServer.advertisedUrl` picks them. The scheme is `rest.advertised.listener`, else
 /// `http` when there is an `http://` listener, else `https`; host and port are
 /// `rest.advertised.*`, else the first listener of that scheme's, else this machine's host
-/// name (and 8083).
+/// name (and 8083). Without any listener or advertised address, the `worker_id` is
+/// `host (no REST listener)`.
 fn advertised(config: &WorkerConfig, listeners: &[RestListener]) -> Result<(String, String)> {
     let scheme = match config.rest_advertised_listener.as_deref() {
         Some("https") => Scheme::Https,
@@ -99,6 +100,17 @@ fn advertised(config: &WorkerConfig, listeners: &[RestListener]) -> Result<(Stri
         .rest_advertised_port
         .or(listener.map(|r| r.local_addr.port()))
         .unwrap_or(8083);
+    if listeners.is_empty()
+        && config.rest_advertised_host_name.is_none()
+        && config.rest_advertised_port.is_none()
+    {
+        // No REST listener (an in-process `conveyor.Worker`, or `listeners=` left empty):
+        // `host:8083` would name an address nothing answers on.
+        return Ok((
+            format!("{scheme}://{host}:{port}"),
+            format!("{host} (no REST listener)"),
+        ));
+    }
     let url_host = if host.contains(':') {
         format!("[{host}]")
     } else {

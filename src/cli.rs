@@ -233,7 +233,16 @@ fn print_plugins(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
                     .unwrap_or_default()
             );
         }
-        println!("  {}  ({})", p.class, p.version);
+        if p.aliases.is_empty() {
+            println!("  {}  ({})", p.class, p.version);
+        } else {
+            println!(
+                "  {}  ({})  also: {}",
+                p.class,
+                p.version,
+                p.aliases.join(", ")
+            );
+        }
     }
     Ok(())
 }

@@ -28,9 +28,16 @@ pub enum ConnectError {
     /// A file or socket operation failed.
     #[error("{0}")]
     Io(String),
-    /// Code in a plugin (a Python connector, task or transform) raised; `trace` is its traceback.
+    /// Code in a plugin (a Python connector, task or transform) failed; `trace` is its
+    /// traceback, and `exception` the module-qualified class of the Python exception it
+    /// raised (`builtins.ValueError`, `mypkg.errors.FetchError`), `None` when the failure is
+    /// not a Python exception (a wrong return type, say).
     #[error("{message}")]
-    Plugin { message: String, trace: String },
+    Plugin {
+        message: String,
+        trace: String,
+        exception: Option<String>,
+    },
     /// Anything else (Connect's `ConnectException`).
     #[error("{0}")]
     Other(String),
@@ -39,10 +46,16 @@ pub enum ConnectError {
 pub type Result<T, E = ConnectError> = std::result::Result<T, E>;
 
 impl ConnectError {
-    /// The Kafka Connect exception class this kind corresponds to, shown at the top of traces
-    /// so that tools which look for Connect's exception names keep working.
-    pub fn class_name(&self) -> &'static str {
+    /// The exception class shown at the top of traces and in the dead letter queue's
+    /// `__connect.errors.exception.class.name` header: the Python exception's class for a
+    /// Python failure, else the Kafka Connect exception class this kind corresponds to, so
+    /// that tools which look for Connect's exception names keep working.
+    pub fn class_name(&self) -> &str {
         match self {
+            ConnectError::Plugin {
+                exception: Some(class),
+                ..
+            } => class,
             ConnectError::Data(_) => "org.apache.kafka.connect.errors.DataException",
             ConnectError::Config(_) => "org.apache.kafka.common.config.ConfigException",
             ConnectError::Retriable(_) => "org.apache.kafka.connect.errors.RetriableException",
@@ -68,7 +81,7 @@ impl ConnectError {
     /// traceback when there is one.
     pub fn trace(&self) -> String {
         match self {
-            ConnectError::Plugin { message, trace } if !trace.is_empty() => {
+            ConnectError::Plugin { message, trace, .. } if !trace.is_empty() => {
                 format!("{}: {message}\n{trace}", self.class_name())
             }
             _ => format!("{}: {self}", self.class_name()),
@@ -94,12 +107,23 @@ impl ConnectError {
             ConnectError::Io(m) => ConnectError::Io(wrap(m)),
             // Plugin errors already say what was called, where ("error calling `SourceTask.poll`
             // in connector X task 0: ..."); wrapping them again would say it twice.
-            ConnectError::Plugin { message, trace } if message.starts_with("error calling") => {
-                ConnectError::Plugin { message, trace }
-            }
-            ConnectError::Plugin { message, trace } => ConnectError::Plugin {
+            ConnectError::Plugin {
+                message,
+                trace,
+                exception,
+            } if message.starts_with("error calling") => ConnectError::Plugin {
+                message,
+                trace,
+                exception,
+            },
+            ConnectError::Plugin {
+                message,
+                trace,
+                exception,
+            } => ConnectError::Plugin {
                 message: wrap(message),
                 trace,
+                exception,
             },
             ConnectError::Other(m) => ConnectError::Other(wrap(m)),
         }
@@ -121,5 +145,36 @@ impl From<crate::config::ConfigErrors> for ConnectError {
 impl From<serde_json::Error> for ConnectError {
     fn from(e: serde_json::Error) -> Self {
         ConnectError::Data(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_failure_is_named_by_its_python_class_and_keeps_it_through_context() {
+        let e = ConnectError::Plugin {
+            message: "boom".into(),
+            trace: "Traceback (most recent call last):\n...".into(),
+            exception: Some("builtins.ValueError".into()),
+        }
+        .context("while converting");
+        assert_eq!(e.class_name(), "builtins.ValueError");
+        assert!(
+            e.trace()
+                .starts_with("builtins.ValueError: while converting: boom\nTraceback"),
+            "{}",
+            e.trace()
+        );
+        let misuse = ConnectError::Plugin {
+            message: "poll() must return a list".into(),
+            trace: String::new(),
+            exception: None,
+        };
+        assert_eq!(
+            misuse.class_name(),
+            "org.apache.kafka.connect.errors.ConnectException"
+        );
     }
 }

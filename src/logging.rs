@@ -1,12 +1,15 @@
 //! Logging: `tracing` with a filter that can be changed at run time
 //! (`GET/PUT /admin/loggers`, KIP-495).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 use serde::Serialize;
 use tracing_subscriber::filter::Directive;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, reload, EnvFilter, Registry};
@@ -105,6 +108,92 @@ fn build_filter(l: &Loggers) -> EnvFilter {
     filter
 }
 
+/// How many lines the in-memory log keeps (the newest).
+const MEMORY_LINES: usize = 10_000;
+
+/// Whether log lines go to the in-memory log instead of stderr (see [`log_to_memory`]).
+static TO_MEMORY: AtomicBool = AtomicBool::new(false);
+
+fn memory() -> &'static Mutex<VecDeque<String>> {
+    static MEMORY: OnceLock<Mutex<VecDeque<String>>> = OnceLock::new();
+    MEMORY.get_or_init(|| Mutex::new(VecDeque::new()))
+}
+
+/// Sends the log to memory (`true`) or to stderr (`false`, the default) from now on, for
+/// the whole process. A notebook's in-process worker uses memory: lines written to stderr
+/// from background threads would land in whichever cell happens to be running.
+pub fn log_to_memory(on: bool) {
+    TO_MEMORY.store(on, Ordering::Release);
+}
+
+/// The newest `n` lines of the in-memory log, oldest first.
+pub fn recent_lines(n: usize) -> Vec<String> {
+    let lines = memory().lock();
+    lines
+        .iter()
+        .skip(lines.len().saturating_sub(n))
+        .cloned()
+        .collect()
+}
+
+/// The writer of the log: stderr, or the in-memory log when [`log_to_memory`] is on.
+struct LogWriter;
+
+/// One formatted event on its way out.
+enum LogLine {
+    Stderr(std::io::Stderr),
+    Memory(Vec<u8>),
+}
+
+impl<'a> MakeWriter<'a> for LogWriter {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        if TO_MEMORY.load(Ordering::Acquire) {
+            LogLine::Memory(Vec::new())
+        } else {
+            LogLine::Stderr(std::io::stderr())
+        }
+    }
+}
+
+impl Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogLine::Stderr(e) => e.write(buf),
+            LogLine::Memory(v) => {
+                v.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogLine::Stderr(e) => e.flush(),
+            LogLine::Memory(_) => Ok(()),
+        }
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if let LogLine::Memory(bytes) = self {
+            if bytes.is_empty() {
+                return;
+            }
+            let text = String::from_utf8_lossy(bytes);
+            let mut lines = memory().lock();
+            for line in text.lines() {
+                if lines.len() == MEMORY_LINES {
+                    lines.pop_front();
+                }
+                lines.push_back(line.to_string());
+            }
+        }
+    }
+}
+
 /// Installs the global subscriber once. `RUST_LOG` overrides the default level.
 pub fn init(default_level: &str) {
     let mut l = loggers().lock();
@@ -124,7 +213,7 @@ pub fn init(default_level: &str) {
     };
     let (layer, handle) = reload::Layer::new(filter);
     let fmt_layer = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(LogWriter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true);
     if tracing_subscriber::registry()
@@ -201,6 +290,16 @@ pub fn set_level(name: &str, level: &str) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_memory_log_keeps_the_newest_lines() {
+        let mut line = LogLine::Memory(Vec::new());
+        line.write_all(b"first line\nsecond line\n").unwrap();
+        drop(line);
+        let recent = recent_lines(2);
+        assert_eq!(recent, vec!["first line", "second line"]);
+        assert_eq!(recent_lines(1), vec!["second line"]);
+    }
 
     #[test]
     fn logger_names() {

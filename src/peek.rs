@@ -35,12 +35,20 @@ pub enum Window {
     First(usize),
     /// The last `n` of the topic, by timestamp across partitions, oldest first.
     Last(usize),
+    /// The first `n` at or after this offset of every partition.
+    FromOffset(i64, usize),
+    /// The first `n` whose timestamp is at or after these epoch milliseconds, in every
+    /// partition (Kafka's `ListOffsets` by time).
+    FromTimestamp(i64, usize),
 }
 
 impl Window {
     fn count(self) -> usize {
         match self {
-            Window::First(n) | Window::Last(n) => n,
+            Window::First(n)
+            | Window::Last(n)
+            | Window::FromOffset(_, n)
+            | Window::FromTimestamp(_, n) => n,
         }
     }
 }
@@ -168,6 +176,12 @@ pub fn fetch(
     // records before its end.
     let mut remaining: HashMap<i32, i64> = HashMap::new();
     let mut tpl = TopicPartitionList::new();
+    let by_time = match window {
+        Window::FromTimestamp(ms, _) => {
+            offsets_for_time(&consumer, topic, &partitions, ms, deadline)?
+        }
+        _ => HashMap::new(),
+    };
     for p in &partitions {
         let (low, high) = consumer
             .fetch_watermarks(
@@ -182,7 +196,15 @@ pub fn fetch(
             let start = match window {
                 Window::First(_) => low,
                 Window::Last(_) => low.max(high - n as i64),
+                Window::FromOffset(offset, _) => offset.max(low),
+                // Where the broker says the time starts. When it has no answer (no record that
+                // new, or a broker that cannot look offsets up by time, as the embedded one),
+                // read from the start and skip older records below.
+                Window::FromTimestamp(..) => by_time.get(p).copied().unwrap_or(low).max(low),
             };
+            if start >= high {
+                continue;
+            }
             remaining.insert(*p, high);
             tpl.add_partition_offset(topic, *p, Offset::Offset(start))
                 .map_err(|e| ConnectError::Kafka(e.to_string()))?;
@@ -195,7 +217,7 @@ pub fn fetch(
         .assign(&tpl)
         .map_err(|e| ConnectError::Kafka(format!("could not assign {topic}: {e}")))?;
     let mut out = Vec::new();
-    let enough = |out: &Vec<RawMessage>| matches!(window, Window::First(_)) && out.len() >= n;
+    let enough = |out: &Vec<RawMessage>| !matches!(window, Window::Last(_)) && out.len() >= n;
     while !enough(&out) && !remaining.is_empty() && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
@@ -208,6 +230,11 @@ pub fn fetch(
                     .is_some_and(|high| m.offset() + 1 >= *high)
                 {
                     remaining.remove(&m.partition());
+                }
+                if let Window::FromTimestamp(ms, _) = window {
+                    if m.timestamp().to_millis().is_some_and(|t| t < ms) {
+                        continue;
+                    }
                 }
                 out.push(RawMessage {
                     topic: m.topic().to_string(),
@@ -232,6 +259,38 @@ pub fn fetch(
         keep_last(&mut out, n);
     }
     Ok(out)
+}
+
+/// The first offset of each partition whose timestamp is at or after `ms`; partitions with
+/// no such record are left out.
+fn offsets_for_time(
+    consumer: &BaseConsumer<LoggingContext>,
+    topic: &str,
+    partitions: &[i32],
+    ms: i64,
+    deadline: Instant,
+) -> Result<HashMap<i32, i64>> {
+    let mut query = TopicPartitionList::new();
+    for p in partitions {
+        query
+            .add_partition_offset(topic, *p, Offset::Offset(ms))
+            .map_err(|e| ConnectError::Kafka(e.to_string()))?;
+    }
+    let answer = consumer
+        .offsets_for_times(query, deadline.saturating_duration_since(Instant::now()))
+        .map_err(|e| {
+            ConnectError::Kafka(format!(
+                "could not look up the offsets of {topic} by time: {e}"
+            ))
+        })?;
+    Ok(answer
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) => Some((e.partition(), o)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Keeps the `n` newest messages of several partitions, oldest first (by timestamp, then

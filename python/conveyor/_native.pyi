@@ -28,6 +28,15 @@ def cli_main(args: list[str]) -> int:
 def _log(level: int, logger: str, message: str) -> None:
     """Write a Python log record to the worker log (used by the logging bridge)."""
 
+def _log_to_memory(on: bool) -> None:
+    """Sends the worker log to memory (``True``) or stderr (``False``), process-wide."""
+
+def _on_worker_thread() -> bool:
+    """Whether the calling thread is a task thread or a thread of the in-process worker."""
+
+def _recent_log(n: int) -> list[str]:
+    """The newest ``n`` lines of the in-memory worker log, oldest first."""
+
 def peek(
     bootstrap_servers: str,
     topic: str,
@@ -38,8 +47,12 @@ def peek(
     value_converter: str | None = None,
     converter_config: Mapping[str, Any] | None = None,
     consumer_config: Mapping[str, Any] | None = None,
+    from_: Literal["start", "end", "offset", "timestamp"] = "start",
+    at: int = 0,
 ) -> list[SinkRecord]:
-    """The first ``n`` records of ``topic``; see :func:`conveyor.peek`.
+    """Records of ``topic``; see :func:`conveyor.peek`. ``from_``: the first ``n``
+    (``"start"``), the last ``n`` (``"end"``), or the first ``n`` from offset ``at``
+    (``"offset"``) or from epoch milliseconds ``at`` (``"timestamp"``).
 
     Raises:
         NotFoundError: The topic does not exist.
@@ -326,8 +339,12 @@ class SourceRecord:
         headers: A dict, or ``(key, value)`` pairs (keys may repeat).
 
     Raises:
+        TypeError: An argument has the wrong type; the message names the argument
+            (``SourceRecord(): argument 'topic' must be a str ...``).
         DataError: A key, value or header does not fit its schema or cannot be converted;
             the message names the field (``value.address.zip: ...``).
+
+    Records compare equal (``==``) when every attribute is equal; they have no order.
     """
 
     def __init__(
@@ -408,7 +425,10 @@ class SinkRecord:
         headers: A dict, or ``(key, value)`` pairs.
 
     Raises:
+        TypeError: An argument has the wrong type; the message names the argument.
         DataError: A key, value or header does not fit its schema.
+
+    Records compare equal (``==``) when every attribute is equal; they have no order.
     """
 
     def __init__(

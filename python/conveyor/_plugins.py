@@ -13,6 +13,7 @@ entry point. Errors are of two sorts, which the runtime treats differently:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import logging
@@ -20,6 +21,7 @@ import os
 import pkgutil
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -56,6 +58,7 @@ _plugin_path: list[str] = []
 _scanned: list[tuple[str, type]] | None = None
 _problems: list[str] = []
 _aliases: dict[tuple[str, str], type] = {}
+_entry_point_names: dict[type, list[str]] = {}
 _versions: dict[type, str] = {}
 
 
@@ -98,7 +101,9 @@ def _attr(obj: Any, qualname: str, where: str) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ConfigError(f"{where} has no attribute {qualname!r}") from None
+            close = difflib.get_close_matches(part, [n for n in dir(obj) if not n.startswith("_")], n=3)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ConfigError(f"{where} has no attribute {qualname!r}{hint}") from None
     return obj
 
 
@@ -127,6 +132,24 @@ def _overrides(cls: type, base: type, method: str) -> bool:
     return getattr(cls, method, None) is not getattr(base, method, None)
 
 
+def _warn_shared_config_def(cls: type) -> None:
+    """Warns when a class's own ``config_def`` is the very object of a base class's: with
+    ``config_def = Base.config_def.define(...)`` (``define`` changes in place), the keys were
+    added to the base's definition too."""
+    own = cls.__dict__.get("config_def")
+    if own is None:
+        return
+    for base in cls.__mro__[1:]:
+        if base.__dict__.get("config_def") is own and not getattr(own, "_frozen", None):
+            warnings.warn(
+                f"{class_name(cls)}.config_def is the same ConfigDef as {class_name(base)}.config_def, "
+                "so keys defined for one are defined for both: use "
+                f"{base.__name__}.config_def.copy().define(...)",
+                stacklevel=3,
+            )
+            return
+
+
 def check(kind: str, obj: Any, label: str) -> type:
     """``obj`` if it is a usable plugin class of ``kind``; otherwise a ConfigError naming it."""
     bases = BASES[kind]
@@ -148,6 +171,7 @@ def check(kind: str, obj: Any, label: str) -> type:
                 raise ConfigError(
                     f"{class_name(obj)}.task_class must be a conveyor.{want.__name__} subclass, got {task!r}"
                 )
+    _warn_shared_config_def(obj)
     if kind == "transformation" and not (
         _overrides(obj, Transformation, "apply") or _overrides(obj, Transformation, "apply_batch")
     ):
@@ -280,6 +304,9 @@ def scan() -> list[tuple[str, type]]:
                 _problems.append(f"entry point {ep.name!r} in {group} ({ep.value}): {type(e).__name__}: {e}")
                 continue
             _remember(kind, cls, [ep.name])
+            names = _entry_point_names.setdefault(cls, [])
+            if ep.name not in names:
+                names.append(ep.name)
             found.append((kind, cls))
     for module in _plugin_path_modules():
         try:
@@ -309,20 +336,22 @@ def problems() -> list[str]:
     return out
 
 
-def listing() -> list[tuple[str, str, str]]:
-    """``(class, type, version)`` for ``GET /connector-plugins``: connectors as ``source`` or
-    ``sink``, converters as ``converter`` and/or ``header_converter``."""
+def listing() -> list[tuple[str, str, str, list[str]]]:
+    """``(class, type, version, entry point names)`` for ``GET /connector-plugins``:
+    connectors as ``source`` or ``sink``, converters as ``converter`` and/or
+    ``header_converter``."""
     out = []
     for kind, cls in scan():
+        names = sorted(_entry_point_names.get(cls, []))
         if kind == "connector":
-            out.append((class_name(cls), connector_type(cls), version(cls)))
+            out.append((class_name(cls), connector_type(cls), version(cls), names))
         elif kind == "converter":
             if _overrides(cls, Converter, "from_connect_data"):
-                out.append((class_name(cls), "converter", version(cls)))
+                out.append((class_name(cls), "converter", version(cls), names))
             if _overrides(cls, Converter, "from_connect_header"):
-                out.append((class_name(cls), "header_converter", version(cls)))
+                out.append((class_name(cls), "header_converter", version(cls), names))
         else:
-            out.append((class_name(cls), kind, version(cls)))
+            out.append((class_name(cls), kind, version(cls), names))
     return out
 
 

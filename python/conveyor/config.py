@@ -158,13 +158,29 @@ def _render_default(value: Any) -> str:
 
 @final
 class ConfigDef:
-    """An ordered, immutable set of config keys; :meth:`define` returns a new one."""
+    """An ordered set of config keys. :meth:`define` adds a key in place and returns the
+    definition itself, as Kafka Connect's ``ConfigDef.define`` does, so both forms work::
 
-    __slots__ = ("_native", "_orders")
+        cd = ConfigDef()
+        cd.define("topic", str)                  # Java style: changes cd
 
-    def __init__(self) -> None:
-        self._native = _native.ConfigDef()
-        self._orders: dict[str, int] = {}
+        config_def = ConfigDef().define("topic", str).define("batch.size", int, 100)
+
+    Use :meth:`copy` (or ``ConfigDef(base)``, as Java's ``new ConfigDef(base)``) to extend a
+    shared definition without changing it: a subclass's ``config_def =
+    Base.config_def.define(...)`` would add the key to ``Base``'s definition too.
+    """
+
+    __slots__ = ("_frozen", "_native", "_orders")
+
+    def __init__(self, base: ConfigDef | None = None) -> None:
+        """An empty definition, or a copy of ``base`` (Java's ``new ConfigDef(base)``)."""
+        if base is not None and not isinstance(base, ConfigDef):
+            raise TypeError(f"ConfigDef(base): base must be a ConfigDef, got {type(base).__name__}")
+        self._native = base._native if base is not None else _native.ConfigDef()
+        self._orders: dict[str, int] = dict(base._orders) if base is not None else {}
+        # Set only on the empty definitions the base classes share (see _shared_empty).
+        self._frozen: str | None = None
 
     def define(
         self,
@@ -182,7 +198,8 @@ class ConfigDef:
         dependents: Iterable[str] = (),
         recommended: Iterable[str] = (),
     ) -> ConfigDef:
-        """A copy of this definition with one more key (a key defined twice is replaced).
+        """Adds one key to this definition (a key defined twice is replaced) and returns this
+        definition, for chaining.
 
         Arguments:
             name: The key, for example ``"topic"`` or ``"poll.interval.ms"``.
@@ -205,12 +222,18 @@ class ConfigDef:
             recommended: Values to offer in ``/config/validate`` answers.
 
         Returns:
-            The new definition.
+            This definition (``self``), with the key added.
 
         Raises:
             TypeError: ``type`` is not supported.
             ValueError: ``default`` does not parse as ``type``, or an option is unknown.
         """
+        if self._frozen is not None:
+            raise TypeError(
+                f"this is the empty ConfigDef that every {self._frozen} shares, and defining a "
+                "key on it would change them all: give your class its own, as in "
+                "`config_def = ConfigDef().define(...)`"
+            )
         orders = dict(self._orders)
         if group is not None and order is None:
             order = orders.get(group, 0) + 1
@@ -231,8 +254,9 @@ class ConfigDef:
             spec = ("custom", validator)
         else:
             raise TypeError(f"validator must be a Range, OneOf, ... or a callable, not {validator!r}")
-        new = ConfigDef.__new__(ConfigDef)
-        new._native = self._native.define(
+        # The native definition is immutable: build the extended one, then swap it in, so a
+        # key whose arguments are invalid leaves this definition as it was.
+        self._native = self._native.define(
             name,
             _type_name(type),
             rendered,
@@ -247,8 +271,12 @@ class ConfigDef:
             list(dependents),
             [str(r) for r in recommended],
         )
-        new._orders = orders
-        return new
+        self._orders = orders
+        return self
+
+    def copy(self) -> ConfigDef:
+        """An independent copy: keys defined on it do not change this definition."""
+        return ConfigDef(self)
 
     def parse(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """Typed values of every defined key (defaults filled in).
@@ -295,3 +323,12 @@ class ConfigDef:
 
     def __repr__(self) -> str:
         return f"ConfigDef({', '.join(self.names)})"
+
+
+def _shared_empty(owner: str) -> ConfigDef:
+    """The ``config_def`` of a base class (``owner``, e.g. ``conveyor.SourceConnector``):
+    empty, and refusing :meth:`ConfigDef.define`, which would change every subclass that
+    did not set its own."""
+    empty = ConfigDef()
+    empty._frozen = owner
+    return empty

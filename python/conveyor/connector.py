@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from conveyor.config import ConfigDef
+from conveyor.config import ConfigDef, _shared_empty
 
 if TYPE_CHECKING:
     from conveyor._native import ConnectorContext
@@ -23,7 +23,7 @@ class Connector:
     raises marks the connector ``FAILED`` with the Python traceback as the REST ``trace``.
     """
 
-    config_def: ClassVar[ConfigDef] = ConfigDef()
+    config_def: ClassVar[ConfigDef] = _shared_empty("connector class without a config_def of its own")
     """The connector's own config keys (``name``, ``tasks.max``, ``topics``... are the
     runtime's). Drives ``/connector-plugins/{plugin}/config`` and config validation."""
 

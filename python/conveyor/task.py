@@ -111,7 +111,9 @@ class SinkTask(ABC):
             offsets: For each partition, the offset after the last record put.
 
         Returns:
-            The offsets to commit: return fewer partitions or lower offsets to commit less.
+            The offsets to commit: return fewer partitions or lower offsets to commit less,
+            and ``{}`` to commit nothing. ``None`` (a forgotten ``return``) commits
+            ``offsets`` as given, as this default does, and logs a warning once per task.
         """
         self.flush(offsets)
         return offsets

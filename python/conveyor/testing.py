@@ -26,10 +26,13 @@ from typing import Any, Union
 
 from conveyor import _native, _plugins
 from conveyor._native import SinkRecord, SourceRecord
+from conveyor.connector import Connector
+from conveyor.errors import PluginError
 from conveyor.task import SinkTask, SourceTask, TopicPartition
 from conveyor.transform import Transformation
 
 __all__ = [
+    "ConnectorRunner",
     "SinkTaskRunner",
     "SourceTaskRunner",
     "TransformationRunner",
@@ -48,16 +51,164 @@ def _instance(plugin: Any, kind: str, base: type) -> Any:
     return plugin() if isinstance(plugin, type) else plugin
 
 
-def _config(config: Mapping[str, Any]) -> dict[str, str]:
+def _config(config: Mapping[str, Any], what: str = "config") -> dict[str, str]:
+    """A config as the worker passes it (every value a str), refusing what the worker
+    refuses: ``None`` (the worker does not drop it silently) and other types."""
     out = {}
     for k, v in config.items():
+        if not isinstance(k, str):
+            raise TypeError(f"{what}: config keys must be str, got {k!r}")
+        if v is None:
+            raise TypeError(
+                f"{what}: the value of {k!r} is None; leave the key out to use its default, "
+                "or give a str (or int, float, bool, list)"
+            )
         if isinstance(v, bool):
             out[k] = "true" if v else "false"
         elif isinstance(v, (list, tuple)):
             out[k] = ",".join(map(str, v))
-        elif v is not None:
+        elif isinstance(v, (str, int, float)) or hasattr(v, "__fspath__"):
             out[k] = str(v)
+        else:
+            raise TypeError(
+                f"{what}: the value of {k!r} must be a str (or int, float, bool, list), "
+                f"got {type(v).__name__}"
+            )
     return out
+
+
+class _RecordingConnectorContext:
+    """The ``context`` of a connector under :class:`ConnectorRunner`: it records what the
+    connector asks of the runtime."""
+
+    def __init__(self, connector: str) -> None:
+        self.connector = connector
+        self.reconfiguration_requests = 0
+        self.errors: list[BaseException] = []
+
+    def request_task_reconfiguration(self) -> None:
+        self.reconfiguration_requests += 1
+
+    def raise_error(self, error: BaseException) -> None:
+        if not isinstance(error, BaseException):
+            raise TypeError(f"raise_error() takes an exception, got {type(error).__name__}")
+        self.errors.append(error)
+
+
+class ConnectorRunner:
+    """Runs a connector as the worker does, for testing :meth:`~conveyor.SourceConnector.validate`
+    and :meth:`~conveyor.SourceConnector.task_configs`: ``start`` on creation, ``stop`` on
+    :meth:`stop` (or leaving the ``with`` block)::
+
+        def test_one_task_per_table():
+            with ConnectorRunner(Tables, {"tables": "a,b,c"}) as runner:
+                assert [c["table"] for c in runner.task_configs(max_tasks=2)] == ["a,b", "c"]
+
+        def test_a_missing_key_is_reported():
+            assert "tables" in ConnectorRunner.validate(Tables, {})
+
+    Arguments:
+        connector: A SourceConnector or SinkConnector subclass (or an instance).
+        config: The connector config (values as in a properties file; ``int``, ``float``,
+            ``bool`` and lists are written as the worker would).
+        name: The connector name its context reports.
+        start: Call ``start`` now (the default); ``False`` to only build the connector.
+    """
+
+    def __init__(
+        self,
+        connector: type[Connector] | Connector,
+        config: Mapping[str, Any],
+        *,
+        name: str = "test-connector",
+        start: bool = True,
+    ) -> None:
+        self.connector: Connector = _instance(connector, "connector", Connector)
+        self.config = _config(config, "connector config")
+        self.context = _RecordingConnectorContext(name)
+        self.connector.config = dict(self.config)
+        self.connector.context = self.context  # type: ignore[assignment]
+        self._started = False
+        if start:
+            self.connector.start(dict(self.config))
+            self._started = True
+
+    @staticmethod
+    def validate(connector: type[Connector] | Connector, config: Mapping[str, Any]) -> dict[str, list[str]]:
+        """The errors the worker would report for ``config`` in
+        ``PUT /connector-plugins/{plugin}/config/validate``, from the connector's
+        ``config_def`` and its own ``validate`` (no ``start``).
+
+        Returns:
+            Only keys with errors, each with its messages; empty when valid.
+
+        Raises:
+            PluginError: ``validate`` did not return a dict of key to list of messages.
+        """
+        instance = _instance(connector, "connector", Connector)
+        cfg = _config(config, "connector config")
+        instance.config = dict(cfg)
+        answer = instance.validate(dict(cfg))
+        if not isinstance(answer, Mapping):
+            raise PluginError(
+                f"validate() must return a dict of key to list of errors, got {type(answer).__name__}", ""
+            )
+        out: dict[str, list[str]] = {}
+        for key, errors in answer.items():
+            if not isinstance(errors, (list, tuple)) or not all(isinstance(e, str) for e in errors):
+                raise PluginError(f"validate() must map {key!r} to a list of str, got {errors!r}", "")
+            if errors:
+                out[str(key)] = list(errors)
+        return out
+
+    @property
+    def task_class(self) -> type | str:
+        """The connector's ``task_class``, to run its tasks with :class:`SourceTaskRunner`
+        or :class:`SinkTaskRunner`."""
+        return self.connector.task_class  # type: ignore[attr-defined,no-any-return]
+
+    def task_configs(self, max_tasks: int = 1) -> list[dict[str, str]]:
+        """Calls ``task_configs(max_tasks)`` and checks its answer as the worker does.
+
+        Returns:
+            One config per task, every value a ``str``, as the tasks would receive them.
+
+        Raises:
+            PluginError: The answer is not a list of dicts, has more than ``max_tasks``
+                configs, or a value that is not a str, int, float, bool or list.
+        """
+        if not self._started:
+            raise RuntimeError("the connector is not started (ConnectorRunner(..., start=True))")
+        answer = self.connector.task_configs(max_tasks)
+        if not isinstance(answer, list):
+            raise PluginError(f"task_configs() must return a list of dicts, got {type(answer).__name__}", "")
+        if len(answer) > max_tasks:
+            raise PluginError(
+                f"The connector {self.context.connector} has generated {len(answer)} tasks, which is "
+                f"greater than {max_tasks}, the maximum number of tasks it is configured to create.",
+                "",
+            )
+        out = []
+        for i, item in enumerate(answer):
+            if not isinstance(item, Mapping):
+                raise PluginError(f"task config {i} must be a dict, got {type(item).__name__}", "")
+            try:
+                out.append(_config(item, f"task config {i}"))
+            except TypeError as e:
+                raise PluginError(str(e), "") from None
+        return out
+
+    def stop(self) -> None:
+        """Calls ``stop`` (once)."""
+        if self._started:
+            self._started = False
+            self.connector.stop()
+
+    def __enter__(self) -> ConnectorRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def sink_records(

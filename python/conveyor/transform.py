@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Union
 
-from conveyor.config import ConfigDef
+from conveyor.config import ConfigDef, _shared_empty
 
 if TYPE_CHECKING:
     from conveyor._native import SinkRecord, SourceRecord
@@ -31,7 +31,7 @@ class Transformation:
     :meth:`apply`; override :meth:`apply_batch` too when a whole batch can be handled at once.
     """
 
-    config_def: ClassVar[ConfigDef] = ConfigDef()
+    config_def: ClassVar[ConfigDef] = _shared_empty("transformation without a config_def of its own")
     """The transformation's own config keys."""
 
     version: ClassVar[str | None] = None
@@ -63,7 +63,7 @@ class Predicate(ABC):
     """A condition that decides whether a transformation applies to a record
     (``transforms.<alias>.predicate``, optionally negated with ``.negate=true``)."""
 
-    config_def: ClassVar[ConfigDef] = ConfigDef()
+    config_def: ClassVar[ConfigDef] = _shared_empty("predicate without a config_def of its own")
     version: ClassVar[str | None] = None
     config: dict[str, str]
 

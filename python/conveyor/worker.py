@@ -18,9 +18,12 @@ errors are :mod:`conveyor.errors` exceptions named after the HTTP status they st
 from __future__ import annotations
 
 import atexit
+import logging
+import sys
 import time
 import weakref
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from os import PathLike
 from typing import Any, Literal, final
 
@@ -44,7 +47,9 @@ def _config_value(value: Any) -> Any:
 
 
 def _config(config: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): _config_value(v) for k, v in config.items() if v is not None}
+    """A config for the native worker. ``None`` values are kept, so that the worker refuses
+    them by name rather than silently using the key's default."""
+    return {str(k): _config_value(v) for k, v in config.items()}
 
 
 class Records(list):  # type: ignore[type-arg]
@@ -55,11 +60,15 @@ class Records(list):  # type: ignore[type-arg]
 
         Arguments:
             flatten: When every value is a dict (or Struct), put its fields in columns of
-                their own (``value.<field>``) instead of one ``value`` column.
+                their own instead of one ``value`` column.
 
         Returns:
-            One row per record: ``topic``, ``partition``, ``offset``, ``timestamp``, ``key``,
-            then the value.
+            One row per record, in order, with the columns ``topic``, ``partition``,
+            ``offset``, ``timestamp`` (a UTC ``Timestamp``, or ``None``), ``key`` (a Struct
+            key as a dict), then the value: with ``flatten`` and dict values, one column per
+            field named ``value.<field>`` (nested dicts as ``value.<field>.<sub>``, a field
+            missing from a record is ``NaN``); otherwise one ``value`` column. Headers are
+            not included.
         """
         import pandas as pd
 
@@ -93,10 +102,25 @@ class Records(list):  # type: ignore[type-arg]
             return None
 
 
+def _start_millis(when: Any) -> int:
+    """Epoch milliseconds of ``start_timestamp`` (an int, or a ``datetime``; a naive one is
+    taken as local time, as ``datetime.timestamp`` does)."""
+    if isinstance(when, datetime):
+        return int(when.timestamp() * 1000)
+    if isinstance(when, int) and not isinstance(when, bool):
+        return when
+    raise TypeError(
+        f"start_timestamp must be epoch milliseconds (int) or a datetime, got {type(when).__name__}"
+    )
+
+
 def peek(
     topic: str,
-    n: int = 10,
+    n: int | None = None,
     *,
+    last: int | None = None,
+    start_offset: int | None = None,
+    start_timestamp: int | datetime | None = None,
     bootstrap_servers: str = "localhost:9092",
     timeout: float = 10.0,
     key_converter: str = "auto",
@@ -104,12 +128,20 @@ def peek(
     converter_config: Mapping[str, Any] | None = None,
     consumer_config: Mapping[str, Any] | None = None,
 ) -> Records:
-    """The first ``n`` records of ``topic`` (every partition, from the beginning), read by a
-    consumer that joins no group and commits nothing.
+    """Records of ``topic`` (every partition), read by a consumer that joins no group and
+    commits nothing: by default the first ``n``; ``last=n`` for the newest ones;
+    ``start_offset`` or ``start_timestamp`` to start elsewhere.
 
     Arguments:
         topic: The topic to read.
-        n: How many records at most.
+        n: How many records at most (default 10), from the start of every partition, or
+            from ``start_offset``/``start_timestamp``.
+        last: Read the newest ``last`` records instead (by timestamp across partitions,
+            oldest first); not with ``n``, ``start_offset`` or ``start_timestamp``.
+        start_offset: Start at this offset in every partition (a partition whose log
+            starts later is read from its start).
+        start_timestamp: Start, in every partition, at the first record whose timestamp is
+            at or after this time: epoch milliseconds or a ``datetime``.
         bootstrap_servers: The brokers (use :meth:`Worker.peek` for a worker's brokers).
         timeout: Seconds to wait at most; fewer records come back if the topic ends first.
         key_converter: How to decode keys: ``"auto"`` (JSON, with or without the schema
@@ -120,24 +152,84 @@ def peek(
         consumer_config: librdkafka consumer settings.
 
     Returns:
-        The records, in the order they were read; in a notebook they show as a table, and
-        ``.to_pandas()`` makes a DataFrame.
+        The records (:class:`Records`, a list of ``SinkRecord``), partition by partition in
+        the order they were read (``last``: oldest first). In a notebook they show as a
+        table; ``.to_pandas()`` makes a DataFrame (see :meth:`Records.to_pandas`).
 
     Raises:
+        ValueError: ``last`` is combined with another start, or both starts are given.
         NotFoundError: The topic does not exist.
         KafkaError: The brokers cannot be reached.
     """
+    if start_offset is not None and start_timestamp is not None:
+        raise ValueError("give start_offset or start_timestamp, not both")
+    if last is not None:
+        if n is not None or start_offset is not None or start_timestamp is not None:
+            raise ValueError(
+                "last=n reads the newest records: it takes no n, start_offset or start_timestamp"
+            )
+        count, where, at = last, "end", 0
+    elif start_offset is not None:
+        count, where, at = n, "offset", int(start_offset)
+    elif start_timestamp is not None:
+        count, where, at = n, "timestamp", _start_millis(start_timestamp)
+    else:
+        count, where, at = n, "start", 0
+    if count is None:
+        count = 10
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"the number of records must be an int >= 0, got {count!r}")
     records = _native.peek(
         bootstrap_servers,
         topic,
-        n,
+        count,
         timeout=timeout,
         key_converter=key_converter,
         value_converter=value_converter,
         converter_config=dict(converter_config or {}),
         consumer_config=dict(consumer_config or {}),
+        from_=where,
+        at=at,
     )
     return Records(records)
+
+
+class _WorkerThreadsLastResort(logging.Handler):
+    """:data:`logging.lastResort` while the worker log goes to memory: a plugin's log records
+    that no handler of yours takes, logged on the worker's threads, go to the worker log
+    rather than to stderr (which a notebook shows in whichever cell is running). Records of
+    other threads go where they went before."""
+
+    def __init__(self, previous: logging.Handler | None) -> None:
+        super().__init__(previous.level if previous is not None else logging.WARNING)
+        self.previous = previous
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if _native._on_worker_thread():
+            try:
+                _native._log(record.levelno, record.name, record.getMessage())
+            except Exception:  # noqa: BLE001 - logging must never raise
+                self.handleError(record)
+        elif self.previous is not None:
+            self.previous.handle(record)
+
+
+def _route_plugin_logging(to_memory: bool) -> None:
+    """Installs (or removes) :class:`_WorkerThreadsLastResort` as ``logging.lastResort``; your
+    own logging configuration, when there is one, keeps precedence."""
+    current = logging.lastResort
+    if to_memory and not isinstance(current, _WorkerThreadsLastResort):
+        logging.lastResort = _WorkerThreadsLastResort(current)
+    elif not to_memory and isinstance(current, _WorkerThreadsLastResort):
+        logging.lastResort = current.previous
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel."""
+    shell = sys.modules.get("IPython")
+    get = getattr(shell, "get_ipython", None)
+    ip = get() if callable(get) else None
+    return ip is not None and hasattr(ip, "kernel")
 
 
 _open_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
@@ -157,14 +249,23 @@ class Worker:
         bootstrap_servers: The Kafka brokers, or ``"embedded"`` for an in-memory
             development broker (zero set-up; slow, and data is lost when the worker stops).
         config: Any other worker setting, with Kafka Connect's names
-            (``{"offset.flush.interval.ms": 1000, "consumer.fetch.wait.max.ms": 10}``).
+            (``{"offset.flush.interval.ms": 5000, "consumer.fetch.wait.max.ms": 10}``).
+            ``offset.flush.interval.ms`` defaults to 1000 here (Connect's default is 60000),
+            so sink tasks' ``flush``/``pre_commit`` run, and offsets are committed, every
+            second. A ``None`` value is refused (``TypeError`` naming the key).
         connectors: Connector configs (each with ``name``) to create at start.
         listeners: Serve the REST API too, for example ``"http://127.0.0.1:8083"``; by
             default there is none.
         offset_storage_file: Keep source offsets in this file, so they survive the process;
             by default they are kept in memory.
         plugin_path: Directories of Python plugins to make importable.
-        log_level: The worker's log level on stderr (``"INFO"``, ``"WARN"``...).
+        log_level: The worker's log level (``"INFO"``, ``"WARN"``...).
+        log_to: Where the worker's log goes: ``"stderr"``, or ``"memory"``, read with
+            :meth:`logs`. By default ``"memory"`` in a Jupyter kernel (lines written from
+            background threads would land in whichever cell is running) and ``"stderr"``
+            elsewhere. The choice holds for the whole process. With ``"memory"``, a plugin's
+            own ``logging`` records that no handler of yours takes (Python would print them
+            to stderr) go to the worker log too.
 
     Keys and values are written as schemaless JSON unless ``key.converter``/``value.converter``
     say otherwise. Use the worker as a context manager, or call :meth:`close`.
@@ -184,6 +285,7 @@ class Worker:
         offset_storage_file: str | PathLike[str] | None = None,
         plugin_path: Iterable[str | PathLike[str]] = (),
         log_level: str = "WARN",
+        log_to: Literal["stderr", "memory"] | None = None,
     ) -> None:
         settings: dict[str, Any] = {
             "key.converter": JSON_CONVERTER,
@@ -192,6 +294,9 @@ class Worker:
             "value.converter.schemas.enable": "false",
             "listeners": "",
             "offset.storage.file.filename": "",
+            # Interactive default: sink tasks flush (and offsets are committed) every second,
+            # so what a notebook wrote shows up at once rather than after Connect's 60 s.
+            "offset.flush.interval.ms": "1000",
         }
         settings.update(_config(config or {}))
         settings["bootstrap.servers"] = bootstrap_servers
@@ -202,6 +307,12 @@ class Worker:
         paths = [str(p) for p in plugin_path]
         if paths:
             settings["plugin.path"] = ",".join(paths)
+        if log_to is None:
+            log_to = "memory" if _in_jupyter_kernel() else "stderr"
+        if log_to not in ("stderr", "memory"):
+            raise ValueError(f'log_to must be "stderr" or "memory", got {log_to!r}')
+        _native._log_to_memory(log_to == "memory")
+        _route_plugin_logging(log_to == "memory")
         self._native = _native.Worker(settings, [_config(c) for c in connectors], log_level=log_level)
         _open_workers.add(self)
 
@@ -233,7 +344,18 @@ class Worker:
 
     @property
     def worker_id(self) -> str:
+        """The ``worker_id`` that statuses show: ``host:port`` of the REST listener, or
+        ``host (no REST listener)`` when the worker serves no REST API (the default here)."""
         return self._native.worker_id
+
+    def logs(self, n: int = 50) -> list[str]:
+        """The newest ``n`` lines of the worker log, oldest first, when it goes to memory
+        (``log_to="memory"``, the default in notebooks; the last 10,000 lines are kept).
+
+        Returns:
+            The lines; empty when the log goes to stderr.
+        """
+        return _native._recent_log(n)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"bootstrap_servers={self.bootstrap_servers!r}"
@@ -344,7 +466,8 @@ class Worker:
         return self._native.validate(_config(config))
 
     def plugins(self, *, connectors_only: bool = True) -> list[dict[str, str]]:
-        """``GET /connector-plugins``: class, type and version of each plugin."""
+        """``GET /connector-plugins``: class, type and version of each plugin, and
+        ``aliases`` (entry point names) for Python plugins that have them."""
         return self._native.plugins(connectors_only)
 
     def plugin_config(self, plugin: str) -> list[dict[str, Any]]:
@@ -387,6 +510,7 @@ class Worker:
             time.sleep(0.05)
         raise TimeoutError(f"{name} is not running after {timeout}s; last status: {status}")
 
-    def peek(self, topic: str, n: int = 10, **options: Any) -> Records:
-        """The first ``n`` records of ``topic`` on this worker's brokers; see :func:`peek`."""
+    def peek(self, topic: str, n: int | None = None, **options: Any) -> Records:
+        """Records of ``topic`` on this worker's brokers: the first ``n`` (default 10), or
+        ``last=n``, ``start_offset=``, ``start_timestamp=``; see :func:`peek`."""
         return peek(topic, n, bootstrap_servers=self.bootstrap_servers, **options)

@@ -4,6 +4,7 @@ pub mod api;
 pub mod builtin;
 pub mod path_check;
 pub mod registry;
+pub mod suggest;
 
 pub use crate::transform::{Predicate, Transformation};
 pub use api::{

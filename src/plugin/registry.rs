@@ -8,6 +8,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 
 use super::api::{Connector, Task};
+use super::suggest::did_you_mean;
 use crate::config::connector::ConnectorType;
 use crate::config::{ConfigDef, ConfigMap};
 use crate::convert::{ConverterFactory, HeaderConverterFactory};
@@ -44,6 +45,11 @@ pub struct PluginInfo {
     #[serde(rename = "type")]
     pub plugin_type: PluginType,
     pub version: String,
+    /// Entry-point names of a Python plugin (`orders-source`), which config can use in
+    /// place of `class`. Not in Kafka Connect's answer, and left out when empty, so
+    /// built-ins are listed exactly as Connect lists them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 pub type ConnectorFactory = Arc<dyn Fn() -> Result<Box<dyn Connector>> + Send + Sync>;
@@ -124,6 +130,14 @@ pub fn default_aliases(class: &str, suffix: &str) -> Vec<String> {
     out
 }
 
+/// The aliases worth suggesting besides the class itself: not its simple name, which the
+/// suggestions already compare the class by (`InsertField$Key` for
+/// `...transforms.InsertField$Key`), so that one plugin is not suggested twice.
+fn extra_aliases<'a>(class: &'a str, aliases: &'a [String]) -> impl Iterator<Item = &'a String> {
+    let simple = class.rsplit('.').next().unwrap_or(class);
+    aliases.iter().filter(move |a| a.as_str() != simple)
+}
+
 fn matches(class: &str, aliases: &[String], name: &str) -> bool {
     class == name || aliases.iter().any(|a| a == name)
 }
@@ -189,15 +203,26 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.connector(name)) {
             return r;
         }
-        let available: Vec<String> = self
+        let listed: Vec<PluginInfo> = self
             .list()
             .into_iter()
             .filter(|p| matches!(p.plugin_type, PluginType::Source | PluginType::Sink))
-            .map(|p| p.class)
             .collect();
+        let available: Vec<&str> = listed.iter().map(|p| p.class.as_str()).collect();
+        let known = listed
+            .iter()
+            .flat_map(|p| p.aliases.iter())
+            .chain(
+                self.connectors
+                    .iter()
+                    .flat_map(|c| extra_aliases(&c.class, &c.aliases)),
+            )
+            .map(String::as_str)
+            .chain(available.iter().copied());
         Err(ConnectError::Config(format!(
-            "Failed to find any class that implements Connector and which name matches {name}, available connectors are: {}",
-            available.join(", ")
+            "Failed to find any class that implements Connector and which name matches {name}, available connectors are: {}{}",
+            available.join(", "),
+            did_you_mean(name, known)
         )))
     }
 
@@ -227,8 +252,18 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.transform(name)) {
             return r;
         }
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Transformation),
+            |k| {
+                self.transforms
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
-            "Class {name} could not be found. Available transformations: {}",
+            "Class {name} could not be found. Available transformations: {}{suggestion}",
             self.transforms
                 .iter()
                 .map(|t| t.class.as_str())
@@ -249,8 +284,18 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.predicate(name)) {
             return r;
         }
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Predicate),
+            |k| {
+                self.predicates
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
-            "Class {name} could not be found. Available predicates: {}",
+            "Class {name} could not be found. Available predicates: {}{suggestion}",
             self.predicates
                 .iter()
                 .map(|t| t.class.as_str())
@@ -271,14 +316,43 @@ impl PluginRegistry {
         if let Some(r) = self.find_in_sources(|s| s.converter(name)) {
             return r;
         }
+        let suggestion = self.suggest(
+            name,
+            |t| matches!(t, PluginType::Converter | PluginType::HeaderConverter),
+            |k| {
+                self.converters
+                    .iter()
+                    .flat_map(|t| extra_aliases(&t.class, &t.aliases))
+                    .for_each(|a| k.push(a.clone()))
+            },
+        );
         Err(ConnectError::Config(format!(
-            "Class {name} could not be found. Available converters: {}",
+            "Class {name} could not be found. Available converters: {}{suggestion}",
             self.converters
                 .iter()
                 .map(|t| t.class.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         )))
+    }
+
+    /// ` Did you mean ...?` for `name` among the listed plugins whose type passes `of_type`
+    /// (with their aliases) and the built-in aliases `builtin_aliases` adds.
+    fn suggest(
+        &self,
+        name: &str,
+        of_type: impl Fn(PluginType) -> bool,
+        builtin_aliases: impl FnOnce(&mut Vec<String>),
+    ) -> String {
+        let mut known: Vec<String> = Vec::new();
+        for info in self.list() {
+            if of_type(info.plugin_type) {
+                known.push(info.class);
+                known.extend(info.aliases);
+            }
+        }
+        builtin_aliases(&mut known);
+        did_you_mean(name, known.iter().map(String::as_str))
     }
 
     /// Every listable plugin, built-ins first, sorted by type then class within each group.
@@ -290,6 +364,7 @@ impl PluginRegistry {
                     class: c.class.clone(),
                     plugin_type,
                     version: c.version.clone(),
+                    aliases: Vec::new(),
                 });
             }
         }
@@ -299,6 +374,7 @@ impl PluginRegistry {
                     class: c.class.clone(),
                     plugin_type: PluginType::Converter,
                     version: c.version.clone(),
+                    aliases: Vec::new(),
                 });
             }
             if c.new_header.is_some() {
@@ -306,6 +382,7 @@ impl PluginRegistry {
                     class: c.class.clone(),
                     plugin_type: PluginType::HeaderConverter,
                     version: c.version.clone(),
+                    aliases: Vec::new(),
                 });
             }
         }
@@ -314,6 +391,7 @@ impl PluginRegistry {
                 class: t.class.clone(),
                 plugin_type: PluginType::Transformation,
                 version: t.version.clone(),
+                aliases: Vec::new(),
             });
         }
         for p in &self.predicates {
@@ -321,6 +399,7 @@ impl PluginRegistry {
                 class: p.class.clone(),
                 plugin_type: PluginType::Predicate,
                 version: p.version.clone(),
+                aliases: Vec::new(),
             });
         }
         for s in self.sources.read().iter() {

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet};
 
-use super::errors::{describe_exception, format_traceback};
+use super::errors::{describe_exception, plugin_error};
 use super::records::{offset_map_to_py, record_from_py};
 use super::values::{py_dict_to_json, Path};
 use crate::data::{OffsetMap, TopicPartition};
@@ -55,10 +55,11 @@ pub fn partitions_to_py<'py>(
 /// The error a plugin passes to `raise_error` or `report`, with its traceback.
 fn exception_to_error(py: Python<'_>, error: &Bound<'_, PyAny>, what: &str) -> ConnectError {
     let err = PyErr::from_value(error.clone());
-    ConnectError::Plugin {
-        message: format!("{what}: {}", describe_exception(py, &err)),
-        trace: format_traceback(py, &err),
-    }
+    plugin_error(
+        py,
+        &err,
+        format!("{what}: {}", describe_exception(py, &err)),
+    )
 }
 
 /// Lets a connector ask the runtime for things (Connect's `ConnectorContext`).

@@ -76,7 +76,7 @@ fn to_py_err_with(py: Python<'_>, error: ConnectError) -> PyErr {
         ConnectError::BadRequest(_) => ErrorClass::BadRequest,
         ConnectError::Conflict(_) => ErrorClass::Conflict,
         ConnectError::Kafka(_) => ErrorClass::Kafka,
-        ConnectError::Plugin { message, trace } => {
+        ConnectError::Plugin { message, trace, .. } => {
             return match ErrorClass::Plugin.get(py) {
                 Some(cls) => PyErr::from_type(cls.clone(), (message.clone(), trace.clone())),
                 None => PyRuntimeError::new_err(format!("{message}\n{trace}")),
@@ -103,6 +103,31 @@ pub fn describe_exception(py: Python<'_>, err: &PyErr) -> String {
         name
     } else {
         format!("{name}: {text}")
+    }
+}
+
+/// The module-qualified class of an exception: `builtins.ValueError`,
+/// `mypkg.errors.FetchError` (Python's own traceback omits `builtins.`; a qualified name says
+/// unambiguously where the class lives, as Java's class names in Connect's headers do).
+pub fn exception_class_name(py: Python<'_>, err: &PyErr) -> String {
+    let ty = err.get_type(py);
+    let qualname = ty
+        .qualname()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    match ty.module() {
+        Ok(module) => format!("{module}.{qualname}"),
+        Err(_) => qualname,
+    }
+}
+
+/// A plugin failure for the Python exception `err`: `message`, the traceback and the
+/// exception's class.
+pub fn plugin_error(py: Python<'_>, err: &PyErr, message: String) -> ConnectError {
+    ConnectError::Plugin {
+        message,
+        trace: format_traceback(py, err),
+        exception: Some(exception_class_name(py, err)),
     }
 }
 
@@ -133,10 +158,7 @@ pub fn from_py_err(py: Python<'_>, err: PyErr, method: &str, owner: &str) -> Con
             return ConnectError::Retriable(message);
         }
     }
-    ConnectError::Plugin {
-        message,
-        trace: format_traceback(py, &err),
-    }
+    plugin_error(py, &err, message)
 }
 
 /// A `conveyor.errors.DataError` (bad record content; the message names the field).

@@ -48,6 +48,11 @@ impl PluginInstance {
         &self.obj
     }
 
+    /// Who the object is: `connector X task 0`, `transformation mypkg.Upper`...
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
     pub fn set_owner(&mut self, owner: impl Into<String>) {
         self.owner = owner.into();
     }
@@ -83,6 +88,7 @@ impl PluginInstance {
                 self.kind, self.owner
             ),
             trace: String::new(),
+            exception: None,
         }
     }
 

@@ -61,11 +61,35 @@ fn _log(py: Python<'_>, level: i32, logger: &str, message: &str) {
     });
 }
 
+/// Sends the worker log to memory (`True`) or stderr (`False`) from now on, process-wide.
+#[pyfunction]
+fn _log_to_memory(on: bool) {
+    crate::logging::log_to_memory(on);
+}
+
+/// Whether the calling thread is one of the worker's: a task thread (`task-<connector>-<n>`)
+/// or a thread of the in-process worker's runtime (`conveyor-worker`, where connectors run).
+#[pyfunction]
+fn _on_worker_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.starts_with("task-") || n.starts_with("conveyor-worker"))
+}
+
+/// The newest `n` lines of the in-memory worker log, oldest first.
+#[pyfunction]
+fn _recent_log(n: usize) -> Vec<String> {
+    crate::logging::recent_lines(n)
+}
+
 /// The `conveyor._native` module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(_log, m)?)?;
+    m.add_function(wrap_pyfunction!(_log_to_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(_recent_log, m)?)?;
+    m.add_function(wrap_pyfunction!(_on_worker_thread, m)?)?;
     m.add_function(wrap_pyfunction!(peek::peek, m)?)?;
     m.add_class::<schema::PySchema>()?;
     m.add_class::<structs::PyStruct>()?;

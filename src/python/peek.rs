@@ -1,4 +1,5 @@
-//! `conveyor.peek`: the first records of a topic (see [`crate::peek`]) as `SinkRecord`s.
+//! `conveyor.peek`: records of a topic (see [`crate::peek`]) as `SinkRecord`s: the first,
+//! the last, or the first from an offset or a time.
 
 use std::time::Duration;
 
@@ -11,9 +12,11 @@ use super::values::config_from_py;
 use crate::config::ConfigMap;
 use crate::peek::{decode, fetch, Decoder, Window};
 
-/// The first `n` records of `topic` as `SinkRecord`s (see `conveyor.peek`).
+/// Records of `topic` as `SinkRecord`s (see `conveyor.peek`): the first `n`, or with `from`
+/// `"end"` the last `n`, `"offset"` the first `n` from offset `at`, `"timestamp"` the first
+/// `n` from epoch milliseconds `at`.
 #[pyfunction]
-#[pyo3(signature = (bootstrap_servers, topic, n=10, *, timeout=10.0, key_converter=None, value_converter=None, converter_config=None, consumer_config=None))]
+#[pyo3(signature = (bootstrap_servers, topic, n=10, *, timeout=10.0, key_converter=None, value_converter=None, converter_config=None, consumer_config=None, from_="start", at=0))]
 #[allow(clippy::too_many_arguments)]
 pub fn peek<'py>(
     py: Python<'py>,
@@ -25,7 +28,23 @@ pub fn peek<'py>(
     value_converter: Option<String>,
     converter_config: Option<&Bound<'py, PyAny>>,
     consumer_config: Option<&Bound<'py, PyAny>>,
+    from_: &str,
+    at: i64,
 ) -> PyResult<Bound<'py, PyList>> {
+    let window = match from_ {
+        "start" => Window::First(n),
+        "end" => Window::Last(n),
+        "offset" => Window::FromOffset(at, n),
+        "timestamp" => Window::FromTimestamp(at, n),
+        other => {
+            return Err(ErrorClass::Config.err(
+                py,
+                format!(
+                    "from_ must be \"start\", \"end\", \"offset\" or \"timestamp\", got '{other}'"
+                ),
+            ))
+        }
+    };
     let converter_config = match converter_config {
         Some(c) => config_from_py(c, "converter_config")?,
         None => ConfigMap::new(),
@@ -52,7 +71,7 @@ pub fn peek<'py>(
             fetch(
                 &bootstrap_servers,
                 &topic,
-                Window::First(n),
+                window,
                 Duration::from_secs_f64(timeout),
                 &consumer_config,
             )

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use super::config_def::PyConfigDef;
 use super::connector::{ConnectorClass, PyConnector};
 use super::converter::PyConverter;
-use super::errors::{describe_exception, format_traceback, ErrorClass};
+use super::errors::{describe_exception, plugin_error, ErrorClass};
 use super::instance::PluginInstance;
 use super::sink_task::PySinkTask;
 use super::source_task::PySourceTask;
@@ -156,13 +156,14 @@ impl PythonPlugins {
                         e.value(py).to_string(),
                     )))
                 } else {
-                    Err(LoadError::Import(ConnectError::Plugin {
-                        message: format!(
+                    Err(LoadError::Import(plugin_error(
+                        py,
+                        &e,
+                        format!(
                             "could not load the Python plugin {name}: {}",
                             describe_exception(py, &e)
                         ),
-                        trace: format_traceback(py, &e),
-                    }))
+                    )))
                 }
             }
         }
@@ -549,7 +550,7 @@ impl PluginSource for PythonPlugins {
                     return Vec::new();
                 }
             };
-            let listing: Vec<(String, String, String)> = module
+            let listing: Vec<(String, String, String, Vec<String>)> = module
                 .getattr("listing")
                 .and_then(|f| f.call0())
                 .and_then(|l| l.extract())
@@ -567,11 +568,12 @@ impl PluginSource for PythonPlugins {
             }
             listing
                 .into_iter()
-                .filter_map(|(class, ty, version)| {
+                .filter_map(|(class, ty, version, aliases)| {
                     Some(PluginInfo {
                         class,
                         plugin_type: plugin_type(&ty)?,
                         version,
+                        aliases,
                     })
                 })
                 .collect()
@@ -583,6 +585,7 @@ impl PluginSource for PythonPlugins {
                         class: c.class.clone(),
                         plugin_type,
                         version: c.version.clone(),
+                        aliases: Vec::new(),
                     })
                     .into_iter()
                     .collect(),
@@ -590,11 +593,13 @@ impl PluginSource for PythonPlugins {
                     class: t.class.clone(),
                     plugin_type: PluginType::Transformation,
                     version: t.version.clone(),
+                    aliases: Vec::new(),
                 }],
                 Loaded::Predicate(p) => vec![PluginInfo {
                     class: p.class.clone(),
                     plugin_type: PluginType::Predicate,
                     version: p.version.clone(),
+                    aliases: Vec::new(),
                 }],
                 Loaded::Converter(c) => {
                     let mut v = Vec::new();
@@ -603,6 +608,7 @@ impl PluginSource for PythonPlugins {
                             class: c.class.clone(),
                             plugin_type: PluginType::Converter,
                             version: c.version.clone(),
+                            aliases: Vec::new(),
                         });
                     }
                     if c.new_header.is_some() {
@@ -610,6 +616,7 @@ impl PluginSource for PythonPlugins {
                             class: c.class.clone(),
                             plugin_type: PluginType::HeaderConverter,
                             version: c.version.clone(),
+                            aliases: Vec::new(),
                         });
                     }
                     v

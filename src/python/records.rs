@@ -13,7 +13,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyInt, PyList, PyString, PyTuple};
 
 use super::values::{
-    json_to_py, offset_map_arg, schema_arg, schema_to_py, to_py, to_value_and_schema, Path,
+    json_to_py, offset_map_arg, schema_arg, schema_to_py, short_repr, to_py, to_value_and_schema,
+    type_name, Path,
 };
 use crate::data::{
     Header, Headers, KafkaPosition, OffsetMap, Origin, Record, SchemaRef, TimestampType, Value,
@@ -94,14 +95,59 @@ impl Views {
     }
 }
 
-/// A source record: what `SourceTask.poll` returns.
+/// A record a source task produces (Kafka Connect's `SourceRecord`). Immutable: use
+/// `replace(...)` for a changed copy.
+///
+/// Arguments:
+///     topic: The topic to write to (a str; it comes first: `SourceRecord("orders", {"id": 1})`).
+///     value: The value: plain Python data, a `Struct`, or `None`.
+///     key: The key, likewise (keyword only, as every argument after `value`).
+///     key_schema: The key's schema; without one the key is schemaless (a `Struct` brings
+///         its own).
+///     value_schema: The value's schema, likewise.
+///     source_partition: The connector's own partition, a dict of JSON values
+///         (`{"table": "users"}`).
+///     source_offset: The position in it (`{"id": 42}`), committed once Kafka acknowledged
+///         the record.
+///     kafka_partition: The Kafka partition (an int); `None` lets the producer choose by key.
+///     timestamp: Epoch milliseconds or a `datetime`; `None` lets the producer set it.
+///     headers: A dict, or `(key, value)` pairs (keys may repeat).
+///
+/// Raises:
+///     TypeError: An argument has the wrong type; the message names the argument.
+///     DataError: A key, value or header does not fit its schema or cannot be converted;
+///         the message names the field (`value.address.zip: ...`).
+///
+/// Records compare equal (`==`) when every attribute is equal; they have no order, so `<`
+/// raises `TypeError` as it does for dicts.
 #[pyclass(frozen, module = "conveyor", name = "SourceRecord")]
 pub struct PySourceRecord {
     pub record: Arc<Record>,
     views: Views,
 }
 
-/// A sink record: what `SinkTask.put` receives.
+/// A record a sink task receives (Kafka Connect's `SinkRecord`). Immutable: use
+/// `replace(...)` for a changed copy. Key, value and headers are decoded to Python on first
+/// access.
+///
+/// Arguments:
+///     topic: The topic (a str).
+///     partition: The Kafka partition (an int).
+///     offset: The Kafka offset (an int).
+///     value: The value: plain Python data, a `Struct`, or `None`.
+///     key: The key, likewise (keyword only, as every argument after `value`).
+///     key_schema: The key's schema (`None`: schemaless).
+///     value_schema: The value's schema.
+///     timestamp: Epoch milliseconds or a `datetime`.
+///     timestamp_type: `"CreateTime"` (the default), `"LogAppendTime"` or `"NoTimestampType"`.
+///     headers: A dict, or `(key, value)` pairs.
+///
+/// Raises:
+///     TypeError: An argument has the wrong type; the message names the argument.
+///     DataError: A key, value or header does not fit its schema.
+///
+/// Records compare equal (`==`) when every attribute is equal; they have no order, so `<`
+/// raises `TypeError` as it does for dicts.
 #[pyclass(frozen, module = "conveyor", name = "SinkRecord")]
 pub struct PySinkRecord {
     pub record: Arc<Record>,
@@ -337,6 +383,23 @@ fn repr_of(obj: PyResult<Bound<'_, PyAny>>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// Argument `name` of `Class(...)` as `T`, or a `TypeError` that names the argument and
+/// says what it should be (PyO3's own message does not name it).
+fn arg<'py, T: for<'a> FromPyObject<'a, 'py>>(
+    obj: &Bound<'py, PyAny>,
+    class: &str,
+    name: &str,
+    expected: &str,
+) -> PyResult<T> {
+    obj.extract::<T>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{class}(): argument '{name}' must be {expected}, got {} {}",
+            type_name(obj),
+            short_repr(obj)
+        ))
+    })
+}
+
 fn rich_eq(
     a: &Record,
     other: Option<Arc<Record>>,
@@ -385,17 +448,27 @@ impl PySourceRecord {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        topic: String,
+        topic: &Bound<'_, PyAny>,
         value: Option<&Bound<'_, PyAny>>,
         key: Option<&Bound<'_, PyAny>>,
         key_schema: Option<&Bound<'_, PyAny>>,
         value_schema: Option<&Bound<'_, PyAny>>,
         source_partition: Option<&Bound<'_, PyAny>>,
         source_offset: Option<&Bound<'_, PyAny>>,
-        kafka_partition: Option<i32>,
+        kafka_partition: Option<&Bound<'_, PyAny>>,
         timestamp: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let topic: String = arg(
+            topic,
+            "SourceRecord",
+            "topic",
+            "a str (the topic comes first: SourceRecord(\"orders\", {\"id\": 1}))",
+        )?;
+        let kafka_partition: Option<i32> = match kafka_partition.filter(|p| !p.is_none()) {
+            Some(p) => Some(arg(p, "SourceRecord", "kafka_partition", "an int or None")?),
+            None => None,
+        };
         let c = common_args(key, key_schema, value, value_schema, timestamp, headers, py)?;
         let partition = offset_map_arg(source_partition, &Path::Root("source_partition"))?;
         let offset = offset_map_arg(source_offset, &Path::Root("source_offset"))?;
@@ -418,6 +491,7 @@ impl PySourceRecord {
         })
     }
 
+    /// The topic to write to.
     #[getter]
     fn topic(&self) -> &str {
         &self.record.topic
@@ -429,21 +503,25 @@ impl PySourceRecord {
         self.record.kafka_partition
     }
 
+    /// The key as Python data, converted on first access.
     #[getter]
     fn key<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.views.key(py, &self.record)
     }
 
+    /// The key's `Schema`, or `None` when the key is schemaless.
     #[getter]
     fn key_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         schema_to_py(py, self.record.key_schema.as_ref())
     }
 
+    /// The value as Python data, converted on first access.
     #[getter]
     fn value<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.views.value(py, &self.record)
     }
 
+    /// The value's `Schema`, or `None` when the value is schemaless.
     #[getter]
     fn value_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         schema_to_py(py, self.record.value_schema.as_ref())
@@ -563,9 +641,9 @@ impl PySinkRecord {
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        topic: String,
-        partition: i32,
-        offset: i64,
+        topic: &Bound<'_, PyAny>,
+        partition: &Bound<'_, PyAny>,
+        offset: &Bound<'_, PyAny>,
         value: Option<&Bound<'_, PyAny>>,
         key: Option<&Bound<'_, PyAny>>,
         key_schema: Option<&Bound<'_, PyAny>>,
@@ -574,6 +652,9 @@ impl PySinkRecord {
         timestamp_type: &str,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        let topic: String = arg(topic, "SinkRecord", "topic", "a str")?;
+        let partition: i32 = arg(partition, "SinkRecord", "partition", "an int")?;
+        let offset: i64 = arg(offset, "SinkRecord", "offset", "an int")?;
         let c = common_args(key, key_schema, value, value_schema, timestamp, headers, py)?;
         let timestamp_type = if c.timestamp.is_none() {
             TimestampType::NoTimestampType
@@ -602,6 +683,7 @@ impl PySinkRecord {
         })
     }
 
+    /// The topic (after any transformation; see `original_topic`).
     #[getter]
     fn topic(&self) -> &str {
         &self.record.topic
@@ -619,21 +701,25 @@ impl PySinkRecord {
         self.record.kafka_offset().unwrap_or(-1)
     }
 
+    /// The key as Python data, decoded on first access.
     #[getter]
     fn key<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.views.key(py, &self.record)
     }
 
+    /// The key's `Schema`, or `None` when the key is schemaless.
     #[getter]
     fn key_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         schema_to_py(py, self.record.key_schema.as_ref())
     }
 
+    /// The value as Python data, decoded on first access.
     #[getter]
     fn value<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.views.value(py, &self.record)
     }
 
+    /// The value's `Schema`, or `None` when the value is schemaless.
     #[getter]
     fn value_schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         schema_to_py(py, self.record.value_schema.as_ref())

@@ -33,6 +33,8 @@ struct Overrides {
 pub struct PySinkTask {
     inst: PluginInstance,
     overrides: Overrides,
+    /// Whether the "pre_commit() returned None" warning was logged (once per task).
+    warned_none_pre_commit: bool,
 }
 
 impl PySinkTask {
@@ -55,6 +57,7 @@ impl PySinkTask {
                 pre_commit: true,
                 close: true,
             },
+            warned_none_pre_commit: false,
         }
     }
 
@@ -146,7 +149,18 @@ impl SinkTask for PySinkTask {
                 .map_err(|e| self.inst.error(py, "pre_commit", e))?;
             let result = self.inst.call(py, "pre_commit", (d,))?;
             if result.is_none() {
-                return Ok(HashMap::new());
+                // A forgotten `return`: commit what was put, as the base class's `pre_commit`
+                // (and Connect's `SinkTask.preCommit`) would. `{}` is how to commit nothing.
+                if !self.warned_none_pre_commit {
+                    self.warned_none_pre_commit = true;
+                    tracing::warn!(
+                        task = %self.inst.owner(),
+                        "SinkTask.pre_commit returned None: committing the offsets it was given \
+                         (everything put so far); return them explicitly, or {{}} to commit \
+                         nothing (logged once per task)"
+                    );
+                }
+                return Ok(offsets);
             }
             let dict = result.cast::<PyDict>().map_err(|_| {
                 self.inst.misuse(

@@ -96,7 +96,7 @@ fn check_depth(obj: &Bound<'_, PyAny>, path: &Path<'_>) -> PyResult<()> {
     Ok(())
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .qualname()
         .map(|n| n.to_string())
@@ -104,7 +104,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 }
 
 /// A short, bounded repr of `obj` for error messages.
-fn short_repr(obj: &Bound<'_, PyAny>) -> String {
+pub(crate) fn short_repr(obj: &Bound<'_, PyAny>) -> String {
     let text = obj
         .repr()
         .map(|r| r.to_string())
@@ -788,7 +788,11 @@ pub fn config_from_py(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<crate::con
         };
         let key = key.to_cow()?.into_owned();
         let value = if v.is_none() {
-            continue;
+            // Dropping it would silently give the key its default; say so instead.
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "{what}: the value of '{key}' is None; leave the key out to use its default, \
+                 or give a str (or int, float, bool, list)"
+            )));
         } else if let Ok(s) = v.cast::<PyString>() {
             s.to_cow()?.into_owned()
         } else if let Ok(b) = v.cast::<PyBool>() {

@@ -83,8 +83,9 @@ pub struct DeadLetterQueue {
 }
 
 impl DeadLetterQueue {
-    /// Creates the topic when missing (1 partition, the configured replication factor), and
-    /// the producer. Records keep their order: one partition, one request in flight.
+    /// Creates the topic when missing (1 partition, the configured replication factor; on the
+    /// embedded broker through its own API, which has one replica), and the producer.
+    /// Records keep their order: one partition, one request in flight.
     pub(crate) async fn new(env: &TaskEnv, converters: ConverterSet) -> Result<DeadLetterQueue> {
         let cfg = &env.connector.errors;
         let topic = cfg.dlq_topic.as_deref().unwrap_or_default();
@@ -92,18 +93,20 @@ impl DeadLetterQueue {
         let (worker_producer, worker_admin) = (&env.worker.producer, &env.worker.admin);
         let (replication_factor, context_headers) =
             (cfg.dlq_replication_factor, cfg.dlq_context_headers);
-        match Admin::new(bootstrap, worker_admin) {
-            Ok(admin) => {
-                let admin = admin.with_timeout(Duration::from_secs(10));
-                if let Err(e) = admin
-                    .create_topics(&[TopicSpec::new(topic, 1, replication_factor)])
-                    .await
-                {
-                    tracing::warn!(%topic, error = %e, "could not create the dead letter queue topic");
+        if !env.topics.ensure_on_embedded(topic, 1) {
+            match Admin::new(bootstrap, worker_admin) {
+                Ok(admin) => {
+                    let admin = admin.with_timeout(Duration::from_secs(10));
+                    if let Err(e) = admin
+                        .create_topics(&[TopicSpec::new(topic, 1, replication_factor)])
+                        .await
+                    {
+                        tracing::warn!(%topic, error = %e, "could not create the dead letter queue topic");
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::warn!(%topic, error = %e, "could not create the dead letter queue topic")
+                Err(e) => {
+                    tracing::warn!(%topic, error = %e, "could not create the dead letter queue topic")
+                }
             }
         }
         let client_id = format!("connector-dlq-producer-{}-{}", task.connector, task.task);

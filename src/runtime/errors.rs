@@ -129,12 +129,54 @@ impl crate::plugin::ErrantRecordReporter for ErrantReporter {
     }
 }
 
+/// How many `errors.log.enable` lines a task writes per [`LOG_WINDOW`]; the rest are
+/// counted and summed up in one line, so a topic full of bad records does not flood the log
+/// (or a notebook) with one ERROR line per record.
+const LOG_LINES_PER_WINDOW: u64 = 10;
+const LOG_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The rate limit of a task's `errors.log.enable` lines.
+struct LogLimit {
+    window_start: std::time::Instant,
+    logged: u64,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    fn new() -> Self {
+        LogLimit {
+            window_start: std::time::Instant::now(),
+            logged: 0,
+            suppressed: 0,
+        }
+    }
+
+    /// Whether to log one more failure now; when a window ends, the number of failures it
+    /// did not log (for the summary line).
+    fn admit(&mut self, now: std::time::Instant) -> (bool, u64) {
+        let mut ended = 0;
+        if now.duration_since(self.window_start) >= LOG_WINDOW {
+            ended = std::mem::take(&mut self.suppressed);
+            self.window_start = now;
+            self.logged = 0;
+        }
+        if self.logged < LOG_LINES_PER_WINDOW {
+            self.logged += 1;
+            (true, ended)
+        } else {
+            self.suppressed += 1;
+            (false, ended)
+        }
+    }
+}
+
 /// Decides whether a failed record fails the task or is skipped.
 pub struct ErrorHandler {
     task: TaskId,
     config: ErrorHandlingConfig,
     reporters: Vec<Arc<dyn FailureReporter>>,
     metrics: TaskMetrics,
+    log_limit: parking_lot::Mutex<LogLimit>,
 }
 
 impl ErrorHandler {
@@ -144,6 +186,7 @@ impl ErrorHandler {
             config,
             reporters: Vec::new(),
             metrics,
+            log_limit: parking_lot::Mutex::new(LogLimit::new()),
         }
     }
 
@@ -204,7 +247,17 @@ impl ErrorHandler {
         self.metrics.record_failures.inc();
         if self.config.log_enable {
             self.metrics.errors_logged.inc();
-            if self.config.log_include_messages {
+            let (log_this, not_logged) = self.log_limit.lock().admit(std::time::Instant::now());
+            if not_logged > 0 {
+                tracing::error!(task = %self.task, not_logged,
+                    "Task {}: {not_logged} more record errors were not logged (at most \
+                     {LOG_LINES_PER_WINDOW} lines per {} s; the dead letter queue and the \
+                     total-errors-logged metric count them all).",
+                    self.task, LOG_WINDOW.as_secs());
+            }
+            if !log_this {
+                // Rate-limited; the summary above says how many.
+            } else if self.config.log_include_messages {
                 tracing::error!(task = %self.task, stage = failure.stage.as_str(), class = failure.class,
                     record = %failure.describe_record(), error = %failure.error,
                     "Error encountered in task {}. Executing stage '{}' with class '{}', where consumed record is {}.",
@@ -225,6 +278,19 @@ impl ErrorHandler {
         }
         self.metrics.records_skipped.inc();
         Ok(())
+    }
+}
+
+impl Drop for ErrorHandler {
+    /// Says how many errors the last window did not log, so the count is never lost.
+    fn drop(&mut self) {
+        let not_logged = self.log_limit.get_mut().suppressed;
+        if not_logged > 0 {
+            tracing::error!(task = %self.task, not_logged,
+                "Task {}: {not_logged} more record errors were not logged (at most \
+                 {LOG_LINES_PER_WINDOW} lines per {} s).",
+                self.task, LOG_WINDOW.as_secs());
+        }
     }
 }
 
@@ -257,5 +323,25 @@ pub fn tolerance_exceeded(failure: &Failure<'_>) -> ConnectError {
             failure.describe_record()
         ),
         trace: format!("Caused by: {cause}"),
+        exception: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_log_lines_are_rate_limited_per_window() {
+        let mut limit = LogLimit::new();
+        let start = limit.window_start;
+        let admitted = (0..25).filter(|_| limit.admit(start).0).count();
+        assert_eq!(admitted as u64, LOG_LINES_PER_WINDOW);
+        assert_eq!(limit.suppressed, 25 - LOG_LINES_PER_WINDOW);
+        // The next window logs again and reports what the last one left out.
+        let (logged, not_logged) = limit.admit(start + LOG_WINDOW);
+        assert!(logged);
+        assert_eq!(not_logged, 25 - LOG_LINES_PER_WINDOW);
+        assert_eq!(limit.suppressed, 0);
     }
 }

@@ -45,6 +45,25 @@ impl TopicCreator {
         self.known.lock().contains(topic)
     }
 
+    /// Creates `topic` with `partitions` on the embedded broker when the worker runs on one,
+    /// and says whether it did (`false`: there is no embedded broker, use the Admin API).
+    /// The embedded broker's admin API cannot create topics: a CreateTopics request there
+    /// only waits out its timeout, and producing then auto-creates the topic with the mock
+    /// cluster's default of 4 partitions.
+    pub fn ensure_on_embedded(&self, topic: &str, partitions: i32) -> bool {
+        let Some(embedded) = &self.embedded else {
+            return false;
+        };
+        if self.is_known(topic) {
+            return true;
+        }
+        if let Err(e) = embedded.create_topic(topic, partitions.max(1)) {
+            tracing::warn!(%topic, error = %e, "could not create topic on the embedded broker");
+        }
+        self.known.lock().insert(topic.to_string());
+        true
+    }
+
     /// Creates `topic` if it does not exist, with the connector's `topic.creation.default.*`
     /// settings or the broker's defaults. Failures are logged: producing still auto-creates.
     pub async fn ensure(&self, topic: &str, connector: &ConfigMap) {
@@ -59,12 +78,7 @@ impl TopicCreator {
             .get("topic.creation.default.replication.factor")
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(-1i16);
-        if let Some(embedded) = &self.embedded {
-            let result = embedded.create_topic(topic, partitions.max(1));
-            if let Err(e) = result {
-                tracing::warn!(%topic, error = %e, "could not create topic on the embedded broker");
-            }
-            self.known.lock().insert(topic.to_string());
+        if self.ensure_on_embedded(topic, partitions) {
             return;
         }
         let mut spec = TopicSpec::new(topic, partitions, rf);

@@ -33,10 +33,26 @@ def test_entry_points_are_listed_with_their_version(installed):
         [*conveyor_cmd(), "plugins", "--json"], capture_output=True, text=True, check=True
     ).stdout
     plugins = json.loads(out)
+    # Entry point names are listed as aliases.
     for expected in (
-        {"class": "conveyor_example.counter.CounterSource", "type": "source", "version": "0.1.0"},
-        {"class": "conveyor_example.jsonl_sink.JsonLinesSink", "type": "sink", "version": "0.1.0"},
-        {"class": "conveyor_example.uppercase.UppercaseField", "type": "transformation", "version": "0.1.0"},
+        {
+            "class": "conveyor_example.counter.CounterSource",
+            "type": "source",
+            "version": "0.1.0",
+            "aliases": ["counter"],
+        },
+        {
+            "class": "conveyor_example.jsonl_sink.JsonLinesSink",
+            "type": "sink",
+            "version": "0.1.0",
+            "aliases": ["jsonl-sink"],
+        },
+        {
+            "class": "conveyor_example.uppercase.UppercaseField",
+            "type": "transformation",
+            "version": "0.1.0",
+            "aliases": ["uppercase"],
+        },
     ):
         assert expected in plugins
 

@@ -5,8 +5,25 @@ from __future__ import annotations
 import json
 
 from conveyor import Schema, Struct
-from conveyor.testing import SinkTaskRunner, SourceTaskRunner, run_transformation, sink_records
-from conveyor_example import CounterTask, JsonLinesTask, UppercaseField
+from conveyor.testing import (
+    ConnectorRunner,
+    SinkTaskRunner,
+    SourceTaskRunner,
+    run_transformation,
+    sink_records,
+)
+from conveyor_example import CounterSource, CounterTask, JsonLinesTask, UppercaseField
+
+
+def test_counter_config_is_validated_and_split_into_one_task():
+    assert ConnectorRunner.validate(CounterSource, {"topic": "numbers"}) == {}
+    errors = ConnectorRunner.validate(CounterSource, {"topic": "numbers", "batch.size": 0})
+    assert errors == {
+        "batch.size": ["Invalid value 0 for configuration batch.size: Value must be at least 1"],
+    }
+    with ConnectorRunner(CounterSource, {"name": "c", "topic": "numbers"}) as runner:
+        assert runner.task_configs(max_tasks=4) == [{"name": "c", "topic": "numbers"}]
+        assert runner.task_class is CounterTask
 
 
 def test_counter_counts_and_resumes_from_its_offset():
