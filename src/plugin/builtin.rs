@@ -339,4 +339,73 @@ mod tests {
             .collect();
         assert_eq!(kept, [Some("users".to_string()), None, None]);
     }
+
+    /// Counts batches and fails one chosen value, to see how the chain calls a predicate.
+    struct BatchCountingPredicate {
+        batches: Arc<parking_lot::Mutex<Vec<usize>>>,
+    }
+
+    impl crate::transform::Predicate for BatchCountingPredicate {
+        fn test(&mut self, record: &Record) -> crate::errors::Result<bool> {
+            match &record.value {
+                Value::String(s) if s == "bad" => Err(crate::ConnectError::Other("bad".into())),
+                Value::String(s) => Ok(s.starts_with('a')),
+                _ => Ok(false),
+            }
+        }
+
+        fn test_batch(&mut self, records: &[&Record]) -> Vec<crate::errors::Result<bool>> {
+            self.batches.lock().push(records.len());
+            records.iter().map(|r| self.test(r)).collect()
+        }
+    }
+
+    #[test]
+    fn a_predicate_sees_each_batch_once_and_its_failures_stay_with_their_record() {
+        use crate::runtime::transform_chain::TransformChain;
+        let batches = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let mut reg = PluginRegistry::new();
+        register_transforms(&mut reg);
+        let seen = batches.clone();
+        reg.add_predicate(crate::plugin::PredicatePlugin {
+            class: "StartsWithA".into(),
+            aliases: Vec::new(),
+            version: "test".into(),
+            config_def: ConfigDef::new(),
+            new: Arc::new(move |_| {
+                Ok(Box::new(BatchCountingPredicate {
+                    batches: seen.clone(),
+                }))
+            }),
+        });
+        let raw: ConfigMap = [
+            ("transforms", "drop"),
+            ("transforms.drop.type", "Filter"),
+            ("transforms.drop.predicate", "a"),
+            ("predicates", "a"),
+            ("predicates.a.type", "StartsWithA"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut chain = TransformChain::build(&raw, &reg).unwrap();
+        let rec = |v: &str| {
+            Record::source(
+                "t",
+                OffsetMap::new(),
+                OffsetMap::new(),
+                None,
+                Value::from(v),
+            )
+        };
+        let out = chain.apply(vec![rec("apple"), rec("bad"), rec("berry"), rec("avocado")]);
+        assert_eq!(*batches.lock(), vec![4]);
+        assert!(matches!(out[0], Ok(None)));
+        assert_eq!(out[1].as_ref().unwrap_err().class, "StartsWithA");
+        assert_eq!(
+            out[2].as_ref().unwrap().as_ref().map(|r| r.value.clone()),
+            Some(Value::from("berry"))
+        );
+        assert!(matches!(out[3], Ok(None)));
+    }
 }

@@ -124,7 +124,7 @@ impl PluginInstance {
     }
 
     /// `result`, or what it resolves to when it is awaitable (`async def` methods).
-    fn resolve<'py>(
+    pub(crate) fn resolve<'py>(
         &mut self,
         py: Python<'py>,
         result: Bound<'py, PyAny>,

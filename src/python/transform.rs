@@ -172,10 +172,30 @@ impl PyPredicate {
 
 impl Predicate for PyPredicate {
     fn test(&mut self, record: &Record) -> Result<bool> {
+        self.test_batch(&[record]).pop().unwrap_or(Ok(false))
+    }
+
+    /// One GIL acquisition and one lookup of `test` for the whole batch; an exception fails
+    /// only the record it was raised for.
+    fn test_batch(&mut self, records: &[&Record]) -> Vec<Result<bool>> {
         Python::attach(|py| {
-            let r = record_to_py(py, record.clone()).map_err(|e| self.inst.error(py, "test", e))?;
-            let out = self.inst.call(py, "test", (r,))?;
-            out.is_truthy().map_err(|e| self.inst.error(py, "test", e))
+            let test = match self.inst.obj().bind(py).getattr(pyo3::intern!(py, "test")) {
+                Ok(f) => f,
+                Err(e) => {
+                    let err = self.inst.error(py, "test", e);
+                    return records.iter().map(|_| Err(err.clone())).collect();
+                }
+            };
+            records
+                .iter()
+                .map(|record| {
+                    record_to_py(py, (*record).clone())
+                        .and_then(|r| test.call1((r,)))
+                        .and_then(|out| self.inst.resolve(py, out))
+                        .and_then(|out| out.is_truthy())
+                        .map_err(|e| self.inst.record_error(py, "test", e))
+                })
+                .collect()
         })
     }
 

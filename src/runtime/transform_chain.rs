@@ -123,30 +123,40 @@ impl TransformChain {
         let mut slots: Vec<Result<Option<Record>, TransformFailure>> =
             records.into_iter().map(|r| Ok(Some(r))).collect();
         for stage in &mut self.stages {
+            let live: Vec<usize> = (0..slots.len())
+                .filter(|&i| matches!(slots[i], Ok(Some(_))))
+                .collect();
+            let applies: Vec<Result<bool, TransformFailure>> = match &mut stage.predicate {
+                None => live.iter().map(|_| Ok(true)).collect(),
+                Some(p) => {
+                    let records: Vec<&Record> = live
+                        .iter()
+                        .filter_map(|&i| slots[i].as_ref().ok().and_then(Option::as_ref))
+                        .collect();
+                    p.predicate
+                        .test_batch(&records)
+                        .into_iter()
+                        .map(|t| {
+                            t.map(|t| t != p.negate).map_err(|error| TransformFailure {
+                                class: p.class.clone(),
+                                error,
+                            })
+                        })
+                        .collect()
+                }
+            };
             let mut indices = Vec::new();
             let mut batch = Vec::new();
-            for (i, slot) in slots.iter_mut().enumerate() {
-                let Ok(Some(record)) = slot else { continue };
-                let applies = match &mut stage.predicate {
-                    None => Ok(true),
-                    Some(p) => p
-                        .predicate
-                        .test(record)
-                        .map(|t| t != p.negate)
-                        .map_err(|error| TransformFailure {
-                            class: p.class.clone(),
-                            error,
-                        }),
-                };
+            for (i, applies) in live.into_iter().zip(applies) {
                 match applies {
                     Ok(true) => {
-                        if let Ok(Some(r)) = std::mem::replace(slot, Ok(None)) {
+                        if let Ok(Some(r)) = std::mem::replace(&mut slots[i], Ok(None)) {
                             indices.push(i);
                             batch.push(r);
                         }
                     }
                     Ok(false) => {}
-                    Err(f) => *slot = Err(f),
+                    Err(f) => slots[i] = Err(f),
                 }
             }
             if batch.is_empty() {

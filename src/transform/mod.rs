@@ -81,6 +81,11 @@ pub trait Transformation: Send {
 pub trait Predicate: Send {
     fn test(&mut self, record: &Record) -> Result<bool>;
 
+    /// Tests a batch; Python predicates override this to cross the FFI boundary once.
+    fn test_batch(&mut self, records: &[&Record]) -> Vec<Result<bool>> {
+        records.iter().map(|r| self.test(r)).collect()
+    }
+
     /// Whether it reads a source record's `source_offset` (see
     /// [`Transformation::reads_source_offset`]).
     fn reads_source_offset(&self) -> bool {
