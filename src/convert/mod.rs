@@ -1,5 +1,7 @@
 //! Converters between Connect data and the bytes stored in Kafka.
 
+pub mod avro;
+pub mod confluent;
 pub mod header;
 pub mod json;
 mod json_payload;
