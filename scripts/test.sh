@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: Rust unit tests, then the Python end-to-end suite against Apache
 # Kafka and a test-owned PostgreSQL. First installs, idempotently, what the suite needs and is
-# missing: PostgreSQL from Debian's packages, a virtualenv with Conveyor and the test
-# dependencies, and Apache Kafka's jars from Maven Central (Java 17+ and Maven must be present).
+# missing: PostgreSQL and Chromium (for the web console's browser tests) from Debian's packages,
+# a virtualenv with Conveyor and the test dependencies, and Apache Kafka's jars from Maven
+# Central (Java 17+ and Maven must be present).
 #
 #   bash scripts/test.sh                # everything
 #   bash scripts/test.sh -k pipeline    # extra arguments go to pytest
@@ -31,6 +32,14 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q postgresql
+fi
+
+if [ ! -x "${CONVEYOR_CHROMIUM:-/usr/bin/chromium}" ]; then
+  step "installing Chromium from Debian's packages (once; the console tests drive it)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q chromium
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

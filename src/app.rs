@@ -26,8 +26,10 @@ use crate::kafka::security::{check_login, KafkaSecurity};
 use crate::kafka::EmbeddedBroker;
 use crate::plugin::PluginRegistry;
 use crate::rest::auth::BasicAuth;
-use crate::rest::{self, AppState, RestListener, Scheme};
-use crate::runtime::{FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices};
+use crate::rest::{self, AppState, KafkaAccess, RestListener, Scheme};
+use crate::runtime::{
+    AbandonedWork, FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices,
+};
 use crate::schema_registry::{RegistryConfig, RegistryServer};
 
 /// How to start a standalone worker.
@@ -161,7 +163,7 @@ impl RestSetup {
 /// The running REST servers, one per listener.
 struct RestServer {
     stop: CancellationToken,
-    servers: Vec<JoinHandle<Result<()>>>,
+    servers: Vec<JoinHandle<()>>,
 }
 
 impl RestServer {
@@ -203,6 +205,7 @@ fn serve_rest(
     herder: Arc<dyn Herder>,
     config: &WorkerConfig,
     worker_id: &str,
+    bootstrap: &str,
 ) -> RestServer {
     let stop = CancellationToken::new();
     let state = AppState {
@@ -211,7 +214,13 @@ fn serve_rest(
         topic_tracking_reset: config.topic_tracking_allow_reset,
         auth: setup.auth,
         forwarder: setup.forwarder,
+        kafka: Arc::new(KafkaAccess {
+            bootstrap: bootstrap.to_string(),
+            consumer: config.consumer.clone(),
+        }),
     };
+    // One set of limits for all listeners: the cap is on the worker's sockets.
+    let limits = rest::ConnectionLimits::from_config(config);
     let servers = setup
         .listeners
         .into_iter()
@@ -223,9 +232,12 @@ fn serve_rest(
                 "REST API listening"
             );
             let token = stop.clone();
-            tokio::spawn(rest::serve(listener, state.clone(), async move {
-                token.cancelled().await
-            }))
+            tokio::spawn(rest::serve(
+                listener,
+                state.clone(),
+                limits.clone(),
+                async move { token.cancelled().await },
+            ))
         })
         .collect();
     RestServer { stop, servers }
@@ -329,6 +341,7 @@ impl StandaloneApp {
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
             &worker_id,
+            &bootstrap_servers,
         );
 
         let mut initial = Vec::new();
@@ -358,9 +371,11 @@ impl StandaloneApp {
     }
 
     /// Stops tasks gracefully (flushing offsets), then the REST server and the embedded broker.
-    pub async fn shutdown(mut self) {
+    /// Returns what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
@@ -371,6 +386,7 @@ impl StandaloneApp {
             tokio::task::spawn_blocking(move || drop(b)).await.ok();
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }
 
@@ -506,6 +522,7 @@ impl DistributedApp {
             herder.clone() as Arc<dyn Herder>,
             &worker_config,
             &worker_id,
+            &worker_config.bootstrap_servers,
         );
         tracing::info!(group = %worker_config.distributed.as_ref().map(|d| d.group_id.as_str()).unwrap_or_default(), "Conveyor distributed worker started");
         Ok(DistributedApp {
@@ -516,10 +533,12 @@ impl DistributedApp {
         })
     }
 
-    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server.
-    pub async fn shutdown(mut self) {
+    /// Stops tasks (flushing offsets), leaves the group, then stops the REST server. Returns
+    /// what did not stop in time and may still run.
+    pub async fn shutdown(mut self) -> AbandonedWork {
         tracing::info!("stopping the worker");
         self.herder.shutdown().await;
+        let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
         }
@@ -527,5 +546,6 @@ impl DistributedApp {
             registry.shutdown().await;
         }
         tracing::info!("worker stopped");
+        abandoned
     }
 }

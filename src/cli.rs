@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{StandaloneApp, StandaloneOptions};
 use crate::config::{read_properties_file, ConfigMap, WorkerConfig, WorkerMode};
 use crate::plugin::{PluginRegistry, PluginType};
+use crate::runtime::AbandonedWork;
 
 /// Conveyor: a Kafka Connect runtime with a Rust core and Python connectors.
 #[derive(Parser, Debug)]
@@ -112,10 +113,16 @@ fn load_worker_config(path: &Path, mode: WorkerMode) -> anyhow::Result<WorkerCon
 }
 
 /// Builds the plugin registry: built-ins, plus Python plugins when Python is available.
-pub fn plugin_registry(plugin_path: &[String]) -> PluginRegistry {
+/// A `plugin.path` that others could put code in is refused first (see
+/// [`crate::plugin::path_check`]).
+pub fn plugin_registry(
+    plugin_path: &[String],
+    allow_world_writable: bool,
+) -> anyhow::Result<PluginRegistry> {
+    crate::plugin::path_check::check_plugin_path(plugin_path, allow_world_writable)?;
     let registry = crate::connectors::builtin_registry();
     crate::python::install_plugin_source(&registry, plugin_path);
-    registry
+    Ok(registry)
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -139,7 +146,10 @@ async fn run_standalone(
     for c in connectors {
         configs.push(read_connector_file(c)?);
     }
-    let registry = plugin_registry(&worker_config.plugin_path);
+    let registry = plugin_registry(
+        &worker_config.plugin_path,
+        worker_config.plugin_path_allow_world_writable,
+    )?;
     let app = StandaloneApp::start(StandaloneOptions {
         worker: worker_config,
         connectors: configs,
@@ -148,20 +158,63 @@ async fn run_standalone(
     })
     .await?;
     shutdown_signal().await;
-    app.shutdown().await;
+    let abandoned = app.shutdown().await;
+    exit_now_if_abandoned(&abandoned, 0);
     Ok(())
+}
+
+/// Ends the process at once when work that did not stop in time may still run (a Python task
+/// stuck in a loop, a connector stuck in `stop`), after saying what was abandoned. Returning
+/// instead would wait for it forever (the async runtime waits for its blocking threads) or
+/// crash while Python finalizes under a thread that still runs Python code. Offsets were
+/// flushed for everything that did stop.
+fn exit_now_if_abandoned(abandoned: &AbandonedWork, code: i32) {
+    use std::io::Write;
+    if abandoned.is_empty() {
+        return;
+    }
+    if !abandoned.tasks.is_empty() {
+        let ids: Vec<String> = abandoned.tasks.iter().map(|t| t.to_string()).collect();
+        tracing::error!(
+            "{} task(s) did not stop in time and were abandoned: {}",
+            ids.len(),
+            ids.join(", ")
+        );
+    }
+    if !abandoned.connectors.is_empty() {
+        tracing::error!(
+            "{} connector(s) did not stop in time and were abandoned: {}",
+            abandoned.connectors.len(),
+            abandoned.connectors.join(", ")
+        );
+    }
+    tracing::info!(code, "exiting without waiting for them");
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process without running destructors or atexit handlers, which is
+    // the point: nothing may wait for the abandoned threads.
+    unsafe { libc::_exit(code) }
 }
 
 async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
     let worker_config = load_worker_config(worker, WorkerMode::Distributed)?;
-    let registry = plugin_registry(&worker_config.plugin_path);
+    let registry = plugin_registry(
+        &worker_config.plugin_path,
+        worker_config.plugin_path_allow_world_writable,
+    )?;
     let app = crate::app::DistributedApp::start(worker_config, registry).await?;
     let herder = app.herder.clone();
     let result = tokio::select! {
         _ = shutdown_signal() => Ok(()),
         reason = herder.fatal_error() => Err(anyhow::anyhow!(reason)),
     };
-    app.shutdown().await;
+    let abandoned = app.shutdown().await;
+    if let Err(e) = &result {
+        if !abandoned.is_empty() {
+            eprintln!("conveyor: error: {e:#}");
+        }
+    }
+    exit_now_if_abandoned(&abandoned, if result.is_ok() { 0 } else { 1 });
     result
 }
 
@@ -218,7 +271,7 @@ pub fn run(args: Vec<String>) -> i32 {
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect();
-            print_plugins(&plugin_registry(&paths), json)
+            plugin_registry(&paths, false).and_then(|r| print_plugins(&r, json))
         }
         Command::Standalone {
             worker,

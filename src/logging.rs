@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 use parking_lot::Mutex;
 use serde::Serialize;
+use tracing_subscriber::filter::Directive;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, reload, EnvFilter, Registry};
@@ -61,20 +62,47 @@ fn target_for(logger: &str) -> String {
     }
 }
 
+/// The filter directive that gives `logger` its `level`, or `None` when the name cannot be one.
+fn directive(logger: &str, level: &str) -> Option<Directive> {
+    format!("{}={level}", target_for(logger)).parse().ok()
+}
+
+/// Refuses a logger name that cannot name a logger: Kafka Connect's are Java class and package
+/// names, Conveyor's are Rust module paths (`conveyor.rest`), so letters, digits and `.`,
+/// `_`, `-`, `$`, `:`. Anything else (`a[b`, `a=b`, `a,b`, spaces) would change the meaning of
+/// the filter it goes into.
+fn check_logger_name(name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '$' | ':');
+    if !name.is_empty() && name.chars().all(allowed) && directive(name, "info").is_some() {
+        return Ok(());
+    }
+    Err(ConnectError::BadRequest(format!(
+        "Invalid logger name '{name}': a logger name is made of letters, digits, '.', '_', '-', \
+         '$' and ':', and starts with a letter or a digit"
+    )))
+}
+
+/// The filter for the root level and every named logger. Each logger is a directive of its
+/// own, so that one that cannot be parsed is skipped alone and never takes the others (or
+/// the librdkafka default) with it.
 fn build_filter(l: &Loggers) -> EnvFilter {
-    let mut spec = filter_level(&l.root.level).unwrap_or("info").to_string();
+    let mut filter = EnvFilter::new(filter_level(&l.root.level).unwrap_or("info"));
     // librdkafka is chatty at INFO about things the task status already says.
-    spec.push_str(",librdkafka=warn");
+    if let Some(d) = directive("librdkafka", "warn") {
+        filter = filter.add_directive(d);
+    }
     for (name, level) in &l.named {
-        if name != "root" {
-            spec.push_str(&format!(
-                ",{}={}",
-                target_for(name),
-                filter_level(&level.level).unwrap_or("info")
-            ));
+        if name == "root" {
+            continue;
+        }
+        match directive(name, filter_level(&level.level).unwrap_or("info")) {
+            Some(d) => filter = filter.add_directive(d),
+            None => {
+                tracing::warn!(logger = ?name, "ignoring the level of a logger whose name is not valid")
+            }
         }
     }
-    EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"))
+    filter
 }
 
 /// Installs the global subscriber once. `RUST_LOG` overrides the default level.
@@ -132,9 +160,13 @@ pub fn level(name: &str) -> LoggerLevel {
 /// Sets a logger's level; returns the loggers affected (Connect's answer shape).
 pub fn set_level(name: &str, level: &str) -> Result<Vec<String>> {
     if filter_level(level).is_none() {
+        // Kafka Connect's text, lower case included.
         return Err(ConnectError::NotFound(format!(
-            "Invalid log level '{level}'."
+            "invalid log level '{level}'."
         )));
+    }
+    if name != "root" {
+        check_logger_name(name)?;
     }
     let mut l = loggers().lock();
     let entry = LoggerLevel {
@@ -164,4 +196,55 @@ pub fn set_level(name: &str, level: &str) -> Result<Vec<String>> {
     }
     affected.sort();
     Ok(affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logger_names() {
+        for ok in [
+            "org.apache.kafka.connect.runtime.WorkerSinkTask",
+            "conveyor.rest",
+            "io.debezium$Inner",
+            "librdkafka",
+            "a-b_c",
+            "conveyor::runtime",
+            "é",
+        ] {
+            assert!(check_logger_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "a[b", "a]", "a{b}", "a=b", "a,b", "a b", "\"x\"", "", "$x", "a\nb",
+        ] {
+            let err = check_logger_name(bad).unwrap_err();
+            assert!(matches!(err, ConnectError::BadRequest(_)), "{bad}");
+            assert!(err.to_string().starts_with("Invalid logger name"), "{err}");
+        }
+    }
+
+    #[test]
+    fn one_bad_logger_never_breaks_the_others() {
+        let mut named = BTreeMap::new();
+        let level = |l: &str| LoggerLevel {
+            level: l.into(),
+            last_modified: None,
+        };
+        named.insert("a[b".to_string(), level("DEBUG"));
+        named.insert("conveyor.rest".to_string(), level("TRACE"));
+        let filter = build_filter(&Loggers {
+            root: level("ERROR"),
+            named,
+            handle: None,
+        })
+        .to_string();
+        assert!(filter.contains("librdkafka=warn"), "{filter}");
+        assert!(filter.contains("conveyor::rest=trace"), "{filter}");
+        assert!(filter.contains("error"), "{filter}");
+        assert!(
+            !filter.contains("a[b") && !filter.contains("a::[b"),
+            "{filter}"
+        );
+    }
 }

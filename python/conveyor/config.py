@@ -102,7 +102,7 @@ class OneOf:
 
 
 class NonEmptyString:
-    """The value must be a non-empty string (Connect's ``NonEmptyString``)."""
+    """The value must not be an empty string; ``None`` passes (Connect's ``NonEmptyString``)."""
 
     __slots__ = ()
 

@@ -23,6 +23,21 @@ pub const TRANSFORMS_GROUP: &str = "Transforms";
 pub const PREDICATES_GROUP: &str = "Predicates";
 pub const ERROR_GROUP: &str = "Error Handling";
 
+/// Refuses a connector name that Kafka Connect refuses (`name`'s validator): empty, or with
+/// control characters, which would end up in thread names, log lines and file names.
+pub fn check_name(name: &str) -> Result<(), super::ConfigErrors> {
+    let why = if name.is_empty() {
+        Err("String may not be empty".to_string())
+    } else {
+        super::def::check_no_control_chars(name)
+    };
+    why.map_err(|why| {
+        super::ConfigErrors(vec![format!(
+            "Invalid value {name} for configuration {NAME}: {why}"
+        )])
+    })
+}
+
 /// Whether a connector reads from or writes to Kafka.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,7 +101,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     let mut def = ConfigDef::new()
         .define(
             ConfigKey::new(NAME, ConfigType::String)
-                .validator(Validator::NonEmptyString)
+                .validator(Validator::NonEmptyStringWithoutControlChars)
                 .importance(Importance::High)
                 .doc("Globally unique name to use for this connector.")
                 .group(COMMON_GROUP, next())
@@ -137,7 +152,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     def.add(
         ConfigKey::new("config.action.reload", ConfigType::String)
             .default_value("restart")
-            .validator(Validator::one_of_ignore_case(["none", "restart"]))
+            .validator(Validator::one_of(["none", "restart"]))
             .importance(Importance::Low)
             .doc("What to do when config provider values change: restart the connector or nothing.")
             .group(COMMON_GROUP, next()),
@@ -199,7 +214,7 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
     def.add(
         ConfigKey::new("errors.tolerance", ConfigType::String)
             .default_value("none")
-            .validator(Validator::one_of_ignore_case(["none", "all"]))
+            .validator(Validator::one_of(["none", "all"]))
             .importance(Importance::Medium)
             .doc("`none` fails the task on the first bad record; `all` skips bad records.")
             .group(ERROR_GROUP, enext()),
@@ -377,12 +392,34 @@ mod tests {
         ok.extend([
             ("topics", "a, b"),
             ("tasks.max", "3"),
-            ("errors.tolerance", "ALL"),
+            ("errors.tolerance", "all"),
         ]);
         let c = ConnectorConfig::parse(&map(&ok), Some(ConnectorType::Sink)).unwrap();
         assert_eq!(c.topics, vec!["a", "b"]);
         assert_eq!(c.tasks_max, 3);
         assert!(c.errors.tolerate_all);
+    }
+
+    #[test]
+    fn validation_messages_match_connect() {
+        let err = ConnectorConfig::parse(
+            &map(&[
+                ("name", ""),
+                ("connector.class", "FileStreamSource"),
+                ("errors.tolerance", "ALL"),
+                ("config.action.reload", "Restart"),
+            ]),
+            Some(ConnectorType::Source),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![
+                "Invalid value  for configuration name: String may not be empty",
+                "Invalid value Restart for configuration config.action.reload: String must be one of: none, restart",
+                "Invalid value ALL for configuration errors.tolerance: String must be one of: none, all",
+            ]
+        );
     }
 
     #[test]

@@ -142,8 +142,10 @@ pub enum Validator {
         values: Vec<String>,
         case_insensitive: bool,
     },
-    /// `NonEmptyString`.
+    /// `NonEmptyString`: null passes, "" does not.
     NonEmptyString,
+    /// `NonEmptyStringWithoutControlChars` (connector names): no ISO control characters.
+    NonEmptyStringWithoutControlChars,
     /// Each list element must be one of `values` (`ValidList.in`).
     ListOf { values: Vec<String> },
     /// Any other check; returns the message after `Invalid value X for configuration Y: `.
@@ -156,6 +158,9 @@ impl fmt::Debug for Validator {
             Validator::Range { min, max } => write!(f, "Range({min:?}, {max:?})"),
             Validator::OneOf { values, .. } => write!(f, "OneOf({values:?})"),
             Validator::NonEmptyString => f.write_str("NonEmptyString"),
+            Validator::NonEmptyStringWithoutControlChars => {
+                f.write_str("NonEmptyStringWithoutControlChars")
+            }
             Validator::ListOf { values } => write!(f, "ListOf({values:?})"),
             Validator::Custom(_) => f.write_str("Custom"),
         }
@@ -191,11 +196,14 @@ impl Validator {
         }
     }
 
-    fn check(&self, value: &ConfigValue) -> Result<(), String> {
+    /// Checks a parsed value: `Err((shown, why))` for Connect's "Invalid value {shown} for
+    /// configuration {name}: {why}", where `shown` replaces the value when the validator
+    /// names a part of it (a list element).
+    fn check(&self, value: &ConfigValue) -> Result<(), (Option<String>, String)> {
+        let why = |why: String| (None, why);
         if matches!(value, ConfigValue::Null) {
             return match self {
-                Validator::Custom(f) => f(value),
-                Validator::NonEmptyString => Err("String may not be empty".into()),
+                Validator::Custom(f) => f(value).map_err(why),
                 _ => Ok(()),
             };
         }
@@ -204,12 +212,15 @@ impl Validator {
                 let n = value.as_f64().unwrap_or(0.0);
                 if let Some(min) = min {
                     if n < *min {
-                        return Err(format!("Value must be at least {}", fmt_number(*min)));
+                        return Err(why(format!("Value must be at least {}", fmt_number(*min))));
                     }
                 }
                 if let Some(max) = max {
                     if n > *max {
-                        return Err(format!("Value must be no more than {}", fmt_number(*max)));
+                        return Err(why(format!(
+                            "Value must be no more than {}",
+                            fmt_number(*max)
+                        )));
                     }
                 }
                 Ok(())
@@ -229,34 +240,77 @@ impl Validator {
                 if ok {
                     Ok(())
                 } else if *case_insensitive {
-                    Err(format!(
+                    Err(why(format!(
                         "String must be one of (case insensitive): {}",
-                        values.join(", ")
-                    ))
+                        case_insensitive_listing(values)
+                    )))
                 } else {
-                    Err(format!("String must be one of: {}", values.join(", ")))
+                    Err(why(format!("String must be one of: {}", values.join(", "))))
                 }
             }
             Validator::NonEmptyString => match value {
-                ConfigValue::String(s) if s.is_empty() => Err("String may not be empty".into()),
-                _ => Ok(()),
-            },
-            Validator::ListOf { values } => match value {
-                ConfigValue::List(items) => {
-                    for item in items {
-                        if !values.contains(item) {
-                            return Err(format!(
-                                "Invalid value {item}: must be one of {}",
-                                values.join(", ")
-                            ));
-                        }
-                    }
-                    Ok(())
+                ConfigValue::String(s) if s.is_empty() => {
+                    Err(why("String must be non-empty".into()))
                 }
                 _ => Ok(()),
             },
-            Validator::Custom(f) => f(value),
+            Validator::NonEmptyStringWithoutControlChars => match value {
+                ConfigValue::String(s) if s.is_empty() => {
+                    Err(why("String may not be empty".into()))
+                }
+                ConfigValue::String(s) => check_no_control_chars(s).map_err(why),
+                _ => Ok(()),
+            },
+            // Connect checks each element with `ValidString` and names the element.
+            Validator::ListOf { values } => match value {
+                ConfigValue::List(items) => match items.iter().find(|i| !values.contains(i)) {
+                    Some(item) => Err((
+                        Some(item.clone()),
+                        format!("String must be one of: {}", values.join(", ")),
+                    )),
+                    None => Ok(()),
+                },
+                _ => Ok(()),
+            },
+            Validator::Custom(f) => f(value).map_err(why),
         }
+    }
+}
+
+/// Connect's `CaseInsensitiveValidString` lists its values upper-cased, in the order of the
+/// `HashSet` that holds them.
+fn case_insensitive_listing(values: &[String]) -> String {
+    let mut upper: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        let v = v.to_uppercase();
+        if !upper.contains(&v) {
+            upper.push(v);
+        }
+    }
+    let hashes: Vec<i32> = upper.iter().map(|v| crate::java::string_hash(v)).collect();
+    crate::java::hash_map_order(&hashes)
+        .into_iter()
+        .map(|i| upper[i].as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Connect's `NonEmptyStringWithoutControlChars` check: the text after `Invalid value X for
+/// configuration Y: ` naming every ISO control character (U+0000-U+001F, U+007F-U+009F) by
+/// its code, or `Ok` when there is none.
+pub fn check_no_control_chars(s: &str) -> Result<(), String> {
+    let found: Vec<String> = s
+        .chars()
+        .filter(|c| c.is_control())
+        .map(|c| u32::from(c).to_string())
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "String may not contain control sequences but had the following ASCII chars: {}",
+            found.join(", ")
+        ))
     }
 }
 
@@ -355,7 +409,8 @@ impl ConfigKey {
 
     /// Parses a raw value to this key's type, with Connect's error text on failure.
     pub fn parse_value(&self, raw: &str) -> Result<ConfigValue, String> {
-        let shown = if self.config_type == ConfigType::Password {
+        let shown = if self.config_type == ConfigType::Password || super::is_secret_key(&self.name)
+        {
             HIDDEN
         } else {
             raw
@@ -414,9 +469,13 @@ impl ConfigKey {
             }
         };
         if let Some(v) = &self.validator {
-            v.check(&value).map_err(|why| {
+            v.check(&value).map_err(|(part, why)| {
+                // Connect shows the parsed value as Java prints it.
                 let shown = match (&value, raw) {
                     (ConfigValue::Password(_), _) => HIDDEN.to_string(),
+                    _ if super::is_secret_key(&self.name) => HIDDEN.to_string(),
+                    (_, _) if part.is_some() => part.unwrap_or_default(),
+                    (ConfigValue::List(items), _) => format!("[{}]", items.join(", ")),
                     (_, Some(raw)) => raw.trim().to_string(),
                     _ => value.to_display_string().unwrap_or_else(|| "null".into()),
                 };
@@ -769,6 +828,80 @@ mod tests {
             err.0,
             vec!["Invalid value two for configuration tasks.max: Not a number of type INT"]
         );
+    }
+
+    #[test]
+    fn validator_messages_use_kafka_wording() {
+        let def = ConfigDef::new()
+            .define(
+                ConfigKey::new("name", ConfigType::String)
+                    .default_null()
+                    .validator(Validator::NonEmptyString),
+            )
+            .define(
+                ConfigKey::new("modes", ConfigType::List)
+                    .default_value("a")
+                    .validator(Validator::ListOf {
+                        values: vec!["a".into(), "b".into()],
+                    }),
+            )
+            .define(
+                ConfigKey::new("protocol", ConfigType::String)
+                    .default_value("eager")
+                    .validator(Validator::one_of_ignore_case([
+                        "eager",
+                        "compatible",
+                        "sessioned",
+                    ])),
+            )
+            .define(
+                ConfigKey::new("policy", ConfigType::String)
+                    .default_value("bidirectional")
+                    .validator(Validator::one_of_ignore_case([
+                        "bidirectional",
+                        "upgrade",
+                        "downgrade",
+                        "disabled",
+                    ])),
+            )
+            .define(
+                ConfigKey::new("size", ConfigType::Int)
+                    .default_value("5")
+                    .validator(Validator::between(1.0, 10.0)),
+            )
+            .define(
+                ConfigKey::new("fields", ConfigType::List)
+                    .default_value("x")
+                    .validator(Validator::Custom(Arc::new(|v| match v {
+                        ConfigValue::List(items) if items.len() == 1 => Ok(()),
+                        _ => Err("Wrong size".into()),
+                    }))),
+            );
+        let err = def
+            .parse(&map(&[
+                ("name", ""),
+                ("modes", "a, c"),
+                ("protocol", "x"),
+                ("policy", "foobar"),
+                ("size", "11"),
+                ("fields", " a , b "),
+            ]))
+            .unwrap_err();
+        assert_eq!(
+            err.0,
+            vec![
+                "Invalid value  for configuration name: String must be non-empty",
+                "Invalid value c for configuration modes: String must be one of: a, b",
+                // Kafka lists the upper-cased values in its HashSet's order.
+                "Invalid value x for configuration protocol: String must be one of (case insensitive): EAGER, COMPATIBLE, SESSIONED",
+                "Invalid value foobar for configuration policy: String must be one of (case insensitive): DISABLED, DOWNGRADE, UPGRADE, BIDIRECTIONAL",
+                "Invalid value 11 for configuration size: Value must be no more than 10",
+                // A list is shown as Java prints it.
+                "Invalid value [a, b] for configuration fields: Wrong size",
+            ]
+        );
+        // Kafka's NonEmptyString lets null through.
+        assert!(def.parse(&map(&[])).is_ok());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Worker configuration (Kafka Connect's `WorkerConfig`, `StandaloneConfig`,
 //! `DistributedConfig` and `RestServerConfig` keys).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::def::{
-    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, Importance, Validator,
+    with_prefix, ConfigDef, ConfigErrors, ConfigKey, ConfigType, ConfigValue, Importance, Validator,
 };
 use super::provider::ConfigProviders;
 use super::ConfigMap;
@@ -16,6 +17,10 @@ pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.Simp
 
 /// `rest.advertised.listener`.
 pub const REST_ADVERTISED_LISTENER: &str = "rest.advertised.listener";
+/// `rest.idle.timeout.ms` (Conveyor only).
+pub const REST_IDLE_TIMEOUT_MS: &str = "rest.idle.timeout.ms";
+/// `rest.max.connections` (Conveyor only).
+pub const REST_MAX_CONNECTIONS: &str = "rest.max.connections";
 /// `rest.extension.classes`.
 pub const REST_EXTENSION_CLASSES: &str = "rest.extension.classes";
 /// The worker key that names the JAAS login file (the JVM system property's name).
@@ -72,6 +77,11 @@ pub struct WorkerConfig {
     pub listeners: Vec<String>,
     pub rest_advertised_host_name: Option<String>,
     pub rest_advertised_port: Option<u16>,
+    /// `rest.idle.timeout.ms`: how long a REST connection may wait without a complete
+    /// request head.
+    pub rest_idle_timeout: Duration,
+    /// `rest.max.connections`: REST connections open at once, all listeners together.
+    pub rest_max_connections: usize,
     /// `rest.advertised.listener` (`http` or `https`), lower-cased; None picks as Connect does.
     pub rest_advertised_listener: Option<String>,
     /// `rest.extension.classes`: REST extensions to enable (only Kafka Connect's basic auth
@@ -81,9 +91,14 @@ pub struct WorkerConfig {
     /// system property's name, `java.security.auth.login.config`).
     pub jaas_login_config: Option<String>,
     pub plugin_path: Vec<String>,
+    /// `plugin.path.allow.world.writable`: start even when `plugin.path` is world-writable.
+    pub plugin_path_allow_world_writable: bool,
     pub config_providers: Vec<String>,
     pub topic_tracking_enable: bool,
     pub topic_tracking_allow_reset: bool,
+    /// `worker.tasks.max`: the most tasks this worker runs, and so the highest `tasks.max` a
+    /// connector may ask for.
+    pub worker_tasks_max: usize,
     /// The top-level Kafka security keys (`security.protocol`, `ssl.*`, `sasl.*`): the
     /// worker's own connections (group membership, internal topics) use them.
     pub security: ConfigMap,
@@ -155,6 +170,14 @@ const ACCEPTED_CONNECT_KEYS: &[&str] = &[
     "task.revocation.timeout.ms",
 ];
 
+/// The worker setting that caps the tasks one worker runs.
+pub const WORKER_TASKS_MAX: &str = "worker.tasks.max";
+/// Its default. An idle sink task costs about 2-4 MB and 5 OS threads today (measured with 100
+/// and 300 tasks of one connector on a worker), so 1000 tasks are 2-4 GB and 5,000 threads: what
+/// a worker on a 4-8 GB node can hold, with room for the 500-task case of issue 12. A connector
+/// that asks for 100,000 tasks is refused instead of taking the machine down.
+const DEFAULT_WORKER_TASKS_MAX: &str = "1000";
+
 fn worker_def(mode: WorkerMode) -> ConfigDef {
     let mut def = ConfigDef::new()
         .define(
@@ -215,6 +238,27 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                       top-level `ssl.*` when no `listeners.https.` key is set."),
         )
         .define(
+            ConfigKey::new(REST_IDLE_TIMEOUT_MS, ConfigType::Long)
+                .default_value("30000")
+                .validator(Validator::at_least(1.0))
+                .importance(Importance::Low)
+                .doc("How long a REST connection may stay open without a complete request \
+                      head, in ms: a connection that sends nothing, a keep-alive connection \
+                      that goes quiet after a response, and a client that sends its headers \
+                      too slowly are closed after this. 30000 is the idle timeout of Kafka \
+                      Connect's Jetty. Conveyor only."),
+        )
+        .define(
+            ConfigKey::new(REST_MAX_CONNECTIONS, ConfigType::Int)
+                .default_value("256")
+                .validator(Validator::at_least(1.0))
+                .importance(Importance::Low)
+                .doc("How many REST connections (all listeners together) may be open at once; \
+                      a connection beyond this is closed as soon as it is accepted and logged, \
+                      so that clients cannot take the file descriptors the Kafka clients need. \
+                      Conveyor only."),
+        )
+        .define(
             ConfigKey::new("rest.advertised.host.name", ConfigType::String)
                 .default_null()
                 .importance(Importance::Low)
@@ -257,7 +301,17 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 .default_value("")
                 .importance(Importance::Low)
                 .doc("Directories added to Python's import path to find connector, converter \
-                      and transform plugins."),
+                      and transform plugins. Whoever can write to one runs code in the worker: \
+                      a world-writable directory (or a module in it, or a parent that anyone \
+                      can rename entries in) stops the worker, see \
+                      `plugin.path.allow.world.writable`."),
+        )
+        .define(
+            ConfigKey::new(crate::plugin::path_check::ALLOW_WORLD_WRITABLE, ConfigType::Boolean)
+                .default_value("false")
+                .importance(Importance::Low)
+                .doc("Start even when a `plugin.path` directory is world-writable (with a \
+                      warning). Conveyor only."),
         )
         .define(
             ConfigKey::new("config.providers", ConfigType::List)
@@ -276,6 +330,17 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 .default_value("true")
                 .importance(Importance::Low)
                 .doc("Allow `PUT /connectors/{c}/topics/reset`."),
+        )
+        .define(
+            ConfigKey::new(WORKER_TASKS_MAX, ConfigType::Int)
+                .default_value(DEFAULT_WORKER_TASKS_MAX)
+                .validator(Validator::at_least(1.0))
+                .importance(Importance::Medium)
+                .doc("The most tasks this worker runs. A connector whose tasks.max is higher is \
+                      refused when it is created (400), and a task that would go past the \
+                      limit is not started (FAILED, with the reason in its status). Kafka \
+                      Connect has no such limit: one connector with an absurd tasks.max can \
+                      exhaust the worker's memory and threads."),
         );
     match mode {
         WorkerMode::Standalone => {
@@ -349,7 +414,16 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
             def.add(
                 ConfigKey::new("connect.protocol", ConfigType::String)
                     .default_value("sessioned")
-                    .validator(Validator::one_of_ignore_case(["eager", "compatible", "sessioned"]))
+                    .validator(Validator::Custom(Arc::new(|v| match v {
+                        ConfigValue::String(s)
+                            if !["eager", "compatible", "sessioned"]
+                                .iter()
+                                .any(|p| p.eq_ignore_ascii_case(s)) =>
+                        {
+                            Err("Invalid Connect protocol compatibility".into())
+                        }
+                        _ => Ok(()),
+                    })))
                     .importance(Importance::Low)
                     .doc("Rebalance protocol: eager, compatible or sessioned (incremental cooperative)."),
             );
@@ -453,15 +527,21 @@ impl WorkerConfig {
                 .non_empty_string("rest.advertised.host.name")
                 .map(String::from),
             rest_advertised_port,
+            rest_idle_timeout: ms(REST_IDLE_TIMEOUT_MS),
+            rest_max_connections: p.int(REST_MAX_CONNECTIONS).unwrap_or(1).max(1) as usize,
             rest_advertised_listener: p
                 .non_empty_string(REST_ADVERTISED_LISTENER)
                 .map(str::to_ascii_lowercase),
             rest_extension_classes: p.list(REST_EXTENSION_CLASSES),
             jaas_login_config: p.non_empty_string(JAAS_LOGIN_CONFIG).map(String::from),
             plugin_path: p.list("plugin.path"),
+            plugin_path_allow_world_writable: p
+                .boolean(crate::plugin::path_check::ALLOW_WORLD_WRITABLE)
+                .unwrap_or(false),
             config_providers: p.list("config.providers"),
             topic_tracking_enable: p.boolean("topic.tracking.enable").unwrap_or(true),
             topic_tracking_allow_reset: p.boolean("topic.tracking.allow.reset").unwrap_or(true),
+            worker_tasks_max: p.int(WORKER_TASKS_MAX).unwrap_or(1).max(1) as usize,
             producer: client("producer."),
             consumer: client("consumer."),
             admin: client("admin."),
@@ -600,5 +680,14 @@ mod tests {
     fn distributed_requires_group_and_topics() {
         let err = WorkerConfig::parse(&map(&[]), WorkerMode::Distributed).unwrap_err();
         assert_eq!(err.0.len(), 4, "{err}");
+        let err = WorkerConfig::parse(&map(&[("connect.protocol", "x")]), WorkerMode::Distributed)
+            .unwrap_err();
+        assert!(
+            err.0.contains(
+                &"Invalid value x for configuration connect.protocol: Invalid Connect protocol compatibility"
+                    .to_string()
+            ),
+            "{err}"
+        );
     }
 }

@@ -108,13 +108,14 @@ impl Default for JsonConverter {
 impl JsonConverter {
     /// Reads `schemas.enable`, `decimal.format` and `replace.null.with.default`.
     pub fn from_config(config: &ConfigMap) -> Result<Self, ConnectError> {
-        let decimal_format = match config.get("decimal.format").map(|s| s.trim().to_ascii_uppercase()) {
+        let decimal_format = match config.get("decimal.format").map(|s| s.trim()) {
             None => DecimalFormat::Base64,
-            Some(f) if f == "BASE64" => DecimalFormat::Base64,
-            Some(f) if f == "NUMERIC" => DecimalFormat::Numeric,
+            Some(f) if f.eq_ignore_ascii_case("BASE64") => DecimalFormat::Base64,
+            Some(f) if f.eq_ignore_ascii_case("NUMERIC") => DecimalFormat::Numeric,
+            // Kafka's CaseInsensitiveValidString lists the values in its HashSet's order.
             Some(f) => {
                 return Err(ConnectError::Config(format!(
-                    "Invalid value {f} for configuration decimal.format: String must be one of (case insensitive): BASE64, NUMERIC"
+                    "Invalid value {f} for configuration decimal.format: String must be one of (case insensitive): NUMERIC, BASE64"
                 )))
             }
         };
@@ -191,12 +192,6 @@ impl JsonConverter {
         if !self.schemas_enable {
             return Ok(SchemaAndValue::new(None, schemaless_to_connect(json)));
         }
-        let envelope_error = || {
-            ConnectError::Data(
-                "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
-                    .to_string(),
-            )
-        };
         let Json::Object(mut obj) = json else {
             return Err(envelope_error());
         };
@@ -211,6 +206,43 @@ impl JsonConverter {
         let schema = json_to_schema(&schema_json)?;
         let value = self.to_connect_value(&schema, payload)?;
         Ok(SchemaAndValue::new(Some(schema), value))
+    }
+
+    /// Reads Kafka bytes as strict JSON.
+    fn read(&self, data: &[u8]) -> Result<SchemaAndValue, ConnectError> {
+        if self.schemas_enable {
+            // Fast path: a well-formed envelope, its schema looked up by text.
+            if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
+                let schema = match envelope.schema.get() {
+                    "null" => None,
+                    text => Some(self.schema_cache.get_or_parse(text)?),
+                };
+                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
+                return Ok(SchemaAndValue::new(schema, value));
+            }
+        }
+        // Everything else (schemaless data, or an error to report) goes through a full parse.
+        let json: Json = match serde_json::from_slice(data) {
+            Ok(json) => json,
+            // Jackson reads nothing (no bytes, or only whitespace) as a missing node: a null
+            // value without schemas, and no envelope with them.
+            Err(_)
+                if data
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) =>
+            {
+                if self.schemas_enable {
+                    return Err(envelope_error());
+                }
+                return Ok(SchemaAndValue::default());
+            }
+            Err(e) => {
+                return Err(ConnectError::Data(format!(
+                    "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
+                )))
+            }
+        };
+        self.json_to_connect(json)
     }
 
     /// Reads payload text into a value, per the schema.
@@ -343,6 +375,68 @@ impl JsonConverter {
     }
 }
 
+/// Kafka's JsonDeserializer enables Jackson's `ALLOW_LEADING_ZEROS_FOR_NUMBERS`: `0012` reads
+/// as 12, `-007` as -7, `00.5` as 0.5. Returns the text without the redundant zeros, or
+/// `None` when it has none (the caller tries this only after strict JSON failed).
+fn without_leading_zeros(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'"' => {
+                // A string, copied as is up to its closing quote.
+                out.push(b'"');
+                i += 1;
+                while i < data.len() {
+                    let b = data[i];
+                    out.push(b);
+                    i += 1;
+                    if b == b'\\' {
+                        if let Some(&escaped) = data.get(i) {
+                            out.push(escaped);
+                            i += 1;
+                        }
+                    } else if b == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                if data[i] == b'-' {
+                    out.push(b'-');
+                    i += 1;
+                }
+                while data.get(i) == Some(&b'0') && data.get(i + 1).is_some_and(u8::is_ascii_digit)
+                {
+                    i += 1;
+                    changed = true;
+                }
+                while let Some(&b) = data.get(i) {
+                    if !matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                        break;
+                    }
+                    out.push(b);
+                    i += 1;
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Data read with `schemas.enable=true` that is not an envelope.
+fn envelope_error() -> ConnectError {
+    ConnectError::Data(
+        "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration."
+            .to_string(),
+    )
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.len() <= n {
         s.to_string()
@@ -398,24 +492,13 @@ impl Converter for JsonConverter {
         let Some(data) = data else {
             return Ok(SchemaAndValue::default());
         };
-        if self.schemas_enable {
-            // Fast path: a well-formed envelope, its schema looked up by text.
-            if let Ok(envelope) = serde_json::from_slice::<RawEnvelope>(data) {
-                let schema = match envelope.schema.get() {
-                    "null" => None,
-                    text => Some(self.schema_cache.get_or_parse(text)?),
-                };
-                let value = self.read_payload(schema.as_ref(), envelope.payload.get())?;
-                return Ok(SchemaAndValue::new(schema, value));
-            }
+        match self.read(data) {
+            Err(e) => match without_leading_zeros(data) {
+                Some(fixed) => self.read(&fixed),
+                None => Err(e),
+            },
+            ok => ok,
         }
-        // Everything else (schemaless data, or an error to report) goes through a full parse.
-        let json: Json = serde_json::from_slice(data).map_err(|e| {
-            ConnectError::Data(format!(
-                "Converting byte[] to Kafka Connect data failed due to serialization error: {e}"
-            ))
-        })?;
-        self.json_to_connect(json)
     }
 }
 
@@ -700,16 +783,19 @@ impl Serialize for Payload<'_> {
             (SchemaType::Int16, Value::Int16(v)) => s.serialize_i16(*v),
             (SchemaType::Int32, Value::Int32(v)) => s.serialize_i32(*v),
             (SchemaType::Int64, Value::Int64(v)) => s.serialize_i64(*v),
-            (SchemaType::Float32, Value::Float32(v)) => s.serialize_f32(*v),
-            (SchemaType::Float64, Value::Float64(v)) => s.serialize_f64(*v),
+            (SchemaType::Float32, Value::Float32(v)) => s.serialize_f32(finite(*v)?),
+            (SchemaType::Float64, Value::Float64(v)) => s.serialize_f64(finite(*v)?),
             (SchemaType::String, Value::String(v)) => s.serialize_str(v),
             (SchemaType::Bytes, Value::Bytes(b)) => {
                 if schema.is_logical(logical::DECIMAL)
                     && conv.decimal_format == DecimalFormat::Numeric
                 {
-                    let text = crate::data::decimal::to_string(b, decimal_scale(schema));
-                    let n: serde_json::Number = text.parse().map_err(S::Error::custom)?;
-                    n.serialize(s)
+                    // The exact digits and scale, as Jackson writes a BigDecimal: through
+                    // an f64 they would lose digits, trailing zeros, or get an exponent.
+                    let text = crate::data::decimal::to_java_string(b, decimal_scale(schema));
+                    RawValue::from_string(text)
+                        .map_err(S::Error::custom)?
+                        .serialize(s)
                 } else {
                     s.serialize_str(&BASE64.encode(b))
                 }
@@ -785,6 +871,21 @@ impl Serialize for Payload<'_> {
     }
 }
 
+/// NaN and the infinities have no JSON form: refused (a data error, under the connector's
+/// error tolerance) rather than written as `null`, which serde_json would do silently.
+/// Kafka's Jackson writes them as the strings "NaN" and "Infinity", which no JSON number
+/// field reads back.
+fn finite<F: Into<f64> + Copy, E: serde::ser::Error>(v: F) -> Result<F, E> {
+    let f: f64 = v.into();
+    if f.is_finite() {
+        Ok(v)
+    } else {
+        Err(E::custom(format!(
+            "{f} cannot be written as JSON: JSON numbers are finite"
+        )))
+    }
+}
+
 fn write_schemaless<S: Serializer>(
     conv: &JsonConverter,
     value: &Value,
@@ -797,8 +898,8 @@ fn write_schemaless<S: Serializer>(
         Value::Int16(v) => s.serialize_i16(*v),
         Value::Int32(v) => s.serialize_i32(*v),
         Value::Int64(v) => s.serialize_i64(*v),
-        Value::Float32(v) => s.serialize_f32(*v),
-        Value::Float64(v) => s.serialize_f64(*v),
+        Value::Float32(v) => s.serialize_f32(finite(*v)?),
+        Value::Float64(v) => s.serialize_f64(finite(*v)?),
         Value::String(v) => s.serialize_str(v),
         Value::Bytes(b) => s.serialize_str(&BASE64.encode(b)),
         Value::Array(items) => {
@@ -1005,6 +1106,113 @@ mod tests {
         assert_eq!(
             numeric.to_connect("t", Some(out.as_bytes())).unwrap().value,
             v
+        );
+    }
+
+    #[test]
+    fn numeric_decimals_are_written_exactly_with_their_scale() {
+        let mut cfg = ConfigMap::new();
+        cfg.insert("decimal.format".into(), "NUMERIC".into());
+        cfg.insert("schemas.enable".into(), "false".into());
+        let numeric = JsonConverter::from_config(&cfg).unwrap();
+        // Java's BigDecimal.toString, as Jackson writes a DecimalNode.
+        let cases: [(i128, i32, &str); 8] = [
+            (15600, 4, "1.5600"),
+            (123456789123456789, 17, "1.23456789123456789"),
+            (12345678901234567890123, 0, "12345678901234567890123"),
+            (-5, 3, "-0.005"),
+            (0, 2, "0.00"),
+            (1, 10, "1E-10"),
+            (123, -2, "1.23E+4"),
+            (-12345678901234567890123, 5, "-123456789012345678.90123"),
+        ];
+        for (unscaled, scale, want) in cases {
+            let schema = logical_schemas::decimal(scale).build();
+            let v = Value::Bytes(crate::data::decimal::to_bytes(unscaled));
+            assert_eq!(
+                to_string(&numeric, Some(&schema), &v),
+                want,
+                "{unscaled}e-{scale}"
+            );
+            let back = numeric.read_payload(Some(&schema), want).unwrap();
+            assert_eq!(back, v, "{want} read back");
+        }
+        // More digits than 128 bits hold are still written exactly.
+        let schema = logical_schemas::decimal(2).build();
+        let mut big = vec![0x7f];
+        big.extend([0xff; 19]);
+        let out = to_string(&numeric, Some(&schema), &Value::Bytes(big));
+        assert_eq!(out, "7307508186654514591018424163581415098279662714.87");
+    }
+
+    #[test]
+    fn an_empty_message_is_null_without_schemas_and_an_envelope_error_with_them() {
+        for empty in [&b""[..], b" \r\n\t"] {
+            assert_eq!(
+                conv(false).to_connect("t", Some(empty)).unwrap(),
+                SchemaAndValue::default()
+            );
+            let err = conv(true).to_connect("t", Some(empty)).unwrap_err();
+            assert!(
+                err.to_string().starts_with(
+                    "JsonConverter with schemas.enable requires \"schema\" and \"payload\" fields"
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_with_leading_zeros_are_read_as_kafka_reads_them() {
+        let c = conv(true);
+        let read = |schema: &str, payload: &str| {
+            let text = format!(r#"{{ "schema": {{ "type": "{schema}" }}, "payload": {payload} }}"#);
+            c.to_connect("t", Some(text.as_bytes())).unwrap().value
+        };
+        assert_eq!(read("int8", "0012"), Value::Int8(12));
+        assert_eq!(read("int16", "000123"), Value::Int16(123));
+        assert_eq!(read("int32", "000012345"), Value::Int32(12345));
+        assert_eq!(read("int64", "00000123456789"), Value::Int64(123456789));
+        assert_eq!(read("int64", "-0012"), Value::Int64(-12));
+        assert_eq!(read("double", "00.5"), Value::Float64(0.5));
+        assert_eq!(read("int32", "000"), Value::Int32(0));
+
+        let v = conv(false)
+            .to_connect(
+                "t",
+                Some(br#"{"a": 0012, "b": [-007, 0.25, 1e007], "c": "0012", "d": 0, "e\"0": 01}"#),
+            )
+            .unwrap()
+            .value;
+        assert_eq!(v.map_get("a"), Some(&Value::Int64(12)));
+        assert_eq!(
+            v.map_get("b"),
+            Some(&Value::Array(vec![
+                Value::Int64(-7),
+                Value::Float64(0.25),
+                Value::Float64(1e7)
+            ]))
+        );
+        assert_eq!(v.map_get("c"), Some(&Value::String("0012".into())));
+        assert_eq!(v.map_get("d"), Some(&Value::Int64(0)));
+        assert_eq!(v.map_get("e\"0"), Some(&Value::Int64(1)));
+        assert_eq!(
+            conv(false).to_connect("t", Some(b"0012")).unwrap().value,
+            Value::Int64(12)
+        );
+        // Only the leading zeros are forgiven: other malformed numbers still fail.
+        assert!(conv(false).to_connect("t", Some(b"12.")).is_err());
+        assert!(conv(false).to_connect("t", Some(b"+12")).is_err());
+    }
+
+    #[test]
+    fn a_bad_decimal_format_is_refused_with_kafkas_message() {
+        let mut cfg = ConfigMap::new();
+        cfg.insert("decimal.format".into(), " Float ".into());
+        let err = JsonConverter::from_config(&cfg).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid value Float for configuration decimal.format: String must be one of (case insensitive): NUMERIC, BASE64"
         );
     }
 

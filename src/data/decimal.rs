@@ -38,6 +38,74 @@ pub fn to_string(bytes: &[u8], scale: i32) -> String {
     }
 }
 
+/// The sign and decimal digits of the unscaled value in Decimal bytes of any length.
+fn unscaled_digits(bytes: &[u8]) -> (bool, String) {
+    if let Some(v) = from_bytes(bytes) {
+        return (v < 0, v.unsigned_abs().to_string());
+    }
+    let negative = bytes[0] & 0x80 != 0;
+    let mut magnitude = bytes.to_vec();
+    if negative {
+        // Two's complement: invert, add one.
+        for b in magnitude.iter_mut() {
+            *b = !*b;
+        }
+        for b in magnitude.iter_mut().rev() {
+            let (sum, carry) = b.overflowing_add(1);
+            *b = sum;
+            if !carry {
+                break;
+            }
+        }
+    }
+    // Long division by 10^9, base 256, collecting nine digits at a time.
+    const CHUNK: u64 = 1_000_000_000;
+    let mut chunks = Vec::new();
+    while magnitude.iter().any(|&b| b != 0) {
+        let mut rem = 0u64;
+        for b in magnitude.iter_mut() {
+            let cur = (rem << 8) | *b as u64;
+            *b = (cur / CHUNK) as u8;
+            rem = cur % CHUNK;
+        }
+        chunks.push(rem);
+    }
+    let mut digits = chunks
+        .pop()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "0".into());
+    for c in chunks.iter().rev() {
+        digits.push_str(&format!("{c:09}"));
+    }
+    (negative, digits)
+}
+
+/// Decimal bytes at `scale` as Java's `BigDecimal.toString` writes them (what Kafka's
+/// JsonConverter writes with `decimal.format=NUMERIC`, and what Connect prints): every
+/// digit and the scale kept (`1.5600`), exponent form only when the scale is negative or
+/// the number is below 10^-6 (`1E-10`, `1.23E+4`).
+pub fn to_java_string(bytes: &[u8], scale: i32) -> String {
+    let (negative, digits) = unscaled_digits(bytes);
+    let sign = if negative { "-" } else { "" };
+    let adjusted = digits.len() as i64 - 1 - scale as i64;
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    if scale > 0 && adjusted >= -6 {
+        let scale = scale as usize;
+        return if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            format!("{sign}{int}.{frac}")
+        } else {
+            format!("{sign}0.{}{digits}", "0".repeat(scale - digits.len()))
+        };
+    }
+    let (first, rest) = digits.split_at(1);
+    let point = if rest.is_empty() { "" } else { "." };
+    let plus = if adjusted > 0 { "+" } else { "" };
+    format!("{sign}{first}{point}{rest}E{plus}{adjusted}")
+}
+
 /// Renders an unscaled value at `scale`.
 pub fn format_unscaled(unscaled: i128, scale: i32) -> String {
     if scale <= 0 {
@@ -109,6 +177,38 @@ mod tests {
         for v in [0, 1, -1, 12345, -98765432109876543210, i64::MAX as i128] {
             assert_eq!(from_bytes(&to_bytes(v)), Some(v));
         }
+    }
+
+    #[test]
+    fn java_strings_keep_digits_and_scale() {
+        let cases: [(i128, i32, &str); 10] = [
+            (15600, 4, "1.5600"),
+            (0, 2, "0.00"),
+            (0, 10, "0E-10"),
+            (-5, 3, "-0.005"),
+            (1, 6, "0.000001"),
+            (1, 7, "1E-7"),
+            (123, -2, "1.23E+4"),
+            (7, -1, "7E+1"),
+            (-123456, 9, "-0.000123456"),
+            (42, 0, "42"),
+        ];
+        for (unscaled, scale, want) in cases {
+            assert_eq!(to_java_string(&to_bytes(unscaled), scale), want);
+        }
+        // Beyond 128 bits: 2^159 - 1 and -(2^159).
+        let mut max = vec![0x7f];
+        max.extend([0xff; 19]);
+        assert_eq!(
+            to_java_string(&max, 0),
+            "730750818665451459101842416358141509827966271487"
+        );
+        let mut min = vec![0x80];
+        min.extend([0x00; 19]);
+        assert_eq!(
+            to_java_string(&min, 3),
+            "-730750818665451459101842416358141509827966271.488"
+        );
     }
 
     #[test]

@@ -110,10 +110,42 @@ fn is_provider_reference(v: &str) -> bool {
     v.trim_start().starts_with("${") && v.trim_end().ends_with('}')
 }
 
-/// A config written back by a client that read a masked one: `[hidden]` keeps the stored value.
-pub fn unmask_config(new: ConfigMap, previous: Option<&ConfigMap>) -> ConfigMap {
-    let Some(prev) = previous else { return new };
-    new.into_iter()
+/// A config written back by a client that read a masked one: `[hidden]` keeps the stored value,
+/// but only while nothing that decides where that secret goes changed
+/// ([`crate::config::is_destination_key`]: URLs, hosts, users, bootstrap servers, ...).
+/// Otherwise a client that can read the masked config could send the stored secret to a host
+/// of its choosing; it must send the secret again instead (400).
+pub fn unmask_config(new: ConfigMap, previous: Option<&ConfigMap>) -> Result<ConfigMap> {
+    let Some(prev) = previous else { return Ok(new) };
+    let kept: Vec<&str> = new
+        .iter()
+        .filter(|(k, v)| *v == HIDDEN && prev.get(*k).is_some_and(|old| old != HIDDEN))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !kept.is_empty() {
+        let mut moved: Vec<&str> = new
+            .keys()
+            .chain(prev.keys())
+            .filter(|k| crate::config::is_destination_key(k))
+            .filter(|k| new.get(*k).is_none_or(|v| v != HIDDEN))
+            .filter(|k| new.get(*k) != prev.get(*k))
+            .map(String::as_str)
+            .collect();
+        moved.sort_unstable();
+        moved.dedup();
+        if !moved.is_empty() {
+            return Err(ConnectError::BadRequest(format!(
+                "The config keeps the stored secret of {} ({HIDDEN}) but changes {}, which \
+                 decides where that secret is sent. Send the secret again with its value in the \
+                 same request, or leave {} as stored.",
+                kept.join(", "),
+                moved.join(", "),
+                if moved.len() == 1 { "it" } else { "them" },
+            )));
+        }
+    }
+    Ok(new
+        .into_iter()
         .map(|(k, v)| {
             if v == HIDDEN {
                 if let Some(old) = prev.get(&k) {
@@ -122,7 +154,7 @@ pub fn unmask_config(new: ConfigMap, previous: Option<&ConfigMap>) -> ConfigMap 
             }
             (k, v)
         })
-        .collect()
+        .collect())
 }
 
 /// Keys of every defined config for `GET /connector-plugins/{p}/config`.
@@ -364,8 +396,60 @@ mod tests {
         let mut new = ConfigMap::new();
         new.insert("connection.password".into(), HIDDEN.into());
         new.insert("other".into(), "v".into());
-        let merged = unmask_config(new, Some(&prev));
+        let merged = unmask_config(new, Some(&prev)).unwrap();
         assert_eq!(merged["connection.password"], "s3cret");
         assert_eq!(merged["other"], "v");
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> ConfigMap {
+        crate::config::test_support::map(pairs)
+    }
+
+    #[test]
+    fn a_kept_secret_never_follows_a_new_destination() {
+        let prev = config(&[
+            ("connection.url", "jdbc:postgresql://db/x"),
+            ("connection.user", "app"),
+            ("connection.password", "s3cret"),
+            ("topic", "t"),
+        ]);
+        let keep = |changes: &[(&str, &str)]| {
+            let mut new = prev.clone();
+            new.insert("connection.password".into(), HIDDEN.into());
+            for (k, v) in changes {
+                new.insert(k.to_string(), v.to_string());
+            }
+            unmask_config(new, Some(&prev))
+        };
+        assert_eq!(
+            keep(&[("topic", "u")]).unwrap()["connection.password"],
+            "s3cret"
+        );
+        for (key, value) in [
+            ("connection.url", "jdbc:postgresql://attacker/x"),
+            ("connection.user", "other"),
+            ("producer.override.bootstrap.servers", "attacker:9092"),
+        ] {
+            let err = keep(&[(key, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains("keeps the stored secret of connection.password ([hidden])")
+                    && err.contains(&format!("but changes {key},")),
+                "{err}"
+            );
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+        // Removing a destination key changes where the secret goes too.
+        let mut new = prev.clone();
+        new.insert("connection.password".into(), HIDDEN.into());
+        new.remove("connection.user");
+        assert!(unmask_config(new, Some(&prev)).is_err());
+        // A secret given again may go anywhere.
+        let mut new = prev.clone();
+        new.insert("connection.url".into(), "jdbc:postgresql://db2/x".into());
+        new.insert("connection.password".into(), "other".into());
+        assert_eq!(
+            unmask_config(new, Some(&prev)).unwrap()["connection.password"],
+            "other"
+        );
     }
 }

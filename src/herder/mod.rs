@@ -113,9 +113,12 @@ pub trait Herder: Send + Sync {
     /// The plugins this herder's worker can run.
     fn registry(&self) -> &PluginRegistry;
 
+    /// The most tasks this herder's worker runs (`worker.tasks.max`).
+    fn worker_tasks_max(&self) -> usize;
+
     /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
     async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validation::validate_connector_config(self.registry(), config)
+        validation::validate_connector_config(self.registry(), config, self.worker_tasks_max())
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {
@@ -132,6 +135,30 @@ pub trait Herder: Send + Sync {
         common::same_connector_class(self.registry(), name, class)
     }
 
+    /// The workers of the cluster that this worker knows of, for the console. A standalone
+    /// worker knows itself; a distributed leader knows the members of the last rebalance (a
+    /// follower asks the leader through REST, see `GET /conveyor/workers`).
+    fn workers(&self) -> Vec<WorkerInfo> {
+        vec![WorkerInfo {
+            worker_id: self.worker_id(),
+            url: None,
+        }]
+    }
+
+    /// Topics that only this cluster's workers may read (the config, offset and status
+    /// topics of a distributed cluster): the console does not peek at them, since the config
+    /// topic holds connector secrets in clear.
+    fn internal_topics(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Stops every connector and task.
     async fn shutdown(&self);
+}
+
+/// A worker of the cluster: its id (`host:port`) and, when known, its advertised REST URL.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorkerInfo {
+    pub worker_id: String,
+    pub url: Option<String>,
 }

@@ -2,8 +2,11 @@
 //! `AbstractHerder.validateConnectorConfig`): the common keys, the transforms and predicates,
 //! and the connector's own keys, with Connect's error texts.
 
-use crate::config::connector::{common_def, cross_check, ConnectorType, CONNECTOR_CLASS};
+use crate::config::connector::{
+    check_name, common_def, cross_check, ConnectorType, CONNECTOR_CLASS, NAME, TASKS_MAX,
+};
 use crate::config::def::split_list;
+use crate::config::worker::WORKER_TASKS_MAX;
 use crate::config::{ConfigDef, ConfigInfo, ConfigKey, ConfigMap, ConfigType, Importance};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::PluginRegistry;
@@ -12,10 +15,12 @@ use crate::runtime::transform_chain::stage_config;
 use super::types::ConfigInfos;
 
 /// Validates a connector config. Unknown connector classes are a 400 that lists the
-/// available connectors (Kafka Connect answers 500 here).
+/// available connectors (Kafka Connect answers 500 here). A `tasks.max` above the worker's
+/// `worker.tasks.max` is an error on `tasks.max`.
 pub fn validate_connector_config(
     registry: &PluginRegistry,
     config: &ConfigMap,
+    worker_tasks_max: usize,
 ) -> Result<ConfigInfos> {
     let class = config
         .get(CONNECTOR_CLASS)
@@ -24,7 +29,7 @@ pub fn validate_connector_config(
         .ok_or_else(|| {
             ConnectError::BadRequest(format!(
                 "Connector config {} contains no connector type",
-                display_map(config)
+                crate::config::display_masked(config, &[])
             ))
         })?;
     let plugin = registry
@@ -41,6 +46,12 @@ pub fn validate_connector_config(
     add_stage_defs(registry, config, &mut def, &mut stage_errors);
     let mut common = def.validate(config);
     stage_errors.extend(cross_check(config, Some(plugin.connector_type)));
+    // The name as given, not trimmed: a name that ends in a newline would still be refused.
+    if let Some(Err(e)) = config.get(NAME).map(|n| check_name(n)) {
+        stage_errors.extend(e.0.into_iter().map(|m| (NAME.to_string(), m)));
+    }
+    stage_errors
+        .extend(tasks_max_over_limit(config, worker_tasks_max).map(|e| (TASKS_MAX.to_string(), e)));
     for (key, err) in stage_errors {
         if let Some(info) = common.iter_mut().find(|i| i.value.name == key) {
             if !info.value.errors.contains(&err) {
@@ -73,6 +84,20 @@ pub fn validate_connector_config(
         error_count,
         groups,
         configs: infos,
+    })
+}
+
+/// The error for a `tasks.max` that is more than the worker may run, if it is.
+pub fn tasks_max_over_limit(config: &ConfigMap, worker_tasks_max: usize) -> Option<String> {
+    let value = config.get(TASKS_MAX)?.trim();
+    // A value that is not an INT is ConfigDef's error already.
+    let asked = value.parse::<i32>().ok()?;
+    (i64::from(asked) > worker_tasks_max as i64).then(|| {
+        format!(
+            "Invalid value {value} for configuration {TASKS_MAX}: this worker runs at most \
+             {worker_tasks_max} tasks ({WORKER_TASKS_MAX}); lower {TASKS_MAX}, or raise \
+             {WORKER_TASKS_MAX} in the worker config if the worker can hold that many tasks"
+        )
     })
 }
 
@@ -231,11 +256,6 @@ pub fn password_keys(registry: &PluginRegistry, config: &ConfigMap) -> Vec<Strin
     out
 }
 
-fn display_map(config: &ConfigMap) -> String {
-    let inner: Vec<String> = config.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{{{}}}", inner.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,6 +269,7 @@ mod tests {
         let infos = validate_connector_config(
             &reg,
             &map(&[("connector.class", "FileStreamSource"), ("name", "x")]),
+            1000,
         )
         .unwrap();
         assert_eq!(
@@ -265,11 +286,36 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_in_names_are_refused_as_connect_does() {
+        let reg = builtin_registry();
+        for (name, codes) in [("a\nb", "10"), ("a\u{7}b\u{7f}", "7, 127"), ("ab\n", "10")] {
+            let infos = validate_connector_config(
+                &reg,
+                &map(&[
+                    ("connector.class", "FileStreamSource"),
+                    ("name", name),
+                    ("topic", "t"),
+                ]),
+                1000,
+            )
+            .unwrap();
+            assert_eq!(
+                infos.error_messages(),
+                vec![format!("Invalid value {name} for configuration name: String may not contain control sequences but had the following ASCII chars: {codes}")],
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
     fn unknown_class_lists_available_connectors() {
         let reg = builtin_registry();
-        let err =
-            validate_connector_config(&reg, &map(&[("connector.class", "Nope"), ("name", "x")]))
-                .unwrap_err();
+        let err = validate_connector_config(
+            &reg,
+            &map(&[("connector.class", "Nope"), ("name", "x")]),
+            1000,
+        )
+        .unwrap_err();
         assert!(matches!(err, ConnectError::BadRequest(_)));
         assert!(
             err.to_string()
@@ -284,6 +330,7 @@ mod tests {
         let infos = validate_connector_config(
             &reg,
             &map(&[("connector.class", "FileStreamSink"), ("name", "x")]),
+            1000,
         )
         .unwrap();
         let topics = infos
@@ -295,5 +342,45 @@ mod tests {
             topics.value.errors,
             vec!["Must configure one of topics or topics.regex"]
         );
+    }
+
+    #[test]
+    fn tasks_max_above_the_worker_limit_is_an_error_on_tasks_max() {
+        let reg = builtin_registry();
+        let config = |tasks_max: &str| {
+            map(&[
+                ("connector.class", "FileStreamSink"),
+                ("name", "x"),
+                ("topics", "t"),
+                ("tasks.max", tasks_max),
+            ])
+        };
+        let infos = validate_connector_config(&reg, &config("100000"), 1000).unwrap();
+        assert_eq!(infos.error_count, 1, "{:?}", infos.error_messages());
+        let tasks_max = infos
+            .configs
+            .iter()
+            .find(|c| c.value.name == "tasks.max")
+            .unwrap();
+        assert_eq!(
+            tasks_max.value.errors,
+            vec![
+                "Invalid value 100000 for configuration tasks.max: this worker runs at most 1000 \
+                 tasks (worker.tasks.max); lower tasks.max, or raise worker.tasks.max in the \
+                 worker config if the worker can hold that many tasks"
+            ]
+        );
+        let msg = invalid_config_message(&infos);
+        assert!(msg.contains("following 1 error(s)"), "{msg}");
+        // At the limit is fine; a value that is not a number is ConfigDef's error alone.
+        assert_eq!(
+            validate_connector_config(&reg, &config("1000"), 1000)
+                .unwrap()
+                .error_count,
+            0
+        );
+        let bad = validate_connector_config(&reg, &config("lots"), 1000).unwrap();
+        assert_eq!(bad.error_count, 1, "{:?}", bad.error_messages());
+        assert!(tasks_max_over_limit(&config("99999999999999999999"), 1000).is_none());
     }
 }

@@ -3,7 +3,11 @@
 //! `kafka_connect_source_task_metrics_source_record_poll_total{connector,task}`), the names a
 //! JMX exporter gives Kafka Connect's MBeans, so dashboards carry over. Served at `/metrics`.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
+
+use parking_lot::Mutex;
+use serde::Serialize;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,7 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 /// Labels of per-task metrics.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct TaskLabels {
     pub connector: String,
     pub task: String,
@@ -56,6 +60,10 @@ pub struct ConnectMetrics {
     pub errors_logged: Family<TaskLabels, Counter>,
     pub retries: Family<TaskLabels, Counter>,
     pub dlq_produce_requests: Family<TaskLabels, Counter>,
+    /// Conveyor only: records a sink task's consumer has yet to read.
+    pub records_lag: Family<TaskLabels, Gauge>,
+    /// The tasks that report, for [`ConnectMetrics::snapshot`].
+    tasks: Mutex<BTreeMap<TaskLabels, TaskMetrics>>,
 }
 
 impl ConnectMetrics {
@@ -83,6 +91,8 @@ impl ConnectMetrics {
             errors_logged: Family::default(),
             retries: Family::default(),
             dlq_produce_requests: Family::default(),
+            records_lag: Family::default(),
+            tasks: Mutex::new(BTreeMap::new()),
             registry: Registry::default(),
         };
         let w = registry.sub_registry_with_prefix("connect_worker_metrics");
@@ -158,6 +168,12 @@ impl ConnectMetrics {
             "Time to put a batch, in milliseconds",
             m.put_batch_time_ms.clone(),
         );
+        k.register(
+            "records_lag",
+            "Records in the task's assigned partitions that its consumer has not read yet \
+             (Conveyor only: the high watermarks the consumer last saw minus its positions)",
+            m.records_lag.clone(),
+        );
         let t = registry.sub_registry_with_prefix("connector_task_metrics");
         t.register(
             "offset_commit_success",
@@ -222,7 +238,47 @@ impl ConnectMetrics {
         self.errors_logged.remove(labels);
         self.retries.remove(labels);
         self.dlq_produce_requests.remove(labels);
+        self.records_lag.remove(labels);
+        self.tasks.lock().remove(labels);
     }
+
+    /// The counters of every task of this worker, for the console's JSON view
+    /// (`GET /conveyor/metrics`).
+    pub fn snapshot(&self) -> Vec<TaskMetricsSnapshot> {
+        self.tasks
+            .lock()
+            .values()
+            .map(|t| TaskMetricsSnapshot {
+                connector: t.labels.connector.clone(),
+                task: t.labels.task.parse().unwrap_or(-1),
+                source_record_poll_total: t.source_record_poll.get(),
+                source_record_write_total: t.source_record_write.get(),
+                sink_record_read_total: t.sink_record_read.get(),
+                sink_record_send_total: t.sink_record_send.get(),
+                records_lag: t.records_lag.get(),
+                total_record_failures: t.record_failures.get(),
+                total_records_skipped: t.records_skipped.get(),
+                deadletterqueue_produce_requests: t.dlq_produce_requests.get(),
+                offset_commit_failure_total: t.offset_commit_failure.get(),
+            })
+            .collect()
+    }
+}
+
+/// One task's counters at one moment (see [`ConnectMetrics::snapshot`]).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct TaskMetricsSnapshot {
+    pub connector: String,
+    pub task: i32,
+    pub source_record_poll_total: u64,
+    pub source_record_write_total: u64,
+    pub sink_record_read_total: u64,
+    pub sink_record_send_total: u64,
+    pub records_lag: i64,
+    pub total_record_failures: u64,
+    pub total_records_skipped: u64,
+    pub deadletterqueue_produce_requests: u64,
+    pub offset_commit_failure_total: u64,
 }
 
 /// The process-wide metrics.
@@ -248,6 +304,7 @@ pub struct TaskMetrics {
     pub errors_logged: Counter,
     pub retries: Counter,
     pub dlq_produce_requests: Counter,
+    pub records_lag: Gauge,
 }
 
 impl TaskMetrics {
@@ -257,7 +314,7 @@ impl TaskMetrics {
             task: task.to_string(),
         };
         let m = metrics();
-        TaskMetrics {
+        let t = TaskMetrics {
             source_record_poll: m.source_record_poll.get_or_create(&labels).clone(),
             source_record_write: m.source_record_write.get_or_create(&labels).clone(),
             poll_batch_time_ms: m.poll_batch_time_ms.get_or_create(&labels).clone(),
@@ -271,8 +328,11 @@ impl TaskMetrics {
             errors_logged: m.errors_logged.get_or_create(&labels).clone(),
             retries: m.retries.get_or_create(&labels).clone(),
             dlq_produce_requests: m.dlq_produce_requests.get_or_create(&labels).clone(),
+            records_lag: m.records_lag.get_or_create(&labels).clone(),
             labels,
-        }
+        };
+        m.tasks.lock().insert(t.labels.clone(), t.clone());
+        t
     }
 
     /// A detached set (not exported), for code paths without a task.
@@ -295,6 +355,7 @@ impl TaskMetrics {
             errors_logged: Counter::default(),
             retries: Counter::default(),
             dlq_produce_requests: Counter::default(),
+            records_lag: Gauge::default(),
         }
     }
 }
@@ -312,7 +373,15 @@ mod tests {
             text.contains("kafka_connect_source_task_metrics_source_record_poll_total{connector=\"m-test\",task=\"3\"} 5"),
             "{text}"
         );
+        t.records_lag.set(7);
+        let snap = metrics().snapshot();
+        let mine = snap.iter().find(|s| s.connector == "m-test").unwrap();
+        assert_eq!(
+            (mine.task, mine.source_record_poll_total, mine.records_lag),
+            (3, 5, 7)
+        );
         metrics().forget_task(&t.labels);
         assert!(!metrics().encode().contains("m-test"));
+        assert!(!metrics().snapshot().iter().any(|s| s.connector == "m-test"));
     }
 }

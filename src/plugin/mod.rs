@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod builtin;
+pub mod path_check;
 pub mod registry;
 
 pub use crate::transform::{Predicate, Transformation};

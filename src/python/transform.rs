@@ -146,6 +146,11 @@ impl Transformation for PyTransformation {
             .collect()
     }
 
+    /// Python code sees the whole record.
+    fn reads_source_offset(&self) -> bool {
+        true
+    }
+
     fn close(&mut self) {
         Python::attach(|py| {
             if let Err(e) = self.inst.call(py, "close", ()) {
@@ -172,6 +177,11 @@ impl Predicate for PyPredicate {
             let out = self.inst.call(py, "test", (r,))?;
             out.is_truthy().map_err(|e| self.inst.error(py, "test", e))
         })
+    }
+
+    /// Python code sees the whole record.
+    fn reads_source_offset(&self) -> bool {
+        true
     }
 
     fn close(&mut self) {

@@ -79,7 +79,15 @@ impl PyWorker {
     fn shutdown(&self) {
         let running = self.running.lock().take();
         if let Some(Running { rt, app }) = running {
-            rt.block_on(app.shutdown());
+            let abandoned = rt.block_on(app.shutdown());
+            if !abandoned.is_empty() {
+                tracing::warn!(
+                    tasks = ?abandoned.tasks,
+                    connectors = ?abandoned.connectors,
+                    "stopped the worker with work that did not stop in time still running in \
+                     this process"
+                );
+            }
             rt.shutdown_timeout(Duration::from_secs(5));
         }
     }
@@ -107,6 +115,11 @@ impl PyWorker {
             }
         }
         crate::logging::init(log_level);
+        crate::plugin::path_check::check_plugin_path(
+            &worker.plugin_path,
+            worker.plugin_path_allow_world_writable,
+        )
+        .map_err(|e| config_error(py, e.to_string()))?;
         let registry = crate::connectors::builtin_registry();
         super::plugins::install(&registry, &worker.plugin_path, false);
         let rt = tokio::runtime::Builder::new_multi_thread()

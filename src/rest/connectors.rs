@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
+use super::body::JsonBody;
 use super::error::{RestError, RestResult};
 use super::{query_flag, query_values, AppState};
 use crate::config::connector::NAME;
@@ -94,12 +95,14 @@ struct CreateRequest {
     initial_state: Option<String>,
 }
 
-pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> RestResult<Response> {
+pub async fn create(State(s): State<AppState>, JsonBody(body): JsonBody) -> RestResult<Response> {
     let req: CreateRequest = parse_body(&body)?;
+    // Java's `String.trim()`, as Connect trims the name: every character up to U+0020 goes,
+    // control characters included.
     let name = req
         .name
         .as_deref()
-        .map(str::trim)
+        .map(|n| n.trim_matches(|c: char| c <= ' '))
         .unwrap_or_default()
         .to_string();
     let mut config = match req.config {
@@ -129,10 +132,27 @@ pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> RestR
         .await?;
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/connectors/{name}"))],
+        [(header::LOCATION, location(&name))],
         Json(info),
     )
         .into_response())
+}
+
+/// Where a connector is: `/connectors/{name}`, the name percent-encoded as one path segment
+/// (`a/b` -> `/connectors/a%2Fb`), so that the header is always valid and names the connector.
+/// Unreserved characters, sub-delimiters, `:` and `@` stay as they are, as Jersey's
+/// `UriBuilder.path` leaves them; Jersey also keeps `/`, which would name another resource.
+fn location(name: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("/connectors/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 pub async fn info(State(s): State<AppState>, Path(name): Path<String>) -> RestResult<Response> {
@@ -149,7 +169,7 @@ pub async fn get_config(
 pub async fn put_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let mut config = config_from_json(parse_body(&body)?)?;
     match config.get(NAME) {
@@ -168,7 +188,7 @@ pub async fn put_config(
     };
     let mut resp = (status, Json(info)).into_response();
     if created == Created::Created {
-        if let Ok(v) = format!("/connectors/{name}").parse() {
+        if let Ok(v) = location(&name).parse() {
             resp.headers_mut().insert(header::LOCATION, v);
         }
     }
@@ -179,7 +199,7 @@ pub async fn put_config(
 pub async fn patch_config(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let patch: Json_ = parse_body(&body)?;
     let Json_::Object(patch) = patch else {
@@ -307,7 +327,7 @@ pub async fn get_offsets(
 pub async fn patch_offsets(
     State(s): State<AppState>,
     Path(name): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let offsets: ConnectorOffsets = parse_body(&body)?;
     let message = s.herder.alter_connector_offsets(&name, offsets).await?;
@@ -351,4 +371,20 @@ pub async fn reset_topics(
     }
     s.herder.reset_connector_topics(&name).await?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_one_percent_encoded_segment() {
+        assert_eq!(location("orders-sink_1.v2"), "/connectors/orders-sink_1.v2");
+        assert_eq!(location("a/b"), "/connectors/a%2Fb");
+        assert_eq!(location("p q?r#s%t"), "/connectors/p%20q%3Fr%23s%25t");
+        assert_eq!(location("é[x]"), "/connectors/%C3%A9%5Bx%5D");
+        assert_eq!(location("a+b=c:d@e"), "/connectors/a+b=c:d@e");
+        let value: axum::http::HeaderValue = location("a\u{7f}\nb").parse().unwrap();
+        assert_eq!(value, "/connectors/a%7F%0Ab");
+    }
 }

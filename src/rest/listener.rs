@@ -7,11 +7,9 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use openssl::ssl::{Ssl, SslAcceptor};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_openssl::SslStream;
 
 use crate::config::worker::LISTENERS_HTTPS_PREFIX;
@@ -162,64 +160,9 @@ pub async fn bind(url: &ListenerUrl, acceptor: Option<Arc<SslAcceptor>>) -> Resu
     })
 }
 
-/// How long a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A TCP listener whose connections come out of a TLS handshake, for `axum::serve`.
-/// Handshakes run in their own tasks, so a slow or silent client holds up nobody else; a
-/// failed one (no client certificate where one is required, an untrusted one, plain HTTP
-/// sent to an HTTPS port) is dropped and logged at debug level.
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(SslStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: Arc<SslAcceptor>) -> std::io::Result<TlsListener> {
-        let local_addr = tcp.local_addr()?;
-        let (tx, incoming) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let (stream, peer) = tokio::select! {
-                    accepted = tcp.accept() => match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Like axum's own loop: out of file descriptors and the like.
-                            tracing::debug!(error = %e, "accepting a REST connection failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    },
-                    // The server stopped and dropped the listener.
-                    _ = tx.closed() => return,
-                };
-                let tx = tx.clone();
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&acceptor, stream))
-                        .await
-                    {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(peer = %peer, error = %e, "TLS handshake with a REST client failed")
-                        }
-                        Err(_) => {
-                            tracing::debug!(peer = %peer, "TLS handshake with a REST client timed out")
-                        }
-                    }
-                });
-            }
-        });
-        Ok(TlsListener {
-            incoming,
-            local_addr,
-        })
-    }
-}
-
-async fn handshake(
+/// Finishes the TLS handshake of an accepted connection, saying why when it fails (no client
+/// certificate where one is required, an untrusted one, plain HTTP sent to an HTTPS port).
+pub(crate) async fn handshake(
     acceptor: &SslAcceptor,
     tcp: TcpStream,
 ) -> std::result::Result<SslStream<TcpStream>, String> {
@@ -235,23 +178,6 @@ async fn handshake(
         }
     })?;
     Ok(stream)
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = SslStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(connection) => connection,
-            // The accept loop only ends once this listener is dropped.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        Ok(self.local_addr)
-    }
 }
 
 #[cfg(test)]
@@ -290,6 +216,7 @@ mod tests {
         use crate::tls::{ClientAuth, Identity};
         use axum::http::{HeaderMap, Method, StatusCode};
         use openssl::ssl::SslVersion;
+        use std::time::Duration;
 
         let (key, cert) = crate::tls::test_certs::self_signed("worker");
         let settings = |identity: bool, trusted: bool| TlsSettings {
@@ -309,8 +236,13 @@ mod tests {
         let base = listener.local_url();
         assert!(base.starts_with("https://127.0.0.1:"), "{base}");
         let app = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
-        let tls = TlsListener::new(listener.listener, listener.acceptor.unwrap()).unwrap();
-        tokio::spawn(async move { axum::serve(tls, app).await });
+        let limits = super::super::server::ConnectionLimits::new(Duration::from_secs(30), 8);
+        tokio::spawn(super::super::server::serve(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
 
         let get = |tls: TlsSettings| {
             let base = base.clone();

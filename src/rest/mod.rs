@@ -1,12 +1,18 @@
 //! The Kafka Connect REST API over a [`Herder`], with `/health`; handlers only translate
 //! HTTP to herder calls. Listeners are HTTP or HTTPS ([`listener`]); basic authentication
 //! ([`auth`]) guards every path but `/health` when Kafka Connect's extension is configured.
+//! The web console ([`console`], at `/ui/`) and its Conveyor-only resources ([`conveyor`],
+//! under `/conveyor/`) are served by the same router, behind the same listeners and auth.
 
 pub mod auth;
+mod body;
 mod connectors;
+pub mod console;
+mod conveyor;
 pub mod error;
 pub mod listener;
 mod plugins;
+pub mod server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +25,14 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{ConnectError, Result};
 use crate::herder::distributed::forward::{self, Forwarder};
 use crate::herder::Herder;
 use crate::logging;
 use auth::BasicAuth;
+use body::JsonBody;
 use error::{RestError, RestResult};
 pub use listener::{bind, https_settings, parse_listener, ListenerUrl, RestListener, Scheme};
+pub use server::ConnectionLimits;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -37,6 +44,16 @@ pub struct AppState {
     pub auth: Option<Arc<BasicAuth>>,
     /// The client for requests forwarded to the leader.
     pub forwarder: Forwarder,
+    /// How the console's peek reaches Kafka.
+    pub kafka: Arc<KafkaAccess>,
+}
+
+/// The brokers and the worker's consumer settings (security included), for reads the REST
+/// API makes itself (the console's peek).
+#[derive(Clone, Debug, Default)]
+pub struct KafkaAccess {
+    pub bootstrap: String,
+    pub consumer: crate::config::ConfigMap,
 }
 
 /// Values of a repeated query parameter.
@@ -54,12 +71,17 @@ pub(crate) fn query_flag(query: Option<&str>, key: &str) -> bool {
         .any(|v| v.eq_ignore_ascii_case("true"))
 }
 
-async fn root(State(s): State<AppState>) -> Json<serde_json::Value> {
+/// `GET /`: Connect's server info; a browser (asking for HTML) is sent to the console.
+async fn root(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if console::wants_html(&headers) {
+        return axum::response::Redirect::to(console::UI_PATH).into_response();
+    }
     Json(json!({
         "version": crate::plugin::VERSION,
         "commit": option_env!("CONVEYOR_COMMIT").unwrap_or("unknown"),
         "kafka_cluster_id": s.herder.kafka_cluster_id(),
     }))
+    .into_response()
 }
 
 async fn health(State(s): State<AppState>) -> Response {
@@ -104,7 +126,7 @@ struct LevelRequest {
     level: Option<String>,
 }
 
-async fn set_logger(Path(name): Path<String>, body: axum::body::Bytes) -> RestResult<Response> {
+async fn set_logger(Path(name): Path<String>, JsonBody(body): JsonBody) -> RestResult<Response> {
     let req: LevelRequest = connectors::parse_body(&body)?;
     let level = req
         .level
@@ -124,14 +146,48 @@ async fn connect_responses(req: axum::extract::Request, next: axum::middleware::
         return RestError::new(StatusCode::INTERNAL_SERVER_ERROR, "Request timed out")
             .into_response();
     };
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+    let status = resp.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
         return RestError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "HTTP 405 Method Not Allowed",
         )
         .into_response();
     }
+    if (status.is_client_error() || status.is_server_error()) && !is_json(&resp) {
+        return connect_error_shape(resp).await;
+    }
     resp
+}
+
+fn is_json(resp: &Response) -> bool {
+    resp.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// An error that axum answered in plain text (a body over the limit, a path that is not
+/// valid UTF-8, ...) in Connect's `{"error_code": N, "message": "..."}` shape.
+async fn connect_error_shape(resp: Response) -> Response {
+    let status = resp.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return body::too_large().into_response();
+    }
+    let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        format!(
+            "HTTP {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        )
+    } else {
+        text
+    };
+    RestError::new(status, message).into_response()
 }
 
 /// Writes to a worker that is not the leader go to the leader (Kafka Connect forwards them
@@ -154,8 +210,9 @@ async fn forward_writes(
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, 64 * 1024 * 1024).await {
+    let body = match axum::body::to_bytes(body, body::MAX_REQUEST_BODY_BYTES).await {
         Ok(b) => b,
+        Err(e) if is_length_limit(&e) => return body::too_large().into_response(),
         Err(e) => {
             return RestError::bad_request(format!("cannot read the request body: {e}"))
                 .into_response()
@@ -202,6 +259,61 @@ async fn forward_writes(
             }
         }
     }
+}
+
+/// Refuses a write that a browser sends on behalf of another site (cross-site request forgery):
+/// once a browser holds a user's basic-auth credentials for the console, any page it opens
+/// could otherwise POST to `/connectors` with them. Browsers name the page's origin in
+/// `Origin` (and `Sec-Fetch-Site`) on such requests; API clients and other workers send
+/// neither, so they are not affected.
+async fn same_origin_writes(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !is_cross_site_write(&req) {
+        return next.run(req).await;
+    }
+    tracing::debug!(method = %req.method(), path = %req.uri().path(), "refused a cross-site write from a browser");
+    RestError::new(
+        StatusCode::FORBIDDEN,
+        "Cross-site requests that change the cluster are refused: send the request from the \
+         console on this worker, or from a client that is not a browser",
+    )
+    .into_response()
+}
+
+fn is_cross_site_write(req: &axum::extract::Request) -> bool {
+    use axum::http::{header, Method};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let headers = req.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // Browsers that send it say where the request comes from, whatever proxy sits between
+    // (a page cannot set it).
+    match text("sec-fetch-site") {
+        Some("same-origin") | Some("none") => return false,
+        Some(_) => return true,
+        None => {}
+    }
+    let Some(origin) = text(header::ORIGIN.as_str()) else {
+        return false;
+    };
+    // `Origin: scheme://host[:port]` must name the host the request was sent to.
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("null");
+    let host = text(header::HOST.as_str())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    host.is_none_or(|h| !h.eq_ignore_ascii_case(origin_host))
+}
+
+/// Whether reading a body failed because it is over the limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Keeps the caller's `Authorization` header at hand for the requests this worker makes to
@@ -262,12 +374,24 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/loggers", get(loggers))
         .route("/admin/loggers/", get(loggers))
         .route("/admin/loggers/{name}", get(logger).put(set_logger))
+        .route("/ui", get(console::redirect))
+        .route("/ui/", get(console::index))
+        .route("/ui/{*path}", get(console::file))
+        .route("/conveyor/workers", get(conveyor::workers))
+        .route("/conveyor/metrics", get(conveyor::metrics))
+        .route("/conveyor/peek", get(conveyor::peek))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            body::MAX_REQUEST_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward_writes,
         ))
+        // Before forwarding: a body that is not JSON never leaves this worker.
+        .layer(axum::middleware::from_fn(body::require_json))
         .layer(axum::middleware::from_fn(caller_credentials))
+        .layer(axum::middleware::from_fn(same_origin_writes))
         .layer(axum::middleware::from_fn(connect_responses));
     // Outermost: nothing runs, and nothing is forwarded, for a caller without credentials.
     let router = match auth {
@@ -280,30 +404,72 @@ pub fn router(state: AppState) -> Router {
     router.with_state(state)
 }
 
-/// Serves the API on `listener` until `shutdown` resolves.
+/// Serves the API on `listener` within `limits` until `shutdown` resolves.
 pub async fn serve(
     listener: RestListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<()> {
-    let app = router(state);
-    let served = match listener.acceptor {
-        None => {
-            axum::serve(listener.listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        Some(acceptor) => {
-            let tls = listener::TlsListener::new(listener.listener, acceptor)?;
-            axum::serve(tls, app).with_graceful_shutdown(shutdown).await
-        }
-    };
-    served.map_err(|e| ConnectError::Io(format!("REST server failed: {e}")))
+) {
+    server::serve(listener, router(state), limits, shutdown).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(method: &str, headers: &[(&str, &str)]) -> axum::extract::Request {
+        let mut b = axum::http::Request::builder()
+            .method(method)
+            .uri("/connectors");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn writes_from_other_sites_are_refused_and_api_clients_are_not() {
+        let host = ("host", "127.0.0.1:8083");
+        // curl, scripts, other workers: no Origin.
+        assert!(!is_cross_site_write(&request("POST", &[host])));
+        // The console itself.
+        assert!(!is_cross_site_write(&request(
+            "POST",
+            &[
+                host,
+                ("origin", "http://127.0.0.1:8083"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        )));
+        // The console behind a proxy that rewrites Host: the browser still says same-origin.
+        assert!(!is_cross_site_write(&request(
+            "POST",
+            &[
+                host,
+                ("origin", "https://connect.example.com"),
+                ("sec-fetch-site", "same-origin")
+            ]
+        )));
+        // Another site's page.
+        assert!(is_cross_site_write(&request(
+            "POST",
+            &[host, ("origin", "https://evil.example")]
+        )));
+        assert!(is_cross_site_write(&request(
+            "DELETE",
+            &[host, ("origin", "null")]
+        )));
+        assert!(is_cross_site_write(&request(
+            "POST",
+            &[host, ("sec-fetch-site", "cross-site")]
+        )));
+        // Reads are never refused.
+        assert!(!is_cross_site_write(&request(
+            "GET",
+            &[host, ("origin", "https://evil.example")]
+        )));
+    }
 
     #[test]
     fn query_parameters() {

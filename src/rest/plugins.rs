@@ -4,6 +4,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::body::JsonBody;
 use super::connectors::{config_from_json, parse_body};
 use super::error::{RestError, RestResult};
 use super::{query_values, AppState};
@@ -32,7 +33,7 @@ pub async fn config(State(s): State<AppState>, Path(plugin): Path<String>) -> Re
 pub async fn validate(
     State(s): State<AppState>,
     Path(plugin): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> RestResult<Response> {
     let mut config = config_from_json(parse_body(&body)?)?;
     match config.get(CONNECTOR_CLASS) {

@@ -1,7 +1,8 @@
 //! The dead letter queue (`errors.deadletterqueue.*`, Kafka Connect's
-//! `DeadLetterQueueReporter`): records that failed and were tolerated go to a topic, with
-//! `__connect.errors.*` headers saying where they came from and why. Kafka Connect offers this
-//! for sink connectors only; Conveyor also takes failed source records (converted with the
+//! `DeadLetterQueueReporter`): records that failed go to a topic, with `__connect.errors.*`
+//! headers saying where they came from and why: every tolerated one, and, with
+//! `errors.tolerance=none`, the one that fails the task. Kafka Connect offers this for sink
+//! connectors only; Conveyor also takes failed source records (converted with the
 //! connector's converters, or as schemaless JSON when conversion is what failed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,9 +33,9 @@ type KafkaBytes = (
     Vec<(String, Option<Vec<u8>>)>,
 );
 
-/// The task's error policy, with a dead letter queue when `errors.tolerance=all` and
-/// `errors.deadletterqueue.topic.name` are set (as in Kafka Connect, the DLQ only receives
-/// tolerated records).
+/// The task's error policy, with a dead letter queue when
+/// `errors.deadletterqueue.topic.name` is set (whatever `errors.tolerance` is: with `none`,
+/// the record that fails the task goes there, as in Kafka Connect).
 pub(crate) fn error_handler(env: &TaskEnv, converters: &ConverterSet) -> Result<ErrorHandler> {
     let mut handler = ErrorHandler::new(
         env.id.clone(),
@@ -42,7 +43,7 @@ pub(crate) fn error_handler(env: &TaskEnv, converters: &ConverterSet) -> Result<
         env.metrics.clone(),
     );
     let cfg = &env.connector.errors;
-    if cfg.tolerate_all && cfg.dlq_topic.is_some() {
+    if cfg.dlq_topic.is_some() {
         let dlq = env
             .rt
             .block_on(DeadLetterQueue::new(env, converters.clone()))?;
@@ -251,6 +252,10 @@ impl FailureReporter for DeadLetterQueue {
         }
         self.produced.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("dead letter queue {}", self.topic)
     }
 
     fn flush(&self) -> Result<()> {

@@ -95,9 +95,12 @@ impl Failure<'_> {
     }
 }
 
-/// Receives tolerated failures: a dead letter queue, for example.
+/// Receives failed records: a dead letter queue, for example.
 pub trait FailureReporter: Send + Sync {
     fn report(&self, task: &TaskId, failure: &Failure<'_>) -> Result<(), ConnectError>;
+
+    /// What it is, for log lines ("dead letter queue orders-dlq").
+    fn describe(&self) -> String;
 
     /// Waits until everything reported is durable; called before offsets move past them.
     fn flush(&self) -> Result<(), ConnectError> {
@@ -213,6 +216,7 @@ impl ErrorHandler {
             }
         }
         if !self.config.tolerate_all {
+            self.report_before_failing(&failure);
             return Err(tolerance_exceeded(&failure));
         }
         for r in &self.reporters {
@@ -221,6 +225,24 @@ impl ErrorHandler {
         }
         self.metrics.records_skipped.inc();
         Ok(())
+    }
+}
+
+impl ErrorHandler {
+    /// The record that fails the task still goes to the reporters (the dead letter queue),
+    /// and is durable there before the task fails, as in Kafka Connect.
+    fn report_before_failing(&self, failure: &Failure<'_>) {
+        for r in &self.reporters {
+            self.metrics.dlq_produce_requests.inc();
+            match r.report(&self.task, failure).and_then(|_| r.flush()) {
+                Ok(()) => tracing::error!(task = %self.task, stage = failure.stage.as_str(),
+                    "the record that fails task {} ({} in {}) was written to the {}",
+                    self.task, failure.describe_record(), failure.stage.as_str(), r.describe()),
+                Err(e) => tracing::error!(task = %self.task, error = %e,
+                    "could not write the record that fails task {} to the {}: {e}",
+                    self.task, r.describe()),
+            }
+        }
     }
 }
 

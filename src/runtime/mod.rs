@@ -16,4 +16,4 @@ pub mod worker;
 pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
 pub use state::{State, TargetState};
 pub use status::{Status, StatusListener};
-pub use worker::{Worker, WorkerServices};
+pub use worker::{AbandonedWork, Worker, WorkerServices};

@@ -37,6 +37,9 @@ type ConvertedBatch = (
     Option<ConnectError>,
 );
 
+/// How often a sink task measures its consumer lag.
+const LAG_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Default `consumer.max.poll.records`.
 const DEFAULT_MAX_POLL_RECORDS: usize = 500;
 const POLL_TIMEOUT: Duration = Duration::from_millis(200);
@@ -217,6 +220,8 @@ pub(crate) struct SinkTaskLoop {
     /// A subscribed topic was reported missing; its metadata is refreshed until it exists.
     missing_topics: AtomicBool,
     last_metadata_refresh: Instant,
+    /// When `records_lag` was last measured.
+    last_lag: Instant,
 }
 
 impl SinkTaskLoop {
@@ -297,6 +302,7 @@ impl SinkTaskLoop {
             seen_topics: Default::default(),
             missing_topics: AtomicBool::new(false),
             last_metadata_refresh: Instant::now(),
+            last_lag: Instant::now(),
         })
     }
 
@@ -387,6 +393,7 @@ impl SinkTaskLoop {
             self.apply_context_requests();
             self.maybe_commit(false);
             self.refresh_missing_topics();
+            self.measure_lag();
             // Say on the status why nothing arrives when the brokers cannot be reached.
             let new_note = if polled_any {
                 None
@@ -459,6 +466,17 @@ impl SinkTaskLoop {
             timeout = Duration::ZERO;
         }
         batch
+    }
+
+    /// Updates the `records_lag` metric, at most once a second (it reads librdkafka's
+    /// cached watermarks, no request).
+    fn measure_lag(&mut self) {
+        if self.last_lag.elapsed() < LAG_INTERVAL {
+            return;
+        }
+        self.last_lag = Instant::now();
+        let lag = crate::kafka::consumer_lag(&self.consumer).unwrap_or(0);
+        self.env.metrics.records_lag.set(lag);
     }
 
     /// While a subscribed topic is missing, asks for its metadata every second: librdkafka

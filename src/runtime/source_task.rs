@@ -46,6 +46,26 @@ fn take_position(record: &mut Record) -> Position {
     }
 }
 
+/// The positions of records about to go through a chain, committed whatever the chain does
+/// to the records (as Kafka commits the record before its transformations). A chain that
+/// reads source offsets sees the real ones, so they are copied; otherwise they are moved out.
+fn positions_before_chain(records: &mut [Record], chain_reads_offsets: bool) -> Vec<Position> {
+    if !chain_reads_offsets {
+        return records.iter_mut().map(take_position).collect();
+    }
+    records
+        .iter()
+        .map(|record| match &record.origin {
+            Origin::Source { partition, offset }
+                if !(partition.is_empty() && offset.is_empty()) =>
+            {
+                Some((partition.clone(), offset.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// A record converted for the producer.
 struct OutgoingRecord {
     topic: String,
@@ -365,7 +385,7 @@ impl SourceTaskLoop {
             return Ok(());
         }
         // SMTs may drop or replace records: keep each one's position to commit it anyway.
-        let positions: Vec<Position> = records.iter_mut().map(take_position).collect();
+        let positions = positions_before_chain(&mut records, self.chain.reads_source_offsets());
         // A record whose transformation fails can only be reported if a copy was kept.
         let originals: Vec<Record> = if self.errors.has_reporters() {
             records.clone()
@@ -664,29 +684,43 @@ impl SourceTaskLoop {
             .map_err(|e| e.context("error calling SourceTask.commit"))
     }
 
-    /// Waits for outstanding records (bounded), commits what was acknowledged, stops the task.
+    /// Delivers what was sent (bounded by `task.shutdown.graceful.timeout.ms`, as Kafka closes
+    /// its producer), commits what was acknowledged, stops the task.
     fn shutdown(&mut self) -> Result<()> {
-        let deadline = Instant::now()
-            + self
-                .env
-                .worker
-                .task_shutdown_graceful_timeout
-                .max(self.env.worker.offset_flush_timeout);
-        while self.submitted.pending() > 0 && Instant::now() < deadline {
+        let timeout = self
+            .env
+            .worker
+            .task_shutdown_graceful_timeout
+            .max(self.env.worker.offset_flush_timeout);
+        let deadline = Instant::now() + timeout;
+        // Every record handed to the producer counts, with a source offset or without one:
+        // the producer would drop what is still queued when it is closed.
+        loop {
             if self.producer.flush(Duration::from_millis(100)).is_ok()
                 && self.producer.in_flight_count() == 0
             {
                 // Every delivery report has been served: what is now committable is kept
-                // for the final commit below.
+                // for the final commit below, and nothing more will be acknowledged.
                 for (p, o) in self.submitted.committable(self.errors.tolerates_all()) {
                     self.unwritten.insert(partition_id(&p), (p, o));
                 }
-                if self.submitted.pending() == 0 {
-                    break;
-                }
+                break;
+            }
+            if Instant::now() >= deadline {
+                break;
             }
         }
-        if self.submitted.pending() > 0 {
+        let undelivered = self.producer.in_flight_count();
+        if undelivered > 0 {
+            tracing::warn!(
+                undelivered,
+                timeout_ms = timeout.as_millis() as u64,
+                "stopping with {undelivered} records not delivered to Kafka after {} ms \
+                 (task.shutdown.graceful.timeout.ms); they are dropped. Those with a source \
+                 offset are not committed and will be sent again; those without one are lost",
+                timeout.as_millis()
+            );
+        } else if self.submitted.pending() > 0 {
             tracing::warn!(outstanding = self.submitted.pending(), "stopping with unacknowledged records; their offsets are not committed and they will be sent again");
         }
         // Even after a failure, acknowledged records are in Kafka: commit their offsets.
@@ -704,10 +738,108 @@ impl SourceTaskLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::{PluginRegistry, TransformPlugin};
+    use crate::transform::Transformation;
     use serde_json::json;
 
     fn map(v: serde_json::Value) -> OffsetMap {
         v.as_object().unwrap().clone()
+    }
+
+    /// A transformation that reads source offsets, as a Python one may: notes what it sees.
+    struct SeesOffsets(Arc<Mutex<Vec<OffsetMap>>>);
+
+    impl Transformation for SeesOffsets {
+        fn apply(&mut self, record: Record) -> Result<Option<Record>> {
+            if let Origin::Source { offset, .. } = &record.origin {
+                self.0.lock().push(offset.clone());
+            }
+            // Dropping the record must not lose its position.
+            Ok(None)
+        }
+
+        fn reads_source_offset(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn a_chain_sees_source_offsets_only_when_a_stage_reads_them() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut registry = PluginRegistry::new();
+        crate::plugin::builtin::register_transforms(&mut registry);
+        let sink = seen.clone();
+        registry.add_transform(TransformPlugin {
+            class: "test.SeesOffsets".into(),
+            aliases: Vec::new(),
+            version: "1".into(),
+            config_def: Default::default(),
+            new: Arc::new(move |_| Ok(Box::new(SeesOffsets(sink.clone())))),
+        });
+        let config = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let partition: SourcePartition = Arc::new(map(json!({"file": "a"})));
+        let records = || {
+            (1..=2)
+                .map(|n| {
+                    Record::source(
+                        "t",
+                        partition.clone(),
+                        map(json!({ "line": n })),
+                        None,
+                        crate::data::Value::string_map([("n", n.into())]),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let expected: Vec<Position> = (1..=2)
+            .map(|n| Some((partition.clone(), map(json!({ "line": n })))))
+            .collect();
+
+        let mut chain = TransformChain::build(
+            &config(&[
+                ("transforms", "flag,see"),
+                ("transforms.flag.type", "InsertField$Value"),
+                ("transforms.flag.static.field", "f"),
+                ("transforms.flag.static.value", "v"),
+                ("transforms.see.type", "test.SeesOffsets"),
+            ]),
+            &registry,
+        )
+        .unwrap();
+        assert!(chain.reads_source_offsets());
+        let mut batch = records();
+        let positions = positions_before_chain(&mut batch, chain.reads_source_offsets());
+        assert_eq!(positions, expected);
+        assert!(chain.apply(batch).iter().all(|r| matches!(r, Ok(None))));
+        assert_eq!(
+            *seen.lock(),
+            vec![map(json!({"line": 1})), map(json!({"line": 2}))]
+        );
+
+        // Kafka's SMTs do not read offsets: they are moved out, not copied.
+        let chain = TransformChain::build(
+            &config(&[
+                ("transforms", "flag"),
+                ("transforms.flag.type", "InsertField$Value"),
+                ("transforms.flag.static.field", "f"),
+                ("transforms.flag.static.value", "v"),
+            ]),
+            &registry,
+        )
+        .unwrap();
+        assert!(!chain.reads_source_offsets());
+        let mut batch = records();
+        let positions = positions_before_chain(&mut batch, chain.reads_source_offsets());
+        assert_eq!(positions, expected);
+        assert!(batch.iter().all(|r| matches!(
+            &r.origin,
+            Origin::Source { offset, .. } if offset.is_empty()
+        )));
     }
 
     #[test]

@@ -33,6 +33,7 @@ struct TransformStage {
 #[derive(Default)]
 pub struct TransformChain {
     stages: Vec<TransformStage>,
+    reads_source_offsets: bool,
 }
 
 /// Keys of a transform or predicate config that belong to the runtime, not the plugin.
@@ -95,11 +96,25 @@ impl TransformChain {
                 predicate,
             });
         }
-        Ok(TransformChain { stages })
+        let reads_source_offsets = stages.iter().any(|s| {
+            s.transform.reads_source_offset()
+                || s.predicate
+                    .as_ref()
+                    .is_some_and(|p| p.predicate.reads_source_offset())
+        });
+        Ok(TransformChain {
+            stages,
+            reads_source_offsets,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
         self.stages.is_empty()
+    }
+
+    /// Whether a stage (transformation or predicate) reads source records' offsets.
+    pub fn reads_source_offsets(&self) -> bool {
+        self.reads_source_offsets
     }
 
     /// Runs a batch through every stage. Each result is the transformed record, `None` when a

@@ -21,6 +21,7 @@ use super::status::StatusListener;
 use super::topic_creation::TopicCreator;
 use crate::config::connector::{ConnectorConfig, ConnectorType, TASK_CLASS};
 use crate::config::provider::ConfigProviders;
+use crate::config::worker::WORKER_TASKS_MAX;
 use crate::config::{ConfigMap, WorkerConfig};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::ClientHealth;
@@ -38,6 +39,15 @@ fn reverse_transform(mut task: ConfigMap, raw: &ConfigMap, resolved: &ConfigMap)
         }
     }
     task
+}
+
+/// The name of a task's thread: `task-<connector>-<n>`, with control characters (which a
+/// thread name cannot hold, NUL above all) replaced.
+fn thread_name(id: &TaskId) -> String {
+    format!("task-{id}")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// What a task thread needs from the worker.
@@ -86,6 +96,16 @@ struct RunningTask {
     target: watch::Sender<TargetState>,
     done: Option<oneshot::Receiver<()>>,
     superseded: Arc<AtomicBool>,
+    /// Set by the task's thread when it ends, so that an abandoned task can be told apart
+    /// from one that finished late.
+    finished: Arc<AtomicBool>,
+}
+
+/// Work that did not stop within the graceful timeouts and was left behind.
+#[derive(Default)]
+struct Abandoned {
+    tasks: Vec<(TaskId, Arc<AtomicBool>)>,
+    connectors: Vec<(String, Arc<AtomicBool>)>,
 }
 
 struct RunningConnector {
@@ -94,6 +114,19 @@ struct RunningConnector {
     /// The config as stored (with `${...}` references) and as the connector saw it.
     raw_config: ConfigMap,
     resolved_config: ConfigMap,
+}
+
+/// Tasks and connectors that did not stop in time (see [`Worker::abandoned`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AbandonedWork {
+    pub tasks: Vec<TaskId>,
+    pub connectors: Vec<String>,
+}
+
+impl AbandonedWork {
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty() && self.connectors.is_empty()
+    }
 }
 
 /// Identity and shared services of a worker.
@@ -119,6 +152,7 @@ pub struct Worker {
     connectors: Mutex<HashMap<String, RunningConnector>>,
     tasks: Mutex<HashMap<TaskId, RunningTask>>,
     requests: mpsc::UnboundedSender<ConnectorRequest>,
+    abandoned: Mutex<Abandoned>,
 }
 
 impl Worker {
@@ -149,6 +183,7 @@ impl Worker {
                 connectors: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
                 requests: tx,
+                abandoned: Mutex::default(),
             },
             rx,
         )
@@ -190,6 +225,9 @@ impl Worker {
         let span = tracing::info_span!("connector", connector = %name);
         metrics().connector_startup_attempts.inc();
         let result = async {
+            // A name stored before names were checked (config topic, config dir) fails here,
+            // as Connect's `ConnectorConfig` would fail it, and only this connector.
+            crate::config::connector::check_name(name)?;
             let class = config
                 .get(crate::config::connector::CONNECTOR_CLASS)
                 .cloned()
@@ -243,8 +281,17 @@ impl Worker {
         self.connectors.lock().get(name).map(|c| c.connector_type)
     }
 
-    /// Asks a running connector for task configs, each with `task.class` added.
+    /// Asks a running connector for task configs, each with `task.class` added. A `max_tasks`
+    /// above `worker.tasks.max` (a config that reached this worker without its validation, from
+    /// the config topic or a worker with a higher limit) is an error: the connector fails with
+    /// it rather than the worker running out of memory and threads.
     pub async fn task_configs(&self, name: &str, max_tasks: usize) -> Result<Vec<ConfigMap>> {
+        let limit = self.services.config.worker_tasks_max;
+        if max_tasks > limit {
+            return Err(ConnectError::Config(format!(
+                "Connector {name} asks for {max_tasks} tasks (tasks.max), but this worker runs at most {limit} tasks ({WORKER_TASKS_MAX}). Lower tasks.max, or raise {WORKER_TASKS_MAX} in the worker config if the worker can hold that many tasks."
+            )));
+        }
         let (connector, raw, resolved) = self
             .connectors
             .lock()
@@ -281,14 +328,41 @@ impl Worker {
             .collect())
     }
 
-    /// Stops a connector instance (not its tasks).
+    /// Stops a connector instance (not its tasks), waiting at most
+    /// `task.shutdown.graceful.timeout.ms` for it, as Connect does; one that takes longer is
+    /// abandoned.
     pub async fn stop_connector(&self, name: &str) {
         let running = self.connectors.lock().remove(name);
         if let Some(r) = running {
             metrics().connector_count.dec();
-            let mut c = r.connector.lock().await;
-            if let Err(e) = c.stop().await {
-                tracing::warn!(connector = %name, error = %e, "error calling Connector.stop");
+            let timeout = self
+                .services
+                .config
+                .task_shutdown_graceful_timeout
+                .max(Duration::from_secs(1));
+            let finished = Arc::new(AtomicBool::new(false));
+            let flag = finished.clone();
+            let connector = r.connector.clone();
+            let stopping = tokio::spawn(async move {
+                let stopped = connector.lock().await.stop().await;
+                flag.store(true, Ordering::Release);
+                stopped
+            });
+            match tokio::time::timeout(timeout, stopping).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => {
+                    tracing::warn!(connector = %name, error = %e, "error calling Connector.stop")
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(connector = %name, error = %e, "Connector.stop panicked")
+                }
+                Err(_) => {
+                    tracing::error!(connector = %name, "connector did not stop in time; abandoning it");
+                    self.abandoned
+                        .lock()
+                        .connectors
+                        .push((name.to_string(), finished));
+                }
             }
         }
     }
@@ -302,6 +376,19 @@ impl Worker {
         target: TargetState,
     ) {
         self.stop_task_now(&id);
+        let limit = self.services.config.worker_tasks_max;
+        let running = self.tasks.lock().len();
+        if running >= limit {
+            tracing::error!(task = %id, running, limit, "task not started: the worker runs as many tasks as {WORKER_TASKS_MAX} allows");
+            self.services.status.task_status(
+                &id,
+                State::Failed,
+                Some(ConnectError::Other(format!(
+                    "Task {id} was not started: this worker already runs {running} tasks, the most {WORKER_TASKS_MAX}={limit} allows. Delete or stop connectors, lower their tasks.max, or raise {WORKER_TASKS_MAX} if the worker can hold more tasks; then restart the task."
+                )).trace()),
+            );
+            return;
+        }
         let (target_tx, target_rx) = watch::channel(target);
         let cancel = CancellationToken::new();
         let superseded = Arc::new(AtomicBool::new(false));
@@ -323,7 +410,9 @@ impl Worker {
             target: target_rx,
         };
         let sup = superseded.clone();
-        let spawn = std::thread::Builder::new().name(format!("task-{id}")).spawn(move || {
+        let finished = Arc::new(AtomicBool::new(false));
+        let finished_in_thread = finished.clone();
+        let spawn = std::thread::Builder::new().name(thread_name(&id)).spawn(move || {
             let id = thread_id;
             let (worker, bootstrap, offsets, rt, topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
@@ -385,6 +474,7 @@ impl Worker {
                     report(State::Failed, Some(format!("org.apache.kafka.connect.errors.ConnectException: task panicked: {msg}")));
                 }
             }
+            finished_in_thread.store(true, Ordering::Release);
             let _ = done_tx.send(());
         });
         if let Err(e) = spawn {
@@ -403,6 +493,7 @@ impl Worker {
                 target: target_tx,
                 done: Some(done_rx),
                 superseded,
+                finished,
             },
         );
     }
@@ -438,6 +529,10 @@ impl Worker {
                 if tokio::time::timeout_at(deadline, done).await.is_err() {
                     tracing::error!(task = %id, "task did not stop in time; abandoning it");
                     t.superseded.store(true, Ordering::Release);
+                    self.abandoned
+                        .lock()
+                        .tasks
+                        .push((id.clone(), t.finished.clone()));
                 }
             }
         }
@@ -473,6 +568,26 @@ impl Worker {
         self.connectors.lock().keys().cloned().collect()
     }
 
+    /// What did not stop within the graceful timeouts and may still run: abandoned tasks
+    /// whose thread has not ended, and abandoned connectors. Reported when the worker exits.
+    pub fn abandoned(&self) -> AbandonedWork {
+        let mut abandoned = self.abandoned.lock();
+        let running = |finished: &Arc<AtomicBool>| !finished.load(Ordering::Acquire);
+        abandoned.tasks.retain(|(_, f)| running(f));
+        abandoned.connectors.retain(|(_, f)| running(f));
+        let mut tasks: Vec<TaskId> = abandoned.tasks.iter().map(|(id, _)| id.clone()).collect();
+        tasks.sort();
+        tasks.dedup();
+        let mut connectors: Vec<String> = abandoned
+            .connectors
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        connectors.sort();
+        connectors.dedup();
+        AbandonedWork { tasks, connectors }
+    }
+
     /// Stops every task and connector.
     pub async fn stop_all(&self) {
         let ids = self.task_ids();
@@ -480,5 +595,150 @@ impl Worker {
         for name in self.connector_names() {
             self.stop_connector(&name).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::map;
+    use crate::config::WorkerMode;
+    use crate::runtime::offsets::MemoryOffsetStore;
+
+    /// Records the last status of each task and connector.
+    #[derive(Default)]
+    struct Statuses {
+        tasks: Mutex<HashMap<TaskId, (State, Option<String>)>>,
+        connectors: Mutex<HashMap<String, (State, Option<String>)>>,
+    }
+
+    impl StatusListener for Statuses {
+        fn connector_status(&self, connector: &str, state: State, trace: Option<String>) {
+            self.connectors
+                .lock()
+                .insert(connector.to_string(), (state, trace));
+        }
+
+        fn task_status(&self, id: &TaskId, state: State, trace: Option<String>) {
+            self.tasks.lock().insert(id.clone(), (state, trace));
+        }
+    }
+
+    fn worker(tasks_max: &str, statuses: Arc<Statuses>) -> Worker {
+        let config = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/nonexistent/offsets"),
+                ("bootstrap.servers", "127.0.0.1:1"),
+                ("worker.tasks.max", tasks_max),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        let config = Arc::new(config);
+        Worker::new(
+            WorkerServices {
+                worker_id: "127.0.0.1:8083".into(),
+                bootstrap: config.bootstrap_servers.clone(),
+                providers: Arc::new(ConfigProviders::from_worker_config(&config.raw).unwrap()),
+                config,
+                registry: Arc::new(crate::connectors::builtin_registry()),
+                offsets: Arc::new(MemoryOffsetStore::default()),
+                status: statuses,
+                embedded_topics: None,
+            },
+            Handle::current(),
+        )
+        .0
+    }
+
+    #[test]
+    fn worker_tasks_max_defaults_to_1000() {
+        let config = WorkerConfig::parse(
+            &map(&[("offset.storage.file.filename", "/tmp/o")]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(config.worker_tasks_max, 1000);
+        let err = WorkerConfig::parse(
+            &map(&[
+                ("offset.storage.file.filename", "/tmp/o"),
+                ("worker.tasks.max", "0"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("worker.tasks.max"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_connector_asking_for_more_tasks_than_the_worker_runs_fails_with_the_reason() {
+        let statuses = Arc::new(Statuses::default());
+        let worker = worker("4", statuses.clone());
+        let config = map(&[
+            ("name", "greedy"),
+            ("connector.class", "FileStreamSink"),
+            ("topics", "t"),
+            ("file", "/dev/null"),
+            ("tasks.max", "100000"),
+        ]);
+        worker
+            .start_connector("greedy", &config, TargetState::Started)
+            .await
+            .unwrap();
+        let err = worker.task_configs("greedy", 100_000).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Connector greedy asks for 100000 tasks (tasks.max), but this worker runs at most 4 \
+             tasks (worker.tasks.max). Lower tasks.max, or raise worker.tasks.max in the worker \
+             config if the worker can hold that many tasks."
+        );
+        assert_eq!(worker.task_configs("greedy", 4).await.unwrap().len(), 4);
+        worker.stop_connector("greedy").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_past_the_worker_limit_is_not_started_and_says_why() {
+        let statuses = Arc::new(Statuses::default());
+        let worker = worker("2", statuses.clone());
+        // A task class that does not exist fails at once, but still holds its place.
+        let task = map(&[("task.class", "NoSuchTask")]);
+        let ids: Vec<TaskId> = (0..3).map(|t| TaskId::new("c", t)).collect();
+        for id in &ids {
+            worker.start_task(id.clone(), task.clone(), &map(&[]), TargetState::Started);
+        }
+        assert_eq!(worker.tasks.lock().len(), 2);
+        let refused = statuses.tasks.lock().get(&ids[2]).cloned().unwrap();
+        assert_eq!(refused.0, State::Failed);
+        let trace = refused.1.unwrap();
+        assert!(
+            trace.starts_with(
+                "org.apache.kafka.connect.errors.ConnectException: Task c-2 was not started: \
+                 this worker already runs 2 tasks, the most worker.tasks.max=2 allows."
+            ),
+            "{trace}"
+        );
+        // Restarting a task that runs replaces it rather than counting twice.
+        worker.start_task(
+            ids[1].clone(),
+            task.clone(),
+            &map(&[]),
+            TargetState::Started,
+        );
+        assert_eq!(worker.tasks.lock().len(), 2);
+        worker.stop_tasks(&ids).await;
+        assert!(worker.tasks.lock().is_empty());
+    }
+
+    #[test]
+    fn thread_names_never_hold_control_characters() {
+        assert_eq!(thread_name(&TaskId::new("src", 2)), "task-src-2");
+        assert_eq!(thread_name(&TaskId::new("a\u{0}b\n", 0)), "task-a?b?-0");
+        // std refuses a NUL in a thread name by panicking; this one spawns.
+        std::thread::Builder::new()
+            .name(thread_name(&TaskId::new("x\u{0}y", 0)))
+            .spawn(|| {})
+            .unwrap()
+            .join()
+            .unwrap();
     }
 }

@@ -27,14 +27,6 @@ pub fn non_empty_list() -> Validator {
     }))
 }
 
-/// Connect's `NonEmptyString` for keys that default to null: null passes, "" does not.
-pub fn non_empty_or_null() -> Validator {
-    Validator::Custom(Arc::new(|v| match v {
-        ConfigValue::String(s) if s.is_empty() => Err("String may not be empty".into()),
-        _ => Ok(()),
-    }))
-}
-
 /// Checks that `pattern` compiles, with Connect's `RegexValidator` message.
 pub fn check_regex(pattern: &str) -> Result<(), String> {
     regex::Regex::new(pattern)

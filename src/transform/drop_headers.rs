@@ -78,7 +78,7 @@ mod tests {
                 .err()
                 .unwrap()
                 .to_string(),
-            "Invalid value  for configuration headers: Empty list"
+            "Invalid value [] for configuration headers: Empty list"
         );
     }
 }

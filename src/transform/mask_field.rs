@@ -9,18 +9,18 @@
 //! ```
 //!
 //! A `replacement` applies to numeric and string fields (and Decimals), converted to the
-//! field's type. Null fields stay null; null keys/values pass through unchanged.
+//! field's type; other fields (booleans, bytes, Date, Time and Timestamp) refuse it, as in
+//! Kafka. Null fields stay null; null keys/values pass through unchanged.
 
 use std::collections::HashSet;
 
 use super::config_keys::{
-    non_empty_list, non_empty_or_null, parse, replace_null_with_default_key,
-    REPLACE_NULL_WITH_DEFAULT,
+    non_empty_list, parse, replace_null_with_default_key, REPLACE_NULL_WITH_DEFAULT,
 };
 use super::requirements::{java_class_name, require_map, require_struct};
 use super::schema_util::{field_value, put_field};
 use super::{Target, Transformation};
-use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance};
+use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance, Validator};
 use crate::data::{decimal, logical, Record, Schema, Struct, Value};
 use crate::errors::{ConnectError, Result};
 
@@ -51,7 +51,7 @@ impl MaskField {
             .define(
                 ConfigKey::new(REPLACEMENT, ConfigType::String)
                     .default_null()
-                    .validator(non_empty_or_null())
+                    .validator(Validator::NonEmptyString)
                     .importance(Importance::Low)
                     .doc("Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."),
             )
@@ -115,6 +115,16 @@ fn mask_with_null_value(value: &Value, schema: Option<&Schema>) -> Result<Value>
 }
 
 fn mask_with_replacement(value: &Value, schema: Option<&Schema>, r: &str) -> Result<Value> {
+    // Dates, times and timestamps are java.util.Date in Kafka, which has no replacement.
+    if schema.is_some_and(|s| {
+        s.is_logical(logical::DATE)
+            || s.is_logical(logical::TIME)
+            || s.is_logical(logical::TIMESTAMP)
+    }) {
+        return Err(ConnectError::Data(
+            "Cannot mask value of type class java.util.Date with custom replacement.".into(),
+        ));
+    }
     let not_a_number = || {
         ConnectError::Data(format!(
             "Unable to convert {r} (class java.lang.String) to number"
@@ -280,6 +290,44 @@ mod tests {
     }
 
     #[test]
+    fn dates_times_and_timestamps_refuse_a_replacement() {
+        let schema = SchemaBuilder::struct_()
+            .field("day", logical_schemas::date().build())
+            .field("at", logical_schemas::time().build())
+            .field("when", logical_schemas::timestamp().build())
+            .build();
+        let mut s = Struct::new(schema.clone());
+        s.put("day", Value::Int32(19_723)).unwrap();
+        s.put("at", Value::Int32(3_723_004)).unwrap();
+        s.put("when", Value::Int64(1_000)).unwrap();
+        let row = Value::Struct(s);
+        for field in ["day", "at", "when"] {
+            for replacement in ["42", "x"] {
+                let mut t = MaskField::new(
+                    Target::Value,
+                    &cfg(&[("fields", field), ("replacement", replacement)]),
+                )
+                .unwrap();
+                let err = t
+                    .apply(value_record(Some(schema.clone()), row.clone()))
+                    .unwrap_err();
+                assert_eq!(
+                    err.to_string(),
+                    "Cannot mask value of type class java.util.Date with custom replacement.",
+                    "{field} with {replacement}"
+                );
+            }
+        }
+        // Without a replacement they become the epoch, as Kafka's `new Date(0)`.
+        let mut t = MaskField::new(Target::Value, &cfg(&[("fields", "day,at,when")])).unwrap();
+        let r = t.apply(value_record(Some(schema), row)).unwrap().unwrap();
+        let Value::Struct(s) = &r.value else { panic!() };
+        assert_eq!(s.get("day"), Some(&Value::Int32(0)));
+        assert_eq!(s.get("at"), Some(&Value::Int32(0)));
+        assert_eq!(s.get("when"), Some(&Value::Int64(0)));
+    }
+
+    #[test]
     fn masks_schemaless_maps_and_keys() {
         let mut t = MaskField::new(Target::Key, &cfg(&[("fields", "ssn,missing")])).unwrap();
         let r = t
@@ -312,13 +360,16 @@ mod tests {
         let err = MaskField::new(Target::Value, &cfg(&[("fields", "")]))
             .err()
             .unwrap();
-        assert!(err.to_string().ends_with("Empty list"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "Invalid value [] for configuration fields: Empty list"
+        );
         let err = MaskField::new(Target::Value, &cfg(&[("fields", "a"), ("replacement", "")]))
             .err()
             .unwrap();
-        assert!(
-            err.to_string().ends_with("String may not be empty"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            "Invalid value  for configuration replacement: String must be non-empty"
         );
     }
 }

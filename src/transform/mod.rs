@@ -67,12 +67,25 @@ pub trait Transformation: Send {
         records.into_iter().map(|r| self.apply(r)).collect()
     }
 
+    /// Whether it reads a source record's `source_offset`. The source task loop hands the
+    /// records' offsets to a chain only when a stage says so, and otherwise moves them out
+    /// first, saving a copy per record. Kafka's SMTs never read it; Python ones may.
+    fn reads_source_offset(&self) -> bool {
+        false
+    }
+
     fn close(&mut self) {}
 }
 
 /// A condition for applying a transformation (Connect's `Predicate`).
 pub trait Predicate: Send {
     fn test(&mut self, record: &Record) -> Result<bool>;
+
+    /// Whether it reads a source record's `source_offset` (see
+    /// [`Transformation::reads_source_offset`]).
+    fn reads_source_offset(&self) -> bool {
+        false
+    }
 
     fn close(&mut self) {}
 }

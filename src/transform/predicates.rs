@@ -120,7 +120,7 @@ impl Predicate for RecordIsTombstone {
 fn non_empty_regex() -> Validator {
     Validator::Custom(Arc::new(|v| match v {
         ConfigValue::String(s) if !s.is_empty() => check_regex(s),
-        _ => Err("String may not be empty".into()),
+        _ => Err("String must be non-empty".into()),
     }))
 }
 
@@ -160,7 +160,7 @@ mod tests {
         );
         assert_eq!(
             msg(&[("pattern", "")]),
-            "Invalid value  for configuration pattern: String may not be empty"
+            "Invalid value  for configuration pattern: String must be non-empty"
         );
         assert!(msg(&[("pattern", "[a")])
             .starts_with("Invalid value [a for configuration pattern: Invalid regex:"));

@@ -269,7 +269,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             err.to_string(),
-            "Invalid value a:b,c for configuration renames: Invalid rename mapping: c"
+            "Invalid value [a:b, c] for configuration renames: Invalid rename mapping: c"
         );
         assert!(ReplaceField::new(Target::Value, &cfg(&[("renames", "a:b:c")])).is_err());
     }

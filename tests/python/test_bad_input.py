@@ -110,7 +110,7 @@ def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it
     trace = failed["tasks"][0]["trace"]
     assert f"topic='{topic}', partition=0, offset=2" in trace, trace
     assert "VALUE_CONVERTER" in trace and "DataException" in trace
-    assert read_lines(out) == ['{"n":1}', '{"n":2}']
+    assert read_lines(out) == ["{n=1}", "{n=2}"]
     wait_until(
         lambda: broker.committed("connect-json-sink", topic) == {0: 2},
         30,
@@ -120,7 +120,7 @@ def test_unparseable_record_fails_sink_with_position_and_commits_nothing_past_it
     assert w.rest.get("/health").status_code == 200
     assert w.rest.post("/connectors/json-sink/tasks/0/restart").status_code == 204
     w.rest.wait_state("json-sink", "FAILED", timeout=60)
-    assert read_lines(out) == ['{"n":1}', '{"n":2}']
+    assert read_lines(out) == ["{n=1}", "{n=2}"]
 
 
 def test_pause_survives_restart_with_config_dir(tmp_path, broker, start_worker):
@@ -160,3 +160,31 @@ def test_cli_plugins_version_and_help():
     for sub in ([], ["standalone"], ["distributed"], ["plugins"]):
         r = _run([*sub, "--help"])
         assert r.returncode == 0 and "Usage: conveyor" in r.stdout, (sub, r.stdout, r.stderr)
+
+
+def test_a_world_writable_plugin_path_is_refused_unless_allowed(tmp_path, broker, start_worker):
+    """Anyone who can write a file into a directory on the import path runs code in the
+    worker: a world-writable `plugin.path` stops the worker unless the setting allows it."""
+    import os
+
+    plugins = tmp_path / "open-plugins"
+    plugins.mkdir()
+    os.chmod(plugins, 0o777)
+    worker = _worker_file(tmp_path, broker, **{"plugin.path": plugins})
+    r = _run(["standalone", str(worker)])
+    assert r.returncode != 0
+    assert f"plugin.path: {plugins} is world-writable" in r.stderr, r.stderr
+    assert "plugin.path.allow.world.writable=true" in r.stderr, r.stderr
+
+    # A world-writable file in a safe directory is the same hole.
+    safe = tmp_path / "safe-plugins"
+    safe.mkdir()
+    os.chmod(safe, 0o755)
+    (safe / "mod.py").write_text("X = 1\n")
+    os.chmod(safe / "mod.py", 0o666)
+    r = _run(["standalone", str(_worker_file(tmp_path, broker, **{"plugin.path": safe}))])
+    assert r.returncode != 0 and f"{safe / 'mod.py'} is world-writable" in r.stderr, r.stderr
+
+    w = start_worker(extra={"plugin.path": plugins, "plugin.path.allow.world.writable": "true"})
+    assert f"plugin.path: {plugins} is world-writable" in w.log_text()
+    assert w.rest.get("/health").status_code == 200

@@ -227,6 +227,49 @@ def test_targets_and_configs_come_back_from_kafka(cluster, broker, tmp_path):
     assert json.loads(by_key["commit-running"]) == {"tasks": 2}
 
 
+def test_a_stored_connector_that_cannot_start_fails_alone(cluster, broker, tmp_path):
+    """Records in the config topic that no longer start (a name with control characters,
+    written before names were checked, with task configs) fail only that connector: running
+    and joining workers stay healthy."""
+    topic = broker.create_topic(unique("t"))
+    a = cluster("a")
+    source = tmp_path / "in.txt"
+    source.write_text("a\n")
+    config = {"connector.class": "FileStreamSource", "file": str(source), "topic": topic}
+    configs = f"{cluster.group}-configs"
+    for name in ("bad\x07name", "bad\x00name"):
+        properties = {**config, "name": name}
+        broker.produce(configs, [json.dumps({"properties": properties})], key=f"connector-{name}".encode())
+    task = {
+        **config,
+        "name": "bad\x00name",
+        "task.class": "org.apache.kafka.connect.file.FileStreamSourceTask",
+    }
+    broker.produce(configs, [json.dumps({"properties": task})], key=b"task-bad\x00name-0")
+    broker.produce(configs, [json.dumps({"tasks": 1})], key=b"commit-bad\x00name")
+    a.create("good", config)
+    b = cluster("b")  # joins, and is healthy
+
+    def failed(worker, name):
+        s = statuses(worker).get(name)
+        return s if s and s["connector"]["state"] == "FAILED" else None
+
+    for name, code in (("bad\x07name", "7"), ("bad\x00name", "0")):
+        s = wait_until(lambda name=name: failed(b, name), 60, what=f"{name!r} FAILED")
+        assert f"following ASCII chars: {code}" in s["connector"]["trace"], s
+    wait_until(
+        lambda: [t["state"] for t in statuses(a)["bad\x00name"]["tasks"]] == ["FAILED"],
+        60,
+        what="task FAILED",
+    )
+    wait_until(lambda: all_running(a, {"good": 1}, {a.rest.base[7:], b.rest.base[7:]}), 60, what="good runs")
+    for w in (a, b):
+        assert w.rest.get("/health").status_code == 200
+        assert w.proc.poll() is None
+    assert a.rest.delete("/connectors/bad%00name").status_code == 204
+    wait_until(lambda: "bad\x00name" not in a.rest.get("/connectors").json(), 30, what="deleted")
+
+
 def test_writes_to_a_follower_are_forwarded_even_when_the_leader_dies(cluster, broker, tmp_path):
     topic = broker.create_topic(unique("t"))
     x, y = cluster("x"), cluster("y")

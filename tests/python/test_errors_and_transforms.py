@@ -23,7 +23,7 @@ def _interleaved(n_bad=500):
     for i in range(2 * n_bad):
         if i % 2 == 0:
             v = json.dumps({"i": i}, separators=(",", ":")).encode()
-            good.append(v.decode())
+            good.append(f"{{i={i}}}")  # FileStreamSink prints Java's toString of the map
         else:
             v = f"not json {i}".encode()
             bad.append((i, v))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 from helpers import read_lines, unique, wait_until
@@ -125,6 +126,45 @@ PLUGINS = textwrap.dedent(
     class NotATransformation:
         def apply(self, record):
             return record
+
+
+    class Cyclic(SourceTask):
+        def poll(self):
+            time.sleep(0.02)
+            v = []
+            v.append(v)
+            return [SourceRecord(self.config["topic"], v)]
+
+
+    class CyclicSource(SourceConnector):
+        task_class = Cyclic
+
+
+    class OddTooDeep(Transformation):
+        def apply(self, record):
+            if record.value["n"] % 2:
+                deep = {}
+                for _ in range(500):
+                    deep = {"d": deep}
+                return record.replace(value=deep)
+            return record
+
+
+    class OddNotANumber(Transformation):
+        def apply(self, record):
+            if record.value["n"] % 2:
+                return record.replace(value={"n": record.value["n"], "x": float("nan")})
+            return record
+
+
+    class Spin(SourceTask):
+        def poll(self):
+            while True:
+                pass
+
+
+    class SpinSource(SourceConnector):
+        task_class = Spin
     """
 )
 
@@ -329,3 +369,56 @@ def test_records_reported_by_a_python_sink_go_to_the_dead_letter_queue(worker, b
     assert headers["__connect.errors.stage"] == b"TASK_PUT"
     assert b"ValueError: cannot store record 0" in headers["__connect.errors.exception.message"]
     assert worker.rest.status("picky")["tasks"][0]["state"] == "RUNNING"
+
+
+def test_a_cyclic_value_from_poll_fails_the_task_not_the_worker(worker, broker):
+    topic = broker.create_topic(unique("t"))
+    assert create(worker, "healthy", source("HealthySource", topic)).status_code == 201
+    assert create(worker, "cyclic", source("CyclicSource", topic)).status_code == 201
+    trace = failed_trace(worker, "cyclic")
+    assert "DataError: value: the value is nested more than 100 levels deep" in trace, trace
+    assert worker.rest.get("/health").status_code == 200
+    worker.rest.wait_running("healthy")
+
+
+@pytest.mark.parametrize(
+    ("smt", "message"),
+    [
+        ("OddTooDeep", "DataError: value: the value is nested more than 100 levels deep"),
+        ("OddNotANumber", "NaN"),
+    ],
+)
+def test_values_that_cannot_be_written_from_an_smt_are_record_errors(worker, broker, smt, message):
+    """Too deep a value from `apply` (a data error in Python), or NaN where JSON cannot carry
+    it (a converter error): the record fails, under the error tolerance, like any other."""
+    topic = broker.create_topic(unique("t"))
+    chain = {"transforms": "x", "transforms.x.type": f"bad_plugins.{smt}"}
+    assert create(worker, "strict", source("HealthySource", topic, **chain)).status_code == 201
+    trace = failed_trace(worker, "strict")
+    assert "Tolerance exceeded in error handler" in trace and message in trace, trace
+    assert worker.rest.get("/health").status_code == 200
+
+    tolerant = broker.create_topic(unique("t"))
+    config = source("HealthySource", tolerant, **chain, **{"errors.tolerance": "all"})
+    assert create(worker, "tolerant", config).status_code == 201
+    messages = broker.consume(tolerant, 3)
+    assert [m.value() for m in messages] == [b'{"n":2}', b'{"n":4}', b'{"n":6}']
+
+
+def test_sigterm_with_a_task_stuck_in_python_exits_cleanly(tmp_path, broker, start_worker):
+    d = tmp_path / "plugins"
+    d.mkdir()
+    (d / "bad_plugins.py").write_text(PLUGINS)
+    timeouts = {"task.shutdown.graceful.timeout.ms": 1000, "offset.flush.timeout.ms": 1000}
+    w = start_worker(extra={**JSON, **timeouts, "plugin.path": d})
+    topic = broker.create_topic(unique("t"))
+    assert create(w, "spin", source("SpinSource", topic)).status_code == 201
+    w.rest.wait_running("spin")
+    time.sleep(1)
+    started = time.monotonic()
+    code = w.stop(timeout=30)
+    log = w.log_text()
+    assert code == 0, log
+    assert time.monotonic() - started < 20
+    assert "1 task(s) did not stop in time and were abandoned: spin-0" in log, log
+    assert "panicked" not in log and "Fatal Python error" not in log, log

@@ -104,16 +104,17 @@ class SecureKafka:
         )
 
         admin = self.admin.admin()  # keep a reference: the futures die with the client
-        futures = admin.alter_user_scram_credentials(
-            [
-                UserScramCredentialUpsertion(
-                    SCRAM_USER, ScramCredentialInfo(mechanism, 4096), SCRAM_PASSWORD.encode()
-                )
-                for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512)
-            ]
-        )
-        for f in futures.values():
-            f.result(30)
+        # One credential per request: Kafka refuses two for the same user in one.
+        for mechanism in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):
+            futures = admin.alter_user_scram_credentials(
+                [
+                    UserScramCredentialUpsertion(
+                        SCRAM_USER, ScramCredentialInfo(mechanism, 4096), SCRAM_PASSWORD.encode()
+                    )
+                ]
+            )
+            for f in futures.values():
+                f.result(30)
 
     def address(self, listener: str) -> str:
         return self.kafka.listener(listener).address

@@ -226,15 +226,14 @@ class ApacheKafka:
         return "".join(f"{k}={v}\n" for k, v in props.items())
 
     def _format(self) -> None:
-        cluster_id = (
-            subprocess.run(
-                [*self._jvm, "kafka.tools.StorageTool", "random-uuid"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            or uuid.uuid4().hex[:22]
-        )
+        # The tool may log a line before the id: the id is the last line.
+        printed = subprocess.run(
+            [*self._jvm, "kafka.tools.StorageTool", "random-uuid"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        cluster_id = printed[-1] if printed else uuid.uuid4().hex[:22]
         result = subprocess.run(
             [*self._jvm, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.properties)],
             capture_output=True,

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,11 +85,18 @@ class TestPostgres:
         server = ca.issue("server", "localhost")
         ca.issue(CERT_USER, CERT_USER)
         if os.geteuid() == 0:
+            # The postgres user must be able to reach the directory: let it through our own
+            # private parents (a mkdtemp directory is 0700), with the search bit only.
+            for parent in directory.resolve().parents:
+                st = parent.stat()
+                private = st.st_uid == 0 and not st.st_mode & 0o001
+                if private and str(parent).startswith(tempfile.gettempdir()):
+                    parent.chmod(st.st_mode | 0o001)
             shutil.chown(directory, "postgres", "postgres")
             for path in [pg.certs, *pg.certs.iterdir()]:
                 shutil.chown(path, "postgres", "postgres")
         binaries = bin_dir()
-        subprocess.run(
+        initdb = subprocess.run(
             _as_owner(
                 [
                     str(binaries / "initdb"),
@@ -103,9 +111,11 @@ class TestPostgres:
                     "--no-sync",
                 ]
             ),
-            check=True,
             capture_output=True,
+            text=True,
         )
+        if initdb.returncode != 0:
+            raise RuntimeError(f"initdb failed in {pg.data}:\n{initdb.stdout}{initdb.stderr}")
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(pg.port),

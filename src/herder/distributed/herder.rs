@@ -31,7 +31,7 @@ use crate::herder::types::*;
 use crate::herder::validation::{
     connector_type_of, invalid_config_message, validate_connector_config,
 };
-use crate::herder::{Created, Herder};
+use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
@@ -152,6 +152,8 @@ pub struct DistributedHerder {
     /// Restart requests older than this were handled before this worker started.
     restarts_from: i64,
     started_ms: i64,
+    /// The advertised REST URLs of the members of the last rebalance this worker led.
+    members: Mutex<Vec<String>>,
 }
 
 /// Give up waiting for the group after this long and answer REST calls with an error.
@@ -189,6 +191,7 @@ impl DistributedHerder {
             forwarder: parts.forwarder,
             restarts_from,
             started_ms: chrono::Utc::now().timestamp_millis(),
+            members: Mutex::new(Vec::new()),
         });
         let (events_tx, events) = mpsc::unbounded_channel();
         let group_settings = GroupSettings {
@@ -210,6 +213,11 @@ impl DistributedHerder {
         *herder.membership_task.lock() = Some(membership);
         tokio::spawn(Self::event_loop(herder.clone(), events, requests, restarts));
         herder
+    }
+
+    /// The worker that runs this herder's connectors and tasks.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
     }
 
     /// Resolves when the worker must exit because of an error; returns why.
@@ -451,6 +459,7 @@ impl DistributedHerder {
             }
         }
         let (accepted, refused) = split_by_topics(&members);
+        *self.members.lock() = accepted.iter().map(|(_, m)| m.url.clone()).collect();
         let max_offset = accepted
             .iter()
             .map(|(_, m)| m.config_offset)
@@ -1117,9 +1126,13 @@ impl Herder for DistributedHerder {
                 "Connector {name} already exists"
             )));
         }
-        let mut config = common::unmask_config(config, existing);
+        let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(self.worker.registry(), &config)?;
+        let infos = validate_connector_config(
+            self.worker.registry(),
+            &config,
+            self.worker.config().worker_tasks_max,
+        )?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -1275,6 +1288,32 @@ impl Herder for DistributedHerder {
         self.existing(name)?;
         self.statuses.reset_topics(name);
         Ok(())
+    }
+
+    fn workers(&self) -> Vec<WorkerInfo> {
+        let mut urls = self.members.lock().clone();
+        if !urls.contains(&self.url) {
+            urls.push(self.url.clone());
+        }
+        urls.sort();
+        urls.into_iter()
+            .map(|url| WorkerInfo {
+                worker_id: forward::worker_id_of(&url).to_string(),
+                url: Some(url),
+            })
+            .collect()
+    }
+
+    fn internal_topics(&self) -> Vec<String> {
+        vec![
+            self.topics.config.clone(),
+            self.topics.offset.clone(),
+            self.topics.status.clone(),
+        ]
+    }
+
+    fn worker_tasks_max(&self) -> usize {
+        self.worker.config().worker_tasks_max
     }
 
     fn registry(&self) -> &PluginRegistry {

@@ -51,8 +51,9 @@ impl ConfigDir {
         self.dir.join(format!("{safe}-{hash:016x}.json"))
     }
 
-    /// Every stored connector, by name.
-    pub fn load(&self) -> Result<Vec<StoredConnector>> {
+    /// Every stored connector file that can be read, with its path. A file that cannot be
+    /// read or parsed is logged and left alone: one damaged file never stops the worker.
+    fn read_all(&self) -> Result<Vec<(PathBuf, StoredConnector)>> {
         let mut out = Vec::new();
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
             ConnectError::Io(format!(
@@ -65,17 +66,28 @@ impl ConfigDir {
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
                 continue;
             }
-            let bytes = std::fs::read(&path)?;
-            let stored: StoredConnector = serde_json::from_slice(&bytes).map_err(|e| {
-                ConnectError::Config(format!(
-                    "{} is not a stored connector config: {e}",
-                    path.display()
-                ))
-            })?;
-            out.push(stored);
+            let parsed = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| {
+                    serde_json::from_slice::<StoredConnector>(&bytes).map_err(|e| e.to_string())
+                });
+            match parsed {
+                Ok(stored) => out.push((path, stored)),
+                Err(e) => tracing::error!(
+                    file = %path.display(),
+                    error = %e,
+                    "skipping a file in the config dir that is not a stored connector config; \
+                     fix or remove it"
+                ),
+            }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.sort_by(|a, b| a.1.name.cmp(&b.1.name).then_with(|| a.0.cmp(&b.0)));
         Ok(out)
+    }
+
+    /// Every stored connector, by name.
+    pub fn load(&self) -> Result<Vec<StoredConnector>> {
+        Ok(self.read_all()?.into_iter().map(|(_, s)| s).collect())
     }
 
     pub fn save(&self, stored: &StoredConnector) -> Result<()> {
@@ -86,10 +98,63 @@ impl ConfigDir {
         Ok(())
     }
 
+    /// Removes the connector's file, and any other file that holds the same name (written by
+    /// hand, or under another file name).
     pub fn remove(&self, name: &str) -> Result<()> {
-        match std::fs::remove_file(self.path(name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-            _ => Ok(()),
+        let mut paths = vec![self.path(name)];
+        paths.extend(
+            self.read_all()?
+                .into_iter()
+                .filter(|(_, s)| s.name == name)
+                .map(|(p, _)| p),
+        );
+        for path in paths {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(name: &str) -> StoredConnector {
+        StoredConnector {
+            name: name.into(),
+            config: [("name".to_string(), name.to_string())].into(),
+            target_state: TargetState::Paused,
+        }
+    }
+
+    #[test]
+    fn damaged_files_are_skipped_and_names_with_any_characters_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = ConfigDir::open(tmp.path()).unwrap();
+        for name in ["b/c", "a\u{0}b", "a\nb"] {
+            dir.save(&stored(name)).unwrap();
+        }
+        std::fs::write(tmp.path().join("torn.json"), "{\"name\": \"x\", \"con").unwrap();
+        std::fs::write(tmp.path().join("notes.txt"), "not a connector").unwrap();
+        let names: Vec<String> = dir.load().unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a\u{0}b", "a\nb", "b/c"]);
+        assert_eq!(dir.load().unwrap()[0], stored("a\u{0}b"));
+
+        // A file written by hand under another name is removed with the connector.
+        std::fs::write(
+            tmp.path().join("by-hand.json"),
+            serde_json::to_vec(&stored("b/c")).unwrap(),
+        )
+        .unwrap();
+        dir.remove("b/c").unwrap();
+        let names: Vec<String> = dir.load().unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a\u{0}b", "a\nb"]);
+        assert!(
+            tmp.path().join("torn.json").exists(),
+            "left for the user to fix"
+        );
     }
 }

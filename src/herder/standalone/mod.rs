@@ -92,10 +92,18 @@ impl StandaloneHerder {
             for stored in dir.load()? {
                 let name = stored.name.clone();
                 if let Err(e) = self
-                    .put_connector_config(&name, stored.config, true, Some(stored.target_state))
+                    .put_connector_config(
+                        &name,
+                        stored.config.clone(),
+                        true,
+                        Some(stored.target_state),
+                    )
                     .await
                 {
+                    // One stored connector never stops the worker: it fails alone, saying why,
+                    // and can be fixed or deleted through the API.
                     tracing::error!(connector = %name, error = %e, "could not start a stored connector");
+                    self.add_failed(stored, &e).await;
                 }
             }
         }
@@ -104,6 +112,28 @@ impl StandaloneHerder {
         }
         self.ready.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Lists a stored connector that cannot start as FAILED with `error` as its trace.
+    async fn add_failed(&self, stored: StoredConnector, error: &ConnectError) {
+        let connector_type = connector_type_of(self.worker.registry(), &stored.config)
+            .unwrap_or(ConnectorType::Unknown);
+        self.statuses
+            .connector_status(&stored.name, State::Failed, Some(error.trace()));
+        self.connectors.lock().await.insert(
+            stored.name,
+            ConnectorEntry {
+                config: stored.config,
+                target: stored.target_state,
+                connector_type,
+                task_configs: Vec::new(),
+            },
+        );
+    }
+
+    /// The worker that runs this herder's connectors and tasks.
+    pub fn worker(&self) -> &Arc<Worker> {
+        &self.worker
     }
 
     fn persist(&self, name: &str, entry: &ConnectorEntry) {
@@ -276,9 +306,13 @@ impl Herder for StandaloneHerder {
                 "Connector {name} already exists"
             )));
         }
-        let mut config = common::unmask_config(config, existing.map(|e| &e.config));
+        let mut config = common::unmask_config(config, existing.map(|e| &e.config))?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(self.worker.registry(), &config)?;
+        let infos = validate_connector_config(
+            self.worker.registry(),
+            &config,
+            self.worker.config().worker_tasks_max,
+        )?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
         }
@@ -489,6 +523,10 @@ impl Herder for StandaloneHerder {
         }
         self.statuses.reset_topics(name);
         Ok(())
+    }
+
+    fn worker_tasks_max(&self) -> usize {
+        self.worker.config().worker_tasks_max
     }
 
     fn registry(&self) -> &PluginRegistry {
