@@ -4,6 +4,7 @@ pub mod avro;
 pub mod confluent;
 pub mod header;
 pub mod json;
+pub mod json_schema;
 mod json_payload;
 pub mod primitive;
 

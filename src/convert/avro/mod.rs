@@ -296,7 +296,7 @@ fn resolve_into(
 }
 
 /// The schema a schemaless primitive gets (Connect's inference); other values need one.
-fn inferred_schema(value: &Value) -> Option<SchemaRef> {
+pub(crate) fn inferred_schema(value: &Value) -> Option<SchemaRef> {
     Some(match value {
         Value::Boolean(_) => Schema::boolean(),
         Value::Int8(_) => Schema::int8(),

@@ -5,6 +5,8 @@
 //! The client is a trait here, implemented over HTTP (and in memory for `mock://` URLs) by
 //! [`crate::schema_registry::client`]: converters stay free of HTTP.
 
+pub mod access;
+
 use std::sync::Arc;
 
 use crate::config::ConfigMap;
