@@ -7,6 +7,7 @@ pub mod json;
 pub mod json_schema;
 mod json_payload;
 pub mod primitive;
+pub mod protobuf;
 
 use std::sync::Arc;
 

@@ -76,6 +76,16 @@ pub fn register_converters(reg: &mut PluginRegistry) {
         None,
     ));
     reg.add_converter(converter_plugin(
+        crate::convert::protobuf::CLASS,
+        Some(Arc::new(|cfg, is_key| {
+            let client = crate::schema_registry::client::client_from_config(cfg)?;
+            Ok(Arc::new(crate::convert::protobuf::ProtobufConverter::new(
+                client, cfg, is_key,
+            )?) as Arc<dyn Converter>)
+        })),
+        None,
+    ));
+    reg.add_converter(converter_plugin(
         crate::convert::json_schema::CLASS,
         Some(Arc::new(|cfg, is_key| {
             let client = crate::schema_registry::client::client_from_config(cfg)?;
