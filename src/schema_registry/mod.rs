@@ -9,6 +9,7 @@
 pub mod client;
 pub mod compatibility;
 pub mod config;
+pub mod election;
 pub mod formats;
 pub mod json_schema;
 pub mod parse;

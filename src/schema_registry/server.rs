@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::config::RegistryConfig;
+use super::election::{self, Leadership};
 use super::service::{Registry, SchemaLog};
 use super::store::{RegistryState, StoreKey};
 use super::types::RegistryError;
@@ -128,6 +129,10 @@ pub struct RegistryServer {
     log: Arc<KafkaSchemaLog>,
     stop: CancellationToken,
     servers: Vec<JoinHandle<()>>,
+    /// The leader election (leaves the group on stop).
+    election: JoinHandle<()>,
+    /// Who writes, as this registry knows it.
+    pub leadership: Arc<Leadership>,
 }
 
 impl RegistryServer {
@@ -157,11 +162,25 @@ impl RegistryServer {
         ));
         let stop = CancellationToken::new();
         let urls: Vec<String> = listeners.iter().map(RestListener::local_url).collect();
-        let addrs = listeners.iter().map(|l| l.local_addr).collect();
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr).collect();
+        let leadership = Arc::new(Leadership::default());
+        let own_url = match (&config.host_name, addrs.first()) {
+            (Some(host), Some(addr)) => format!("http://{host}:{}", addr.port()),
+            (None, Some(addr)) if addr.ip().is_unspecified() => {
+                format!("http://127.0.0.1:{}", addr.port())
+            }
+            _ => urls.first().cloned().unwrap_or_default(),
+        };
+        let election = election::spawn(&config, own_url, leadership.clone(), stop.clone())?;
         let servers = listeners
             .into_iter()
             .map(|l| {
-                let app = super::rest::router(registry.clone());
+                let app = super::rest::router(registry.clone()).layer(
+                    axum::middleware::from_fn_with_state(
+                        leadership.clone(),
+                        election::forward_writes,
+                    ),
+                );
                 let token = stop.clone();
                 tracing::info!(url = %l.local_url(), topic = %config.topic, "schema registry listening");
                 tokio::spawn(async move {
@@ -181,6 +200,8 @@ impl RegistryServer {
             log,
             stop,
             servers,
+            election,
+            leadership,
         })
     }
 
@@ -192,6 +213,7 @@ impl RegistryServer {
             futures::future::join_all(self.servers),
         )
         .await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.election).await;
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.stop()).await;
     }

@@ -388,3 +388,225 @@ def test_a_worker_serves_the_registry(tmp_path, broker, start_worker):
     sid = c.register_schema("w-value", avro(USER_V1))
     assert c.get_schema(sid).schema_str
     assert worker.rest.get("/connectors").status_code == 200
+
+
+# -- JSON Schema ------------------------------------------------------------------------------
+
+JSON_SCHEMA = "io.confluent.connect.json.JsonSchemaConverter"
+PROTOBUF = "io.confluent.connect.protobuf.ProtobufConverter"
+
+ORDER_JSON_SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Order",
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "item": {"type": "string"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["id", "tags"],
+}
+
+
+def test_json_schema_serializer_records_reach_a_file_sink(tmp_path, broker, registry, start_worker):
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry.json_schema import JSONSerializer
+
+    topic = broker.create_topic(unique("json-orders"))
+    out = tmp_path / "orders.txt"
+    worker = start_worker(
+        extra={"value.converter": JSON_SCHEMA, "value.converter.schema.registry.url": registry.url}
+    )
+    worker.create("sink", {"connector.class": "FileStreamSink", "topics": topic, "file": out})
+    worker.rest.wait_running("sink")
+    serializer = JSONSerializer(json.dumps(ORDER_JSON_SCHEMA), client(registry.url))
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    producer.produce(topic, value=serializer({"id": 1, "item": "book", "tags": ["a", "b"]}, ctx))
+    producer.produce(topic, value=serializer({"id": 2, "tags": []}, ctx))
+    assert producer.flush(30) == 0
+    wait_until(lambda: len(read_lines(out)) >= 2, 60, what="JSON Schema records in the sink file")
+    assert read_lines(out) == ["Struct{id=1,item=book,tags=[a, b]}", "Struct{id=2,tags=[]}"]
+    assert client(registry.url).get_latest_version(f"{topic}-value").schema.schema_type == "JSON"
+
+
+def test_conveyor_source_records_are_read_by_the_json_schema_deserializer(tmp_path, broker, registry, start_worker):
+    from confluent_kafka.schema_registry.json_schema import JSONDeserializer
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "json_orders.py").write_text(SOURCE)
+    topic = broker.create_topic(unique("json-src"))
+    worker = start_worker(
+        extra={
+            "plugin.path": plugins,
+            "value.converter": JSON_SCHEMA,
+            "value.converter.schema.registry.url": registry.url,
+        }
+    )
+    worker.create("orders", {"connector.class": "json_orders:Orders", "topic": topic})
+    messages = broker.consume(topic, 3, timeout=60)
+    assert len(messages) == 3, worker.log_text()
+    # The deserializer validates each document against the registered schema.
+    deserializer = JSONDeserializer(None, schema_registry_client=client(registry.url))
+    values = [deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in messages]
+    assert values[0] == {"id": 0, "item": "item 0", "price": 9.99}
+    assert values[2]["item"] is None
+    registered = json.loads(client(registry.url).get_latest_version(f"{topic}-value").schema.schema_str)
+    assert registered["title"] == "com.example.Order"
+    assert registered["properties"]["id"]["connect.type"] == "int64"
+
+
+# -- Protobuf ---------------------------------------------------------------------------------
+
+
+def user_message_class(package: str):
+    """A Protobuf message class built at run time (no protoc here): package.User."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    from google.protobuf.message_factory import GetMessageClass
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name=f"{package}/user.proto", package=package, syntax="proto3")
+    m = fdp.message_type.add(name="User")
+    m.field.add(name="id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    m.field.add(name="name", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    m.field.add(name="tags", number=3, type=F.TYPE_STRING, label=F.LABEL_REPEATED)
+    m.field.add(name="score", number=4, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return GetMessageClass(pool.FindMessageTypeByName(f"{package}.User"))
+
+
+def test_protobuf_serializer_records_reach_a_file_sink(tmp_path, broker, registry, start_worker):
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+    User = user_message_class("pbsink")
+    topic = broker.create_topic(unique("pb-users"))
+    out = tmp_path / "users.txt"
+    worker = start_worker(
+        extra={"value.converter": PROTOBUF, "value.converter.schema.registry.url": registry.url}
+    )
+    worker.create("sink", {"connector.class": "FileStreamSink", "topics": topic, "file": out})
+    worker.rest.wait_running("sink")
+    serializer = ProtobufSerializer(User, client(registry.url), {"use.deprecated.format": False})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    producer.produce(topic, value=serializer(User(id=5, name="ann", tags=["x", "y"], score=1.5), ctx))
+    producer.produce(topic, value=serializer(User(id=6), ctx))
+    assert producer.flush(30) == 0
+    wait_until(lambda: len(read_lines(out)) >= 2, 60, what="Protobuf records in the sink file")
+    assert read_lines(out) == ["Struct{id=5,name=ann,tags=[x, y],score=1.5}", "Struct{id=6,name=,tags=[],score=0.0}"]
+
+
+PB_SOURCE = textwrap.dedent(
+    """
+    from conveyor import Schema, SourceConnector, SourceRecord, SourceTask, Struct
+
+    USER = Schema.struct(
+        {"id": Schema.int64(), "name": Schema.string(optional=True),
+         "tags": Schema.array(Schema.string()), "score": Schema.float64()},
+        name="pbsrc.User",
+    )
+
+
+    class UsersTask(SourceTask):
+        def start(self, config):
+            self.topic = config["topic"]
+            self.done = False
+
+        def poll(self):
+            if self.done:
+                return None
+            self.done = True
+            return [SourceRecord(self.topic, Struct(USER, id=i, name=None if i == 1 else f"u{i}",
+                                                    tags=["t"] * i, score=i / 2),
+                                 value_schema=USER, source_partition={"p": 0}, source_offset={"i": i})
+                    for i in range(2)]
+
+
+    class Users(SourceConnector):
+        task_class = UsersTask
+    """
+)
+
+
+def test_conveyor_source_records_are_read_by_the_protobuf_deserializer(tmp_path, broker, registry, start_worker):
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+
+    User = user_message_class("pbsrc")
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "pb_users.py").write_text(PB_SOURCE)
+    topic = broker.create_topic(unique("pb-src"))
+    worker = start_worker(
+        extra={
+            "plugin.path": plugins,
+            "value.converter": PROTOBUF,
+            "value.converter.schema.registry.url": registry.url,
+        }
+    )
+    worker.create("users", {"connector.class": "pb_users:Users", "topic": topic})
+    messages = broker.consume(topic, 2, timeout=60)
+    assert len(messages) == 2, worker.log_text()
+    deserializer = ProtobufDeserializer(User, {"use.deprecated.format": False}, client(registry.url))
+    users = [deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in messages]
+    assert (users[0].id, users[0].name, list(users[0].tags), users[0].score) == (0, "u0", [], 0.0)
+    assert (users[1].id, users[1].HasField("name"), list(users[1].tags), users[1].score) == (1, False, ["t"], 0.5)
+    schema = client(registry.url).get_latest_version(f"{topic}-value").schema
+    assert schema.schema_type == "PROTOBUF"
+    assert "message User" in schema.schema_str
+
+
+# -- The in-process Worker --------------------------------------------------------------------
+
+
+def test_the_in_process_worker_serves_an_embedded_registry(tmp_path, broker):
+    import conveyor
+
+    topic = broker.create_topic(unique("embedded-avro"))
+    out = tmp_path / "out.txt"
+    config = {
+        "schema.registry.url": "embedded",
+        "schema.registry.kafkastore.topic": unique("_schemas"),
+        "value.converter": AVRO,
+    }
+    with conveyor.Worker(broker.bootstrap, config=config) as worker:
+        url = worker.schema_registry_url
+        assert url and url.startswith("http://127.0.0.1:")
+        worker.create_connector("sink", {"connector.class": "FileStreamSink", "topics": topic, "file": str(out)})
+        avro_producer(broker, url, USER_V1, topic)([{"id": 3, "name": "c", "balance": b"\x01"}])
+        wait_until(lambda: read_lines(out), 60, what="the record read through the embedded registry")
+        assert read_lines(out) == ["Struct{id=3,name=c,balance=0.01}"]
+        assert client(url).get_subjects() == [f"{topic}-value"]
+
+
+def test_two_registries_on_one_topic_agree_on_ids(tmp_path, broker):
+    """Writes sent to both registries at once get distinct ids that both registries answer
+    alike: one writer is elected through the Kafka group, the other forwards to it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    topic = unique("_schemas")
+    extra = {"schema.registry.group.id": unique("sr-election")}
+    a = start_registry(tmp_path, broker.bootstrap, topic, name="a", extra=extra)
+    b = start_registry(tmp_path, broker.bootstrap, topic, name="b", extra=extra)
+    try:
+        wait_until(lambda: "schema registry leader" in a.log_text() + b.log_text(), 60, what="an elected writer")
+
+        def register(args):
+            url, i = args
+            schema = {"type": "record", "name": f"T{i}", "fields": [{"name": "f", "type": "long"}]}
+            return i, client(url).register_schema(f"election-{i}-value", avro(schema))
+
+        jobs = [(a.url if i % 2 else b.url, i) for i in range(16)]
+        with ThreadPoolExecutor(8) as pool:
+            ids = dict(pool.map(register, jobs))
+        assert len(set(ids.values())) == 16, ids
+        for r in (a, b):
+            c = client(r.url)
+            wait_until(lambda c=c: len([s for s in c.get_subjects() if s.startswith("election-")]) == 16, 30)
+            for i, sid in ids.items():
+                assert json.loads(c.get_schema(sid).schema_str)["name"] == f"T{i}"
+    finally:
+        a.stop()
+        b.stop()
