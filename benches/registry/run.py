@@ -128,7 +128,11 @@ def run_baseline(bootstrap: str, registry: str, topic: str, records: int) -> flo
     deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry}))
     ctx = SerializationContext(topic, MessageField.VALUE)
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+        }
     )
     consumer.assign([TopicPartition(topic, 0, 0)])
     count, first = 0, None
@@ -146,14 +150,18 @@ def run_baseline(bootstrap: str, registry: str, topic: str, records: int) -> flo
 
 
 def run_conveyor(binary: str, bootstrap: str, registry: str, topic: str, records: int) -> float:
-    out = subprocess.run([binary, bootstrap, topic, registry, str(records)], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [binary, bootstrap, topic, registry, str(records)], check=True, capture_output=True, text=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["records"] == records, result
     return records / result["seconds"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -174,7 +182,9 @@ def main() -> None:
                 f"round {round_}: AvroConverter decode+encode {conv:,.0f} records/s, "
                 f"confluent-kafka AvroDeserializer {base:,.0f} records/s, ratio {conv / base:.2f}x"
             )
-        print(f"records: {args.records}, median ratio: {statistics.median(ratios):.2f}x (target: at least 3x)")
+        print(
+            f"records: {args.records}, median ratio: {statistics.median(ratios):.2f}x (target: at least 3x)"
+        )
     finally:
         if registry_proc:
             registry_proc.terminate()

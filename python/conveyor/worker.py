@@ -168,7 +168,8 @@ class Worker:
 
     Keys and values are written as schemaless JSON unless ``key.converter``/``value.converter``
     say otherwise. ``config={"schema.registry.url": "embedded"}`` starts a Schema Registry in
-    the worker (see :attr:`schema_registry_url`) that Confluent's converters use by default. Use the worker as a context manager, or call :meth:`close`.
+    the worker (see :attr:`schema_registry_url`) that Confluent's converters use by default.
+    Use the worker as a context manager, or call :meth:`close`.
 
     Raises:
         ConfigError: The worker config is invalid.

@@ -686,7 +686,10 @@ def test_avro_values_through_the_schema_registry_get_typed_columns(broker, start
         "fields": [
             {"name": "id", "type": "long"},
             {"name": "payer", "type": "string"},
-            {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2}},
+            {
+                "name": "amount",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2},
+            },
             {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
             {"name": "score", "type": ["null", "double"], "default": None},
             {"name": "settled", "type": "boolean"},

@@ -68,7 +68,9 @@ def start_registry(tmp_path, bootstrap, topic, name="registry", extra=None, port
     )
     log = tmp_path / f"{name}.log"
     out = open(log, "ab")
-    proc = subprocess.Popen([*conveyor_cmd(), "schema-registry", str(props)], stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*conveyor_cmd(), "schema-registry", str(props)], stdout=out, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     r = RegistryProcess(proc, url, log)
 
@@ -207,7 +209,12 @@ def test_schemas_survive_a_restart_on_the_same_topic(tmp_path, broker):
     keys = [json.loads(m.key()) for m in records]
     assert keys[0] == {"keytype": "SCHEMA", "subject": "keep-value", "version": 1, "magic": 1}
     value = json.loads(records[0].value())
-    assert (value["subject"], value["version"], value["id"], value["deleted"]) == ("keep-value", 1, sid, False)
+    assert (value["subject"], value["version"], value["id"], value["deleted"]) == (
+        "keep-value",
+        1,
+        sid,
+        False,
+    )
 
 
 def avro_producer(broker, registry_url, schema: dict, topic: str):
@@ -235,7 +242,9 @@ def avro_worker(start_worker, registry_url, **extra):
     )
 
 
-def test_avro_serializer_records_reach_a_file_sink_and_a_schema_evolves(tmp_path, broker, registry, start_worker):
+def test_avro_serializer_records_reach_a_file_sink_and_a_schema_evolves(
+    tmp_path, broker, registry, start_worker
+):
     from decimal import Decimal
 
     topic = broker.create_topic(unique("avro-users"))
@@ -430,7 +439,9 @@ def test_json_schema_serializer_records_reach_a_file_sink(tmp_path, broker, regi
     assert client(registry.url).get_latest_version(f"{topic}-value").schema.schema_type == "JSON"
 
 
-def test_conveyor_source_records_are_read_by_the_json_schema_deserializer(tmp_path, broker, registry, start_worker):
+def test_conveyor_source_records_are_read_by_the_json_schema_deserializer(
+    tmp_path, broker, registry, start_worker
+):
     from confluent_kafka.schema_registry.json_schema import JSONDeserializer
 
     plugins = tmp_path / "plugins"
@@ -496,7 +507,10 @@ def test_protobuf_serializer_records_reach_a_file_sink(tmp_path, broker, registr
     producer.produce(topic, value=serializer(User(id=6), ctx))
     assert producer.flush(30) == 0
     wait_until(lambda: len(read_lines(out)) >= 2, 60, what="Protobuf records in the sink file")
-    assert read_lines(out) == ["Struct{id=5,name=ann,tags=[x, y],score=1.5}", "Struct{id=6,name=,tags=[],score=0.0}"]
+    assert read_lines(out) == [
+        "Struct{id=5,name=ann,tags=[x, y],score=1.5}",
+        "Struct{id=6,name=,tags=[],score=0.0}",
+    ]
 
 
 PB_SOURCE = textwrap.dedent(
@@ -531,7 +545,9 @@ PB_SOURCE = textwrap.dedent(
 )
 
 
-def test_conveyor_source_records_are_read_by_the_protobuf_deserializer(tmp_path, broker, registry, start_worker):
+def test_conveyor_source_records_are_read_by_the_protobuf_deserializer(
+    tmp_path, broker, registry, start_worker
+):
     from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 
     User = user_message_class("pbsrc")
@@ -552,7 +568,12 @@ def test_conveyor_source_records_are_read_by_the_protobuf_deserializer(tmp_path,
     deserializer = ProtobufDeserializer(User, {"use.deprecated.format": False}, client(registry.url))
     users = [deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in messages]
     assert (users[0].id, users[0].name, list(users[0].tags), users[0].score) == (0, "u0", [], 0.0)
-    assert (users[1].id, users[1].HasField("name"), list(users[1].tags), users[1].score) == (1, False, ["t"], 0.5)
+    assert (users[1].id, users[1].HasField("name"), list(users[1].tags), users[1].score) == (
+        1,
+        False,
+        ["t"],
+        0.5,
+    )
     schema = client(registry.url).get_latest_version(f"{topic}-value").schema
     assert schema.schema_type == "PROTOBUF"
     assert "message User" in schema.schema_str
@@ -574,7 +595,9 @@ def test_the_in_process_worker_serves_an_embedded_registry(tmp_path, broker):
     with conveyor.Worker(broker.bootstrap, config=config) as worker:
         url = worker.schema_registry_url
         assert url and url.startswith("http://127.0.0.1:")
-        worker.create_connector("sink", {"connector.class": "FileStreamSink", "topics": topic, "file": str(out)})
+        worker.create_connector(
+            "sink", {"connector.class": "FileStreamSink", "topics": topic, "file": str(out)}
+        )
         avro_producer(broker, url, USER_V1, topic)([{"id": 3, "name": "c", "balance": b"\x01"}])
         wait_until(lambda: read_lines(out), 60, what="the record read through the embedded registry")
         assert read_lines(out) == ["Struct{id=3,name=c,balance=0.01}"]
@@ -591,7 +614,9 @@ def test_two_registries_on_one_topic_agree_on_ids(tmp_path, broker):
     a = start_registry(tmp_path, broker.bootstrap, topic, name="a", extra=extra)
     b = start_registry(tmp_path, broker.bootstrap, topic, name="b", extra=extra)
     try:
-        wait_until(lambda: "schema registry leader" in a.log_text() + b.log_text(), 60, what="an elected writer")
+        wait_until(
+            lambda: "schema registry leader" in a.log_text() + b.log_text(), 60, what="an elected writer"
+        )
 
         def register(args):
             url, i = args
