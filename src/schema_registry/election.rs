@@ -29,6 +29,8 @@ use crate::kafka::security::KafkaSecurity;
 const PROTOCOL_TYPE: &str = "sr";
 const PROTOCOL: &str = "v0";
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
+/// How long a write waits for the first election.
+const ELECTION_WAIT: Duration = Duration::from_secs(30);
 /// Set on forwarded requests, so that a request is forwarded at most once.
 const FORWARDED: &str = "x-conveyor-forwarded";
 
@@ -188,10 +190,26 @@ pub async fn forward_writes(
     if !is_write(req.method(), req.uri().path()) || req.headers().contains_key(FORWARDED) {
         return next.run(req).await;
     }
-    let leader = match leadership.leader() {
-        Some(l) if !l.is_self => l,
-        _ => return next.run(req).await,
+    // Until the first election round completes, writes wait for it rather than risk an id
+    // that another registry assigns too.
+    let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+    let leader = loop {
+        match leadership.leader() {
+            Some(l) => break l,
+            None if tokio::time::Instant::now() >= deadline => {
+                return RegistryError::new(
+                    500,
+                    50004,
+                    "Unknown leader: the schema registries on this topic have not elected a writer yet",
+                )
+                .into_response()
+            }
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     };
+    if leader.is_self {
+        return next.run(req).await;
+    }
     let target = format!(
         "{}{}",
         leader.url.trim_end_matches('/'),

@@ -47,9 +47,22 @@ impl SchemaLog for KafkaSchemaLog {
             ))
         })
     }
+
+    async fn catch_up(&self) -> Result<(), RegistryError> {
+        self.read_back().await
+    }
 }
 
 impl KafkaSchemaLog {
+    async fn read_back(&self) -> Result<(), RegistryError> {
+        self.log.read_to_end(WRITE_TIMEOUT).await.map_err(|e| {
+            RegistryError::timeout(format!(
+                "Reading the Kafka store {} to its end timed out: {e}",
+                self.log.topic()
+            ))
+        })
+    }
+
     /// Creates the topic when missing (compacted, one partition), refuses one that could
     /// lose schemas, and reads it to the end into `state`.
     pub async fn start(

@@ -20,6 +20,12 @@ use super::types::{Compatibility, Mode, Reference, RegistryError, SchemaType, Ve
 pub trait SchemaLog: Send + Sync {
     /// Appends a record and returns once the state has applied it.
     async fn append(&self, key: &StoreKey, value: Option<Vec<u8>>) -> Result<(), RegistryError>;
+
+    /// Returns once the state has applied everything written so far (by any registry), so
+    /// that a newly elected writer picks ids after the last one written.
+    async fn catch_up(&self) -> Result<(), RegistryError> {
+        Ok(())
+    }
 }
 
 /// A log in memory: records are applied at once (tests, `mock://` registries).
@@ -242,6 +248,7 @@ impl Registry {
         }
         let candidate = self.candidate(request)?;
         let _write = self.writes.lock().await;
+        self.log.catch_up().await?;
         let (existing_live, content_id, max_id, next_version) = {
             let state = self.state.read();
             let content_id = state.id_of(&(
