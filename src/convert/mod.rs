@@ -4,8 +4,8 @@ pub mod avro;
 pub mod confluent;
 pub mod header;
 pub mod json;
-pub mod json_schema;
 mod json_payload;
+pub mod json_schema;
 pub mod primitive;
 pub mod protobuf;
 

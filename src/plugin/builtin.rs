@@ -89,9 +89,11 @@ pub fn register_converters(reg: &mut PluginRegistry) {
         crate::convert::json_schema::CLASS,
         Some(Arc::new(|cfg, is_key| {
             let client = crate::schema_registry::client::client_from_config(cfg)?;
-            Ok(Arc::new(crate::convert::json_schema::JsonSchemaConverter::new(
-                client, cfg, is_key,
-            )?) as Arc<dyn Converter>)
+            Ok(
+                Arc::new(crate::convert::json_schema::JsonSchemaConverter::new(
+                    client, cfg, is_key,
+                )?) as Arc<dyn Converter>,
+            )
         })),
         None,
     ));

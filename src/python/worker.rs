@@ -52,7 +52,9 @@ fn embed_schema_registry(
     if !wanted {
         return Ok(None);
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     raw.insert("schema.registry.listeners".into(), url.clone());
     if raw.get("schema.registry.url").is_some_and(is_embedded) {
@@ -90,7 +92,9 @@ fn with_embedded_registry(
             }) {
                 return Err(config_error(
                     py,
-                    format!("{k}=embedded needs a worker started with schema.registry.url=embedded"),
+                    format!(
+                        "{k}=embedded needs a worker started with schema.registry.url=embedded"
+                    ),
                 ));
             }
         }
@@ -176,7 +180,10 @@ impl PyWorker {
             }
         }
         let schema_registry_url = embed_schema_registry(&mut raw, &mut initial).map_err(|e| {
-            ErrorClass::Connect.err(py, format!("cannot pick a port for the schema registry: {e}"))
+            ErrorClass::Connect.err(
+                py,
+                format!("cannot pick a port for the schema registry: {e}"),
+            )
         })?;
         let worker = WorkerConfig::parse(&raw, WorkerMode::Standalone)
             .map_err(|e| config_error(py, e.0.join("; ")))?;

@@ -113,7 +113,10 @@ pub fn spawn(
                     .iter()
                     .map(|(id, m)| {
                         let writer = choose_writer(&joined.members, &topic_of(m));
-                        (id.clone(), Bytes::from(json!({"leader": writer}).to_string()))
+                        (
+                            id.clone(),
+                            Bytes::from(json!({"leader": writer}).to_string()),
+                        )
                     })
                     .collect()
             } else {
@@ -176,7 +179,9 @@ fn is_write(method: &Method, path: &str) -> bool {
         Method::PUT | Method::DELETE => true,
         // POST /subjects/{s}/versions registers; POST /subjects/{s} (lookup) and
         // /compatibility/... only read.
-        Method::POST => path.starts_with("/subjects/") && path.trim_end_matches('/').ends_with("/versions"),
+        Method::POST => {
+            path.starts_with("/subjects/") && path.trim_end_matches('/').ends_with("/versions")
+        }
         _ => false,
     }
 }
@@ -196,14 +201,12 @@ pub async fn forward_writes(
     let leader = loop {
         match leadership.leader() {
             Some(l) => break l,
-            None if tokio::time::Instant::now() >= deadline => {
-                return RegistryError::new(
-                    500,
-                    50004,
-                    "Unknown leader: the schema registries on this topic have not elected a writer yet",
-                )
-                .into_response()
-            }
+            None if tokio::time::Instant::now() >= deadline => return RegistryError::new(
+                500,
+                50004,
+                "Unknown leader: the schema registries on this topic have not elected a writer yet",
+            )
+            .into_response(),
             None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     };
@@ -213,7 +216,10 @@ pub async fn forward_writes(
     let target = format!(
         "{}{}",
         leader.url.trim_end_matches('/'),
-        req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
     );
     let method = req.method().clone();
     let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
@@ -263,7 +269,10 @@ mod tests {
     fn writes_and_writer_choice() {
         assert!(is_write(&Method::POST, "/subjects/a/versions"));
         assert!(!is_write(&Method::POST, "/subjects/a"));
-        assert!(!is_write(&Method::POST, "/compatibility/subjects/a/versions"));
+        assert!(!is_write(
+            &Method::POST,
+            "/compatibility/subjects/a/versions"
+        ));
         assert!(is_write(&Method::PUT, "/config"));
         assert!(is_write(&Method::DELETE, "/subjects/a/versions/1"));
         assert!(!is_write(&Method::GET, "/subjects"));
@@ -279,8 +288,14 @@ mod tests {
             m("http://c:1", true, "_schemas"),
             m("http://0:1", true, "_other"),
         ];
-        assert_eq!(choose_writer(&members, "_schemas"), Some("http://b:1".into()));
+        assert_eq!(
+            choose_writer(&members, "_schemas"),
+            Some("http://b:1".into())
+        );
         assert_eq!(choose_writer(&members, "_other"), Some("http://0:1".into()));
-        assert_eq!(choose_writer(&[m("http://a:1", false, "_schemas")], "_schemas"), None);
+        assert_eq!(
+            choose_writer(&[m("http://a:1", false, "_schemas")], "_schemas"),
+            None
+        );
     }
 }

@@ -29,12 +29,19 @@ fn problem(out: &mut Vec<String>, kind: &str, path: &str, what: String) {
 fn types(s: &Json) -> (Vec<String>, bool) {
     let mut types: Vec<String> = match s.get("type") {
         Some(Json::String(t)) => vec![t.clone()],
-        Some(Json::Array(a)) => a.iter().filter_map(|t| t.as_str().map(String::from)).collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(|t| t.as_str().map(String::from))
+            .collect(),
         _ => Vec::new(),
     };
     let mut nullable = types.iter().any(|t| t == "null");
     types.retain(|t| t != "null");
-    if let Some(options) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Json::as_array) {
+    if let Some(options) = s
+        .get("oneOf")
+        .or_else(|| s.get("anyOf"))
+        .and_then(Json::as_array)
+    {
         for o in options {
             let (t, n) = types_of_option(o);
             nullable |= n;
@@ -53,7 +60,11 @@ fn types_of_option(o: &Json) -> (Vec<String>, bool) {
 
 /// The non-null member of a `oneOf` with null, or the schema itself.
 fn non_null(s: &Json) -> &Json {
-    if let Some(options) = s.get("oneOf").or_else(|| s.get("anyOf")).and_then(Json::as_array) {
+    if let Some(options) = s
+        .get("oneOf")
+        .or_else(|| s.get("anyOf"))
+        .and_then(Json::as_array)
+    {
         let others: Vec<&Json> = options
             .iter()
             .filter(|o| o.get("type").and_then(Json::as_str) != Some("null"))
@@ -87,9 +98,15 @@ impl<'a> Ctx<'a> {
         let (w, r) = (w.0, r.0);
         if !rt.is_empty() && !wt.is_empty() {
             for t in &wt {
-                let accepted = rt.contains(t) || (t == "integer" && rt.iter().any(|x| x == "number"));
+                let accepted =
+                    rt.contains(t) || (t == "integer" && rt.iter().any(|x| x == "number"));
                 if !accepted {
-                    problem(out, "TYPE_CHANGED", path, format!("does not accept the type {t}"));
+                    problem(
+                        out,
+                        "TYPE_CHANGED",
+                        path,
+                        format!("does not accept the type {t}"),
+                    );
                     return;
                 }
             }
@@ -99,15 +116,26 @@ impl<'a> Ctx<'a> {
             r.get("enum").and_then(Json::as_array),
         ) {
             if we.iter().any(|v| !re.contains(v)) {
-                problem(out, "ENUM_ARRAY_NARROWED", path, "has fewer enum values".into());
+                problem(
+                    out,
+                    "ENUM_ARRAY_NARROWED",
+                    path,
+                    "has fewer enum values".into(),
+                );
             }
         }
         if let (Some(wi), Some(ri)) = (w.get("items"), r.get("items")) {
             self.compare(wi, ri, &format!("{path}/items"), out, depth + 1);
         }
         let empty = serde_json::Map::new();
-        let wp = w.get("properties").and_then(Json::as_object).unwrap_or(&empty);
-        let rp = r.get("properties").and_then(Json::as_object).unwrap_or(&empty);
+        let wp = w
+            .get("properties")
+            .and_then(Json::as_object)
+            .unwrap_or(&empty);
+        let rp = r
+            .get("properties")
+            .and_then(Json::as_object)
+            .unwrap_or(&empty);
         if wp.is_empty() && rp.is_empty() {
             return;
         }
@@ -133,7 +161,9 @@ impl<'a> Ctx<'a> {
         let reader_closed = r.get("additionalProperties") == Some(&Json::Bool(false));
         for (name, ws) in wp {
             match rp.get(name) {
-                Some(rs) => self.compare(ws, rs, &format!("{path}/properties/{name}"), out, depth + 1),
+                Some(rs) => {
+                    self.compare(ws, rs, &format!("{path}/properties/{name}"), out, depth + 1)
+                }
                 None if reader_closed => problem(
                     out,
                     "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL",
@@ -168,10 +198,13 @@ mod tests {
         assert!(can_read(&v1, &v3)[0].contains("REQUIRED_ATTRIBUTE_ADDED"));
         let v4 = json!({"type":"object","properties":{"id":{"type":"string"}}});
         assert!(can_read(&v1, &v4)[0].contains("TYPE_CHANGED"));
-        let wider = json!({"type":"object","properties":{"id":{"type":"number"}},"required":["id"]});
+        let wider =
+            json!({"type":"object","properties":{"id":{"type":"number"}},"required":["id"]});
         assert!(can_read(&v1, &wider).is_empty());
         assert!(!can_read(&wider, &v1).is_empty());
         let nullable = json!({"type":"object","properties":{"id":{"oneOf":[{"type":"null"},{"type":"integer"}]}}});
-        assert!(can_read(&nullable, &v1).iter().any(|p| p.contains("TYPE_NARROWED")));
+        assert!(can_read(&nullable, &v1)
+            .iter()
+            .any(|p| p.contains("TYPE_NARROWED")));
     }
 }

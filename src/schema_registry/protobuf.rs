@@ -93,18 +93,28 @@ mod tests {
 
     #[test]
     fn compiles_and_checks_compatibility() {
-        let v1 = parse("syntax = \"proto3\"; package p; message A { int32 x = 1; }", &[]).unwrap();
+        let v1 = parse(
+            "syntax = \"proto3\"; package p; message A { int32 x = 1; }",
+            &[],
+        )
+        .unwrap();
         let v2 = parse(
             "syntax = \"proto3\"; package p; message A { int32 x = 1; string y = 2; }",
             &[],
         )
         .unwrap();
         assert!(can_read(&v1, &v2).is_empty());
-        let bad = parse("syntax = \"proto3\"; package p; message A { string x = 1; }", &[]).unwrap();
+        let bad = parse(
+            "syntax = \"proto3\"; package p; message A { string x = 1; }",
+            &[],
+        )
+        .unwrap();
         assert!(can_read(&v1, &bad)[0].contains("FIELD_KIND_CHANGED"));
         let other = parse("syntax = \"proto3\"; package q; message B { }", &[]).unwrap();
         assert!(can_read(&v1, &other)[0].contains("MESSAGE_REMOVED"));
-        assert!(parse("message {", &[]).unwrap_err().contains("Invalid schema"));
+        assert!(parse("message {", &[])
+            .unwrap_err()
+            .contains("Invalid schema"));
         // Serialized and back.
         let b64 = serialized(&v1.text, &[]).unwrap();
         let again = parse(&b64, &[]).unwrap();

@@ -144,10 +144,7 @@ fn raw(schema: &Schema, index: Option<usize>, ignore_optional: bool) -> Json {
     }
     if schema.optional && !ignore_optional {
         let mut combined = Map::new();
-        combined.insert(
-            "oneOf".into(),
-            json!([{"type": "null"}, Json::Object(out)]),
-        );
+        combined.insert("oneOf".into(), json!([{"type": "null"}, Json::Object(out)]));
         if let Some(i) = index {
             combined.insert(CONNECT_INDEX.into(), json!(i));
         }
@@ -316,7 +313,9 @@ fn to_connect(
                         None => items,
                     };
                     let props = entry.get("properties");
-                    let key = props.and_then(|p| p.get("key")).ok_or("map entry without key")?;
+                    let key = props
+                        .and_then(|p| p.get("key"))
+                        .ok_or("map entry without key")?;
                     let value = props
                         .and_then(|p| p.get("value"))
                         .ok_or("map entry without value")?;
@@ -360,7 +359,10 @@ fn to_connect(
     }
     if let Some(params) = obj.get(CONNECT_PARAMETERS).and_then(Json::as_object) {
         for (k, v) in params {
-            let v = v.as_str().map(String::from).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| v.to_string());
             builder = builder.parameter(k.clone(), v);
         }
     }
@@ -400,8 +402,8 @@ fn struct_schema(
     for (name, s) in ordered.into_values() {
         // Confluent's own schemas say optional with oneOf-null; others with `required`.
         let optional = !connect_written && !required.contains(&name.as_str());
-        let field = to_connect(ctx, s, optional, depth + 1)
-            .map_err(|e| format!("property {name}: {e}"))?;
+        let field =
+            to_connect(ctx, s, optional, depth + 1).map_err(|e| format!("property {name}: {e}"))?;
         builder = builder.field(name.clone(), field);
     }
     Ok(builder)
@@ -555,11 +557,10 @@ pub fn json_to_value(schema: &SchemaRef, json: &Json) -> Result<Value, String> {
                 _ => return Err(mismatch()),
             }
         }
-        SchemaType::Bytes => {
-            Value::Bytes(B64.decode(json.as_str().ok_or_else(mismatch)?).map_err(|e| {
-                format!("{json} is not base64 for bytes: {e}")
-            })?)
-        }
+        SchemaType::Bytes => Value::Bytes(
+            B64.decode(json.as_str().ok_or_else(mismatch)?)
+                .map_err(|e| format!("{json} is not base64 for bytes: {e}"))?,
+        ),
         SchemaType::Array => {
             let items = json.as_array().ok_or_else(mismatch)?;
             let item_schema = schema.value_schema.as_ref().ok_or_else(mismatch)?;
@@ -670,7 +671,8 @@ mod tests {
         let schema = user();
         let mut s = Struct::new(schema.clone());
         s.put("id", Value::Int32(7)).unwrap();
-        s.put("balance", Value::Bytes(decimal::to_bytes(1234))).unwrap();
+        s.put("balance", Value::Bytes(decimal::to_bytes(1234)))
+            .unwrap();
         s.put("tags", Value::Array(vec!["a".into()])).unwrap();
         s.put(
             "scores",
@@ -713,12 +715,23 @@ mod tests {
         assert!(!field("id").optional);
         assert!(field("item").optional);
         assert_eq!(field("price").schema_type, SchemaType::Float64);
-        assert_eq!(field("address").field("city").unwrap().schema.schema_type, SchemaType::String);
+        assert_eq!(
+            field("address").field("city").unwrap().schema.schema_type,
+            SchemaType::String
+        );
         assert!(field("address").optional);
-        assert_eq!(field("kind").parameters.get(&format!("{ENUM}.b")).map(String::as_str), Some("b"));
+        assert_eq!(
+            field("kind")
+                .parameters
+                .get(&format!("{ENUM}.b"))
+                .map(String::as_str),
+            Some("b")
+        );
         let v = json_to_value(&s, &json!({"id": 1, "price": 2.5})).unwrap();
         let Value::Struct(v) = v else { panic!() };
         assert_eq!(v.get("item"), Some(&Value::Null));
-        assert!(json_to_value(&s, &json!({"price": 2.5})).unwrap_err().contains("field id"));
+        assert!(json_to_value(&s, &json!({"price": 2.5}))
+            .unwrap_err()
+            .contains("field id"));
     }
 }

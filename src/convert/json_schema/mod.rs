@@ -90,10 +90,11 @@ impl JsonSchemaConverter {
             }
         }
         let text = data::from_connect_schema(schema).to_string();
-        let subject =
-            self.config
-                .subject_strategy
-                .subject(topic, self.config.is_key, schema.name.as_deref())?;
+        let subject = self.config.subject_strategy.subject(
+            topic,
+            self.config.is_key,
+            schema.name.as_deref(),
+        )?;
         let registry_schema = RegistrySchema {
             schema_type: RegistrySchemaType::Json,
             text,
@@ -227,7 +228,9 @@ mod tests {
         let e = c.to_connect("orders", Some(&wrong)).unwrap_err();
         assert!(matches!(e, ConnectError::Data(_)));
         assert!(e.to_string().contains("schema id 1: field id"), "{e}");
-        let e = c.to_connect("orders", Some(&[0, 0, 0, 0, 9, b'1'])).unwrap_err();
+        let e = c
+            .to_connect("orders", Some(&[0, 0, 0, 0, 9, b'1']))
+            .unwrap_err();
         assert!(e.to_string().contains("id 9"), "{e}");
     }
 }

@@ -24,9 +24,16 @@ pub fn to_connect_schema(message: &MessageDescriptor) -> Result<SchemaRef, Strin
     message_schema(message, false, 0)
 }
 
-fn message_schema(message: &MessageDescriptor, optional: bool, depth: usize) -> Result<SchemaRef, String> {
+fn message_schema(
+    message: &MessageDescriptor,
+    optional: bool,
+    depth: usize,
+) -> Result<SchemaRef, String> {
     if depth > 32 {
-        return Err(format!("message {} nests too deeply (recursive messages have no Connect schema)", message.full_name()));
+        return Err(format!(
+            "message {} nests too deeply (recursive messages have no Connect schema)",
+            message.full_name()
+        ));
     }
     let mut b = SchemaBuilder::struct_().name(message.full_name());
     let mut oneofs_done = Vec::new();
@@ -55,7 +62,11 @@ fn with_tag(b: SchemaBuilder, f: &FieldDescriptor) -> SchemaBuilder {
     b.parameter(TAG, f.number().to_string())
 }
 
-fn field_schema(f: &FieldDescriptor, force_optional: bool, depth: usize) -> Result<SchemaRef, String> {
+fn field_schema(
+    f: &FieldDescriptor,
+    force_optional: bool,
+    depth: usize,
+) -> Result<SchemaRef, String> {
     if f.is_map() {
         let Kind::Message(entry) = f.kind() else {
             return Err(format!("map field {} without an entry message", f.name()));
@@ -102,7 +113,8 @@ fn kind_schema(f: &FieldDescriptor, optional: bool, depth: usize) -> Result<Sche
             "google.protobuf.BytesValue" => SchemaBuilder::new(SchemaType::Bytes),
             "google.protobuf.BoolValue" => SchemaBuilder::new(SchemaType::Boolean),
             "google.protobuf.Int32Value" => SchemaBuilder::new(SchemaType::Int32),
-            "google.protobuf.Int64Value" | "google.protobuf.UInt32Value"
+            "google.protobuf.Int64Value"
+            | "google.protobuf.UInt32Value"
             | "google.protobuf.UInt64Value" => SchemaBuilder::new(SchemaType::Int64),
             "google.protobuf.FloatValue" => SchemaBuilder::new(SchemaType::Float32),
             "google.protobuf.DoubleValue" => SchemaBuilder::new(SchemaType::Float64),
@@ -136,8 +148,9 @@ pub fn to_connect_value(schema: &SchemaRef, message: &DynamicMessage) -> Result<
                             any = true;
                             os.put_unchecked(
                                 j,
-                                single(&member.schema, &f, &message.get_field(&f))
-                                    .map_err(|e| in_field(&format!("{}.{}", field.name, member.name), e))?,
+                                single(&member.schema, &f, &message.get_field(&f)).map_err(
+                                    |e| in_field(&format!("{}.{}", field.name, member.name), e),
+                                )?,
                             );
                         }
                     }
@@ -161,7 +174,11 @@ fn in_field(name: &str, e: String) -> String {
     }
 }
 
-fn field_value(schema: &SchemaRef, f: &FieldDescriptor, message: &DynamicMessage) -> Result<Value, String> {
+fn field_value(
+    schema: &SchemaRef,
+    f: &FieldDescriptor,
+    message: &DynamicMessage,
+) -> Result<Value, String> {
     if schema.optional && !message.has_field(f) && !f.is_list() && !f.is_map() {
         return Ok(Value::Null);
     }
@@ -226,8 +243,14 @@ fn scalar(schema: &SchemaRef, v: &PValue) -> Result<Value, String> {
             Value::String(symbol.unwrap_or(number))
         }
         (SchemaType::Int64, PValue::Message(m)) if schema.is_logical(logical::TIMESTAMP) => {
-            let seconds = m.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or(0);
-            let nanos = m.get_field_by_name("nanos").and_then(|v| v.as_i32()).unwrap_or(0);
+            let seconds = m
+                .get_field_by_name("seconds")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            let nanos = m
+                .get_field_by_name("nanos")
+                .and_then(|v| v.as_i32())
+                .unwrap_or(0);
             Value::Int64(seconds * 1000 + i64::from(nanos) / 1_000_000)
         }
         (SchemaType::Struct, PValue::Message(m)) => to_connect_value(schema, m)?,
@@ -245,7 +268,11 @@ fn scalar(schema: &SchemaRef, v: &PValue) -> Result<Value, String> {
 /// A Connect struct as a message of `desc`; fields are matched by name.
 pub fn to_message(desc: &MessageDescriptor, value: &Value) -> Result<DynamicMessage, String> {
     let Value::Struct(s) = value else {
-        return Err(format!("a {} is not a struct for message {}", value.type_name(), desc.full_name()));
+        return Err(format!(
+            "a {} is not a struct for message {}",
+            value.type_name(),
+            desc.full_name()
+        ));
     };
     let mut m = DynamicMessage::new(desc.clone());
     let schema = s.schema();
@@ -274,18 +301,29 @@ pub fn to_message(desc: &MessageDescriptor, value: &Value) -> Result<DynamicMess
                 }
             }
         } else {
-            return Err(format!("field {}: message {} has no such field", field.name, desc.full_name()));
+            return Err(format!(
+                "field {}: message {} has no such field",
+                field.name,
+                desc.full_name()
+            ));
         }
     }
     Ok(m)
 }
 
-fn to_pvalue(f: &FieldDescriptor, schema: &Schema, v: &Value, whole: bool) -> Result<PValue, String> {
+fn to_pvalue(
+    f: &FieldDescriptor,
+    schema: &Schema,
+    v: &Value,
+    whole: bool,
+) -> Result<PValue, String> {
     if whole && f.is_map() {
         let Value::Map(entries) = v else {
             return Err(format!("a {} is not a map", v.type_name()));
         };
-        let Kind::Message(entry) = f.kind() else { unreachable!("map fields have entries") };
+        let Kind::Message(entry) = f.kind() else {
+            unreachable!("map fields have entries")
+        };
         let (kf, vf) = (entry.map_entry_key_field(), entry.map_entry_value_field());
         let ks = schema.key_schema.as_deref().ok_or("map without keys")?;
         let vs = schema.value_schema.as_deref().ok_or("map without values")?;
@@ -308,14 +346,23 @@ fn to_pvalue(f: &FieldDescriptor, schema: &Schema, v: &Value, whole: bool) -> Re
         let Value::Array(items) = v else {
             return Err(format!("a {} is not an array", v.type_name()));
         };
-        let is = schema.value_schema.as_deref().ok_or("array without items")?;
+        let is = schema
+            .value_schema
+            .as_deref()
+            .ok_or("array without items")?;
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             out.push(to_pvalue(f, is, item, false).map_err(|e| format!("[{i}]: {e}"))?);
         }
         return Ok(PValue::List(out));
     }
-    let mismatch = || format!("a {} does not fit the Protobuf type {:?}", v.type_name(), f.kind());
+    let mismatch = || {
+        format!(
+            "a {} does not fit the Protobuf type {:?}",
+            v.type_name(),
+            f.kind()
+        )
+    };
     let int = || v.as_i64().ok_or_else(mismatch);
     Ok(match f.kind() {
         Kind::Double => PValue::F64(v.as_f64().ok_or_else(mismatch)?),
@@ -358,10 +405,16 @@ fn to_pvalue(f: &FieldDescriptor, schema: &Schema, v: &Value, whole: bool) -> Re
             let millis = int()?;
             let mut ts = DynamicMessage::new(m.clone());
             ts.set_field_by_name("seconds", PValue::I64(millis.div_euclid(1000)));
-            ts.set_field_by_name("nanos", PValue::I32((millis.rem_euclid(1000) * 1_000_000) as i32));
+            ts.set_field_by_name(
+                "nanos",
+                PValue::I32((millis.rem_euclid(1000) * 1_000_000) as i32),
+            );
             PValue::Message(ts)
         }
-        Kind::Message(m) if m.full_name().starts_with("google.protobuf.") && m.full_name().ends_with("Value") => {
+        Kind::Message(m)
+            if m.full_name().starts_with("google.protobuf.")
+                && m.full_name().ends_with("Value") =>
+        {
             let inner = m.get_field_by_name("value").ok_or_else(mismatch)?;
             let mut w = DynamicMessage::new(m.clone());
             w.set_field(&inner, to_pvalue(&inner, schema, v, false)?);

@@ -35,6 +35,9 @@ struct Reader {
     schema: SchemaRef,
 }
 
+/// A schema id and the message indexes in it.
+type ReaderKey = (i32, Vec<i32>);
+
 /// What a Connect schema is written as.
 struct Writer {
     id: i32,
@@ -47,7 +50,7 @@ pub struct ProtobufConverter {
     client: Arc<dyn RegistryClient>,
     config: RegistryConverterConfig,
     files: Mutex<HashMap<i32, Arc<schema::ProtoSchema>>>,
-    readers: Mutex<HashMap<(i32, Vec<i32>), Arc<Reader>>>,
+    readers: Mutex<HashMap<ReaderKey, Arc<Reader>>>,
     writers: Mutex<Vec<(SchemaRef, Arc<Writer>)>>,
 }
 
@@ -131,9 +134,8 @@ impl ProtobufConverter {
                 key.1
             ))
         })?;
-        let schema = data::to_connect_schema(&message).map_err(|e| {
-            ConnectError::Data(format!("Protobuf schema with id {id}: {e}"))
-        })?;
+        let schema = data::to_connect_schema(&message)
+            .map_err(|e| ConnectError::Data(format!("Protobuf schema with id {id}: {e}")))?;
         let reader = Arc::new(Reader { message, schema });
         let mut cache = self.readers.lock();
         if cache.len() >= self.config.cache_size {
@@ -160,17 +162,21 @@ impl ProtobufConverter {
                 connect.describe()
             ))
         })?;
-        let subject = self.config.subject_strategy.subject(
-            topic,
-            self.config.is_key,
-            Some(&full_name),
-        )?;
+        let subject =
+            self.config
+                .subject_strategy
+                .subject(topic, self.config.is_key, Some(&full_name))?;
         let registry_schema = RegistrySchema {
             schema_type: RegistrySchemaType::Protobuf,
             text: text.clone(),
             references: Vec::new(),
         };
-        let (id, latest) = id_for(self.client.as_ref(), &self.config, &subject, &registry_schema)?;
+        let (id, latest) = id_for(
+            self.client.as_ref(),
+            &self.config,
+            &subject,
+            &registry_schema,
+        )?;
         let compiled = match latest {
             Some(l) => schema::compile(&l.schema.text, &l.references),
             None => schema::compile(&text, &[]),
@@ -180,9 +186,11 @@ impl ProtobufConverter {
             .pool
             .get_message_by_name(&full_name)
             .or_else(|| compiled.file.messages().next())
-            .ok_or_else(|| ConnectError::Data(format!("Protobuf schema with id {id} has no message")))?;
-        let indexes = schema::message_indexes(&compiled.file, message.full_name())
-            .unwrap_or_else(|| vec![0]);
+            .ok_or_else(|| {
+                ConnectError::Data(format!("Protobuf schema with id {id} has no message"))
+            })?;
+        let indexes =
+            schema::message_indexes(&compiled.file, message.full_name()).unwrap_or_else(|| vec![0]);
         let writer = Arc::new(Writer {
             id,
             indexes,
@@ -244,8 +252,8 @@ impl Converter for ProtobufConverter {
             ))
         };
         let (id, mut payload) = read_frame(data).map_err(|e| fail(e.to_string()))?;
-        let indexes = read_indexes(&mut payload)
-            .map_err(|e| fail(format!("schema id {id}: {e}")))?;
+        let indexes =
+            read_indexes(&mut payload).map_err(|e| fail(format!("schema id {id}: {e}")))?;
         let reader = self.reader(id, indexes)?;
         let message = DynamicMessage::decode(reader.message.clone(), payload).map_err(|e| {
             fail(format!(
@@ -273,8 +281,7 @@ mod tests {
     fn converter(registry: &Arc<Registry>) -> ProtobufConverter {
         let mut config = ConfigMap::new();
         config.insert("schema.registry.url".into(), "http://unused".into());
-        ProtobufConverter::new(Arc::new(MockClient::new(registry.clone())), &config, false)
-            .unwrap()
+        ProtobufConverter::new(Arc::new(MockClient::new(registry.clone())), &config, false).unwrap()
     }
 
     #[test]
@@ -319,11 +326,15 @@ mod tests {
             .unwrap();
         assert_eq!(&bytes[..6], &[0, 0, 0, 0, 1, 0]);
         let back = converter(&reg).to_connect("users", Some(&bytes)).unwrap();
-        let Value::Struct(v) = back.value else { panic!() };
+        let Value::Struct(v) = back.value else {
+            panic!()
+        };
         assert_eq!(v.get("id"), Some(&Value::Int64(7)));
         assert_eq!(v.get("name"), Some(&Value::Null));
         assert_eq!(v.get("tags"), Some(&Value::Array(vec!["x".into()])));
-        let Some(Value::Struct(addr)) = v.get("address") else { panic!() };
+        let Some(Value::Struct(addr)) = v.get("address") else {
+            panic!()
+        };
         assert_eq!(addr.get("city"), Some(&Value::String("Oslo".into())));
         // Bytes that are not the message: the id and message are named.
         let mut bad = bytes[..6].to_vec();

@@ -106,9 +106,7 @@ pub fn message_indexes(file: &FileDescriptor, full_name: &str) -> Option<Vec<i32
     ) -> bool {
         for (i, m) in messages.enumerate() {
             path.push(i as i32);
-            if m.full_name() == full_name
-                || within(&mut m.child_messages(), full_name, path)
-            {
+            if m.full_name() == full_name || within(&mut m.child_messages(), full_name, path) {
                 return true;
             }
             path.pop();
@@ -120,7 +118,10 @@ pub fn message_indexes(file: &FileDescriptor, full_name: &str) -> Option<Vec<i32
 }
 
 /// The message at `indexes` in `file`.
-pub fn message_at(file: &FileDescriptor, indexes: &[i32]) -> Option<prost_reflect::MessageDescriptor> {
+pub fn message_at(
+    file: &FileDescriptor,
+    indexes: &[i32],
+) -> Option<prost_reflect::MessageDescriptor> {
     let mut current: Option<prost_reflect::MessageDescriptor> = None;
     for &i in indexes {
         let next = match &current {
@@ -147,7 +148,10 @@ pub fn proto_text(schema: &Schema) -> Result<(String, String), String> {
             schema.describe()
         ));
     }
-    let full = schema.name.clone().unwrap_or_else(|| format!("{DEFAULT_NAME}1"));
+    let full = schema
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{DEFAULT_NAME}1"));
     let (package, name) = match full.rsplit_once('.') {
         Some((p, n)) => (Some(p.to_string()), n.to_string()),
         None => (None, full.clone()),
@@ -170,7 +174,13 @@ pub fn proto_text(schema: &Schema) -> Result<(String, String), String> {
 fn ident(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.starts_with(|c: char| c.is_ascii_digit()) || s.is_empty() {
         s.insert(0, '_');
@@ -208,14 +218,22 @@ fn message(
         };
         let (label, ty) = match f.schema.schema_type {
             SchemaType::Array => {
-                let items = f.schema.value_schema.as_deref().ok_or("array without items")?;
+                let items = f
+                    .schema
+                    .value_schema
+                    .as_deref()
+                    .ok_or("array without items")?;
                 let ty = field_type(items, &nested_name("Item"), depth, out, imports)
                     .map_err(|e| format!("field {}: {e}", f.name))?;
                 ("repeated ", ty)
             }
             SchemaType::Map => {
                 let k = f.schema.key_schema.as_deref().ok_or("map without keys")?;
-                let v = f.schema.value_schema.as_deref().ok_or("map without values")?;
+                let v = f
+                    .schema
+                    .value_schema
+                    .as_deref()
+                    .ok_or("map without values")?;
                 let kt = match k.schema_type {
                     SchemaType::String => "string",
                     SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 => "int32",
