@@ -120,4 +120,16 @@ mod tests {
         let again = parse(&b64, &[]).unwrap();
         assert!(can_read(&v1, &again).is_empty());
     }
+
+    #[test]
+    fn references_are_imports() {
+        let address = "syntax = \"proto3\"; package p; message Address { string city = 1; }";
+        let user = "syntax = \"proto3\"; package p; import \"p/address.proto\"; import \"google/protobuf/timestamp.proto\"; message User { Address home = 1; google.protobuf.Timestamp at = 2; }";
+        let refs = vec![("p/address.proto".to_string(), address.to_string())];
+        let parsed = parse(user, &refs).unwrap();
+        let home = parsed.compiled.pool.get_message_by_name("p.User").unwrap();
+        assert_eq!(home.fields().count(), 2);
+        let e = parse(user, &[]).unwrap_err();
+        assert!(e.contains("p/address.proto"), "{e}");
+    }
 }

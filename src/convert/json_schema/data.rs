@@ -734,4 +734,28 @@ mod tests {
             .unwrap_err()
             .contains("field id"));
     }
+
+    #[test]
+    fn references_by_name() {
+        let address = json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]});
+        let root = json!({"type": "object", "properties": {"home": {"$ref": "address.json"}}, "required": ["home"]});
+        let refs = vec![("address.json".to_string(), address)];
+        let ctx = RefContext {
+            root: &root,
+            references: &refs,
+        };
+        let s = to_connect_schema(&ctx, &root).unwrap();
+        let home = &s.field("home").unwrap().schema;
+        assert_eq!(
+            home.field("city").unwrap().schema.schema_type,
+            SchemaType::String
+        );
+        let alone = RefContext {
+            root: &root,
+            references: &[],
+        };
+        assert!(to_connect_schema(&alone, &root)
+            .unwrap_err()
+            .contains("address.json"));
+    }
 }
