@@ -12,7 +12,7 @@ Both read the whole topic from the beginning and are timed from the first record
 the runs alternate for several rounds and each round's ratio is printed (target: at least
 3x). The script prints figures and ratios; it asserts nothing.
 
-    python benches/registry/run.py [--records 200000] [--rounds 3]
+    python benches/registry/run.py [--records 200000] [--rounds 3] [--debug]
 """
 
 from __future__ import annotations
@@ -52,12 +52,13 @@ SCHEMA = {
 }
 
 
-def converter_binary() -> str:
+def converter_binary(debug: bool) -> str:
     target = os.environ.get("CARGO_TARGET_DIR") or str(ROOT / "target")
+    profile = [] if debug else ["--release"]
     subprocess.run(
-        ["cargo", "build", "--quiet", "--release", "--example", "registry_avro_convert"], cwd=ROOT, check=True
+        ["cargo", "build", "--quiet", *profile, "--example", "registry_avro_convert"], cwd=ROOT, check=True
     )
-    return str(Path(target) / "release" / "examples" / "registry_avro_convert")
+    return str(Path(target) / ("debug" if debug else "release") / "examples" / "registry_avro_convert")
 
 
 def start_registry(workdir: Path, bootstrap: str) -> tuple[subprocess.Popen, str]:
@@ -136,7 +137,8 @@ def run_baseline(bootstrap: str, registry: str, topic: str, records: int) -> flo
     )
     consumer.assign([TopicPartition(topic, 0, 0)])
     count, first = 0, None
-    while count < records:
+    deadline = time.time() + 600
+    while count < records and time.time() < deadline:
         for m in consumer.consume(500, 1.0):
             if m.error():
                 continue
@@ -144,8 +146,10 @@ def run_baseline(bootstrap: str, registry: str, topic: str, records: int) -> flo
                 first = time.perf_counter()
             deserializer(m.value(), ctx)
             count += 1
-    seconds = time.perf_counter() - first
+    seconds = time.perf_counter() - (first or time.perf_counter())
     consumer.close()
+    if count < records or seconds <= 0:
+        raise SystemExit(f"the baseline read {count} of {records} records")
     return records / seconds
 
 
@@ -164,8 +168,13 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="build the converter without --release (checks the script; figures mean nothing)",
+    )
     args = parser.parse_args()
-    binary = converter_binary()
+    binary = converter_binary(args.debug)
     workdir = Path(tempfile.mkdtemp(prefix="conveyor-bench-registry-"))
     broker = Kafka()
     registry_proc = None
