@@ -31,6 +31,7 @@ use crate::runtime::supervise::spawn_supervised;
 use crate::runtime::{
     AbandonedWork, FileOffsetStore, MemoryOffsetStore, OffsetStore, Worker, WorkerServices,
 };
+use crate::schema_registry::{RegistryConfig, RegistryServer};
 
 /// How to start a standalone worker.
 pub struct StandaloneOptions {
@@ -50,6 +51,8 @@ pub struct StandaloneApp {
     pub rest_url: Option<String>,
     /// The brokers clients use (the embedded broker's address when embedded).
     pub bootstrap_servers: String,
+    /// The schema registry this worker serves (`schema.registry.listeners`), if any.
+    pub schema_registry: Option<RegistryServer>,
     rest: Option<RestServer>,
     embedded: Option<EmbeddedBroker>,
 }
@@ -254,6 +257,21 @@ fn serve_rest(
     RestServer { stop, servers }
 }
 
+/// Starts the schema registry a worker serves when `schema.registry.listeners` is set, on the
+/// worker's brokers and client settings.
+async fn start_schema_registry(
+    config: &WorkerConfig,
+    bootstrap: &str,
+) -> Result<Option<RegistryServer>> {
+    let Some(mut registry) = RegistryConfig::from_worker(config)? else {
+        return Ok(None);
+    };
+    registry.bootstrap = bootstrap.to_string();
+    let server = RegistryServer::start(registry).await?;
+    tracing::info!(urls = ?server.urls, "schema registry started on this worker");
+    Ok(Some(server))
+}
+
 /// How long the start-up login check waits for a broker.
 const LOGIN_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -299,6 +317,7 @@ impl StandaloneApp {
         if embedded.is_none() {
             check_login(&bootstrap_servers, &security, LOGIN_CHECK_TIMEOUT).await?;
         }
+        let schema_registry = start_schema_registry(&worker_config, &bootstrap_servers).await?;
         let (_, worker_id) = advertised(&worker_config, &rest.listeners)?;
         let rest_addr = rest.listeners.first().map(|l| l.local_addr);
         let rest_url = rest.listeners.first().map(RestListener::local_url);
@@ -353,6 +372,7 @@ impl StandaloneApp {
             rest_addr,
             rest_url,
             bootstrap_servers,
+            schema_registry,
             rest: Some(rest),
             embedded,
         };
@@ -372,6 +392,9 @@ impl StandaloneApp {
         let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
+        }
+        if let Some(registry) = self.schema_registry.take() {
+            registry.shutdown().await;
         }
         if let Some(b) = self.embedded.take() {
             tokio::task::spawn_blocking(move || drop(b)).await.ok();
@@ -407,6 +430,8 @@ async fn fetch_cluster_id(bootstrap: String, admin: ConfigMap, slot: Arc<RwLock<
 pub struct DistributedApp {
     pub herder: Arc<DistributedHerder>,
     pub rest_addr: Option<SocketAddr>,
+    /// The schema registry this worker serves (`schema.registry.listeners`), if any.
+    pub schema_registry: Option<RegistryServer>,
     rest: Option<RestServer>,
 }
 
@@ -444,6 +469,7 @@ impl DistributedApp {
         check_login(&bootstrap, &security, LOGIN_CHECK_TIMEOUT).await?;
         let admin = crate::kafka::Admin::new(&bootstrap, &worker_config.admin)?;
         let topics = internal_topics::ensure(&admin, &settings).await?;
+        let schema_registry = start_schema_registry(&worker_config, &bootstrap).await?;
 
         let clients = LogClients {
             bootstrap: &bootstrap,
@@ -516,6 +542,7 @@ impl DistributedApp {
         Ok(DistributedApp {
             herder,
             rest_addr,
+            schema_registry,
             rest: Some(rest),
         })
     }
@@ -528,6 +555,9 @@ impl DistributedApp {
         let abandoned = self.herder.worker().abandoned();
         if let Some(rest) = self.rest.take() {
             rest.stop().await;
+        }
+        if let Some(registry) = self.schema_registry.take() {
+            registry.shutdown().await;
         }
         tracing::info!("worker stopped");
         abandoned

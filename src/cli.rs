@@ -1,4 +1,5 @@
-//! The `conveyor` command line: `standalone`, `distributed`, `plugins`, `version`.
+//! The `conveyor` command line: `standalone`, `distributed`, `schema-registry`, `plugins`,
+//! `version`.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +40,15 @@ enum Command {
     Distributed {
         /// Worker config (.properties) with `group.id` and the three storage topics.
         worker: PathBuf,
+    },
+    /// Run a Confluent-compatible Schema Registry (schemas in a compacted Kafka topic).
+    ///
+    /// Takes a registry.properties with `bootstrap.servers` (or Confluent's
+    /// `kafkastore.bootstrap.servers`), `listeners` (default http://0.0.0.0:8081) and the Kafka
+    /// security settings.
+    SchemaRegistry {
+        /// Registry config (.properties).
+        config: PathBuf,
     },
     /// List connector, converter, transformation and predicate plugins.
     Plugins {
@@ -216,6 +226,17 @@ async fn run_distributed(worker: &Path) -> anyhow::Result<()> {
     finish(app.shutdown().await, result)
 }
 
+async fn run_schema_registry(path: &Path) -> anyhow::Result<()> {
+    let raw = read_properties_file(path)?;
+    let config = crate::schema_registry::RegistryConfig::parse(&raw)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let server = crate::schema_registry::RegistryServer::start(config).await?;
+    tracing::info!(urls = ?server.urls, "Conveyor schema registry started");
+    shutdown_signal().await;
+    server.shutdown().await;
+    Ok(())
+}
+
 fn print_plugins(registry: &PluginRegistry, json: bool) -> anyhow::Result<()> {
     let plugins = registry.list();
     if json {
@@ -276,6 +297,9 @@ pub fn run(args: Vec<String>) -> i32 {
         } => runtime().and_then(|rt| rt.block_on(run_standalone(&worker, &connectors, config_dir))),
         Command::Distributed { worker } => {
             runtime().and_then(|rt| rt.block_on(run_distributed(&worker)))
+        }
+        Command::SchemaRegistry { config } => {
+            runtime().and_then(|rt| rt.block_on(run_schema_registry(&config)))
         }
     };
     match result {

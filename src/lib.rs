@@ -21,6 +21,7 @@ pub mod plugin;
 pub mod python;
 pub mod rest;
 pub mod runtime;
+pub mod schema_registry;
 pub mod tls;
 pub mod transform;
 

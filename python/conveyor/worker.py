@@ -268,7 +268,9 @@ class Worker:
             to stderr) go to the worker log too.
 
     Keys and values are written as schemaless JSON unless ``key.converter``/``value.converter``
-    say otherwise. Use the worker as a context manager, or call :meth:`close`.
+    say otherwise. ``config={"schema.registry.url": "embedded"}`` starts a Schema Registry in
+    the worker (see :attr:`schema_registry_url`) that Confluent's converters use by default.
+    Use the worker as a context manager, or call :meth:`close`.
 
     Raises:
         ConfigError: The worker config is invalid.
@@ -341,6 +343,12 @@ class Worker:
     def rest_url(self) -> str | None:
         """The REST API's base URL, when ``listeners`` was given."""
         return self._native.rest_url
+
+    @property
+    def schema_registry_url(self) -> str | None:
+        """The URL of the schema registry this worker serves when its config sets
+        ``schema.registry.url`` to ``"embedded"`` (for confluent-kafka clients); else None."""
+        return self._native.schema_registry_url
 
     @property
     def worker_id(self) -> str:

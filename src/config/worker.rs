@@ -138,6 +138,7 @@ const PASSTHROUGH_PREFIXES: &[&str] = &[
     "ssl.",
     "sasl.",
     "metrics.",
+    "schema.registry.",
 ];
 
 /// Keys that Kafka Connect knows but that do not change what Conveyor does; accepted silently.

@@ -1,9 +1,13 @@
 //! Converters between Connect data and the bytes stored in Kafka.
 
+pub mod avro;
+pub mod confluent;
 pub mod header;
 pub mod json;
 mod json_payload;
+pub mod json_schema;
 pub mod primitive;
+pub mod protobuf;
 
 use std::sync::Arc;
 

@@ -281,6 +281,11 @@ pub struct SchemaBuilder {
 }
 
 impl SchemaBuilder {
+    /// The schema built so far.
+    pub fn peek(&self) -> &Schema {
+        &self.schema
+    }
+
     pub fn new(schema_type: SchemaType) -> Self {
         SchemaBuilder {
             schema: Schema {

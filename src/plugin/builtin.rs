@@ -65,6 +65,38 @@ pub fn register_converters(reg: &mut PluginRegistry) {
             Ok(Arc::new(SimpleHeaderConverter) as Arc<dyn HeaderConverter>)
         })),
     ));
+    reg.add_converter(converter_plugin(
+        crate::convert::avro::CLASS,
+        Some(Arc::new(|cfg, is_key| {
+            let client = crate::schema_registry::client::client_from_config(cfg)?;
+            Ok(Arc::new(crate::convert::avro::AvroConverter::new(
+                client, cfg, is_key,
+            )?) as Arc<dyn Converter>)
+        })),
+        None,
+    ));
+    reg.add_converter(converter_plugin(
+        crate::convert::protobuf::CLASS,
+        Some(Arc::new(|cfg, is_key| {
+            let client = crate::schema_registry::client::client_from_config(cfg)?;
+            Ok(Arc::new(crate::convert::protobuf::ProtobufConverter::new(
+                client, cfg, is_key,
+            )?) as Arc<dyn Converter>)
+        })),
+        None,
+    ));
+    reg.add_converter(converter_plugin(
+        crate::convert::json_schema::CLASS,
+        Some(Arc::new(|cfg, is_key| {
+            let client = crate::schema_registry::client::client_from_config(cfg)?;
+            Ok(
+                Arc::new(crate::convert::json_schema::JsonSchemaConverter::new(
+                    client, cfg, is_key,
+                )?) as Arc<dyn Converter>,
+            )
+        })),
+        None,
+    ));
     for (class, ty) in [
         (
             "org.apache.kafka.connect.converters.ShortConverter",

@@ -33,6 +33,73 @@ pub struct PyWorker {
     running: Mutex<Option<Running>>,
     bootstrap_servers: String,
     rest_url: Option<String>,
+    /// The URL of the schema registry this worker serves for `schema.registry.url=embedded`.
+    schema_registry_url: Option<String>,
+}
+
+/// `schema.registry.url=embedded`: the worker serves a schema registry on a free local port
+/// (on its own brokers), and every `...schema.registry.url=embedded` setting, the worker's
+/// converters' included, points at it. Returns that URL.
+fn embed_schema_registry(
+    raw: &mut crate::config::ConfigMap,
+    connectors: &mut [crate::config::ConfigMap],
+) -> std::io::Result<Option<String>> {
+    let is_embedded = |v: &String| v.trim().eq_ignore_ascii_case("embedded");
+    let wanted = raw
+        .iter()
+        .chain(connectors.iter().flatten())
+        .any(|(k, v)| k.ends_with("schema.registry.url") && is_embedded(v));
+    if !wanted {
+        return Ok(None);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    raw.insert("schema.registry.listeners".into(), url.clone());
+    if raw.get("schema.registry.url").is_some_and(is_embedded) {
+        raw.remove("schema.registry.url");
+        for prefix in ["key.converter.", "value.converter."] {
+            raw.entry(format!("{prefix}schema.registry.url"))
+                .or_insert_with(|| url.clone());
+        }
+    }
+    for config in std::iter::once(raw).chain(connectors.iter_mut()) {
+        point_at_embedded(config, &url);
+    }
+    Ok(Some(url))
+}
+
+fn point_at_embedded(config: &mut crate::config::ConfigMap, url: &str) {
+    for (k, v) in config.iter_mut() {
+        if k.ends_with("schema.registry.url") && v.trim().eq_ignore_ascii_case("embedded") {
+            *v = url.to_string();
+        }
+    }
+}
+
+/// A connector config's `embedded` registry URLs, pointed at the worker's registry.
+fn with_embedded_registry(
+    py: Python<'_>,
+    mut config: crate::config::ConfigMap,
+    url: Option<&str>,
+) -> PyResult<crate::config::ConfigMap> {
+    match url {
+        Some(url) => point_at_embedded(&mut config, url),
+        None => {
+            if let Some((k, _)) = config.iter().find(|(k, v)| {
+                k.ends_with("schema.registry.url") && v.trim().eq_ignore_ascii_case("embedded")
+            }) {
+                return Err(config_error(
+                    py,
+                    format!(
+                        "{k}=embedded needs a worker started with schema.registry.url=embedded"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(config)
 }
 
 fn to_py_json<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
@@ -105,15 +172,21 @@ impl PyWorker {
         connectors: Option<&Bound<'_, PyAny>>,
         log_level: &str,
     ) -> PyResult<Self> {
-        let raw = config_from_py(config, "worker config")?;
-        let worker = WorkerConfig::parse(&raw, WorkerMode::Standalone)
-            .map_err(|e| config_error(py, e.0.join("; ")))?;
+        let mut raw = config_from_py(config, "worker config")?;
         let mut initial = Vec::new();
         if let Some(list) = connectors.filter(|c| !c.is_none()) {
             for (i, c) in list.try_iter()?.enumerate() {
                 initial.push(config_from_py(&c?, &format!("connector config {i}"))?);
             }
         }
+        let schema_registry_url = embed_schema_registry(&mut raw, &mut initial).map_err(|e| {
+            ErrorClass::Connect.err(
+                py,
+                format!("cannot pick a port for the schema registry: {e}"),
+            )
+        })?;
+        let worker = WorkerConfig::parse(&raw, WorkerMode::Standalone)
+            .map_err(|e| config_error(py, e.0.join("; ")))?;
         crate::logging::init(log_level);
         crate::plugin::path_check::check_plugin_path(
             &worker.plugin_path,
@@ -152,7 +225,14 @@ impl PyWorker {
             running: Mutex::new(Some(Running { rt, app })),
             bootstrap_servers,
             rest_url,
+            schema_registry_url,
         })
+    }
+
+    /// The URL of the schema registry the worker serves (`schema.registry.url=embedded`).
+    #[getter]
+    fn schema_registry_url(&self) -> Option<&str> {
+        self.schema_registry_url.as_deref()
     }
 
     /// The brokers clients use (the embedded broker's real address when embedded).
@@ -187,6 +267,7 @@ impl PyWorker {
         initial_state: Option<&str>,
     ) -> PyResult<Py<PyAny>> {
         let config = config_from_py(config, "connector config")?;
+        let config = with_embedded_registry(py, config, self.schema_registry_url.as_deref())?;
         let initial = target_state(initial_state)?;
         self.call(py, move |h| async move {
             let name = name.trim().to_string();
@@ -210,6 +291,7 @@ impl PyWorker {
         config: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let config = config_from_py(config, "connector config")?;
+        let config = with_embedded_registry(py, config, self.schema_registry_url.as_deref())?;
         self.call(py, move |h| async move {
             h.put_connector_config(&name, config, true, None)
                 .await

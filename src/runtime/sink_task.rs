@@ -712,11 +712,11 @@ impl SinkTaskLoop {
             })?;
             Ok(None)
         };
-        let key = match c.key.to_connect(topic, msg.key()) {
+        let key = match self.retrying(|| c.key.to_connect(topic, msg.key())) {
             Ok(k) => k,
             Err(e) => return fail(Stage::KeyConverter, &c.key_class, e),
         };
-        let value = match c.value.to_connect(topic, msg.payload()) {
+        let value = match self.retrying(|| c.value.to_connect(topic, msg.payload())) {
             Ok(v) => v,
             Err(e) => return fail(Stage::ValueConverter, &c.value_class, e),
         };
@@ -751,6 +751,59 @@ impl SinkTaskLoop {
                 original_offset: msg.offset(),
             }),
         }))
+    }
+
+    /// Runs a conversion again while it fails with a retriable error (a schema registry that
+    /// cannot be reached), waiting with backoff (`errors.retry.delay.max.ms`) and keeping the
+    /// consumer in its group, until it succeeds, `errors.retry.timeout` (when > 0) runs out,
+    /// or the task stops. Kafka Connect retries converters only within
+    /// `errors.retry.timeout`; waiting for the registry to come back is what keeps records
+    /// out of the dead letter queue while it is away.
+    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match op() {
+                Err(e)
+                    if e.is_retriable()
+                        && self.errors.may_retry(started.elapsed(), true)
+                        && !self.env.control.cancel.is_cancelled() =>
+                {
+                    let wait = self.errors.retry_delay(attempt);
+                    attempt += 1;
+                    self.errors.count_retry();
+                    tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in a converter; converting the record again");
+                    self.wait_in_group(wait);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Waits with the assignment paused, polling so that the consumer stays in its group;
+    /// a record that arrives anyway is sought back to.
+    fn wait_in_group(&self, wait: Duration) {
+        let assignment = self.consumer.assignment().ok();
+        if let Some(a) = &assignment {
+            let _ = self.consumer.pause(a);
+        }
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && !self.env.control.cancel.is_cancelled() {
+            if let Some(Ok(m)) = self
+                .consumer
+                .poll(Duration::from_millis(50).min(deadline - Instant::now()))
+            {
+                let _ = self.consumer.seek(
+                    m.topic(),
+                    m.partition(),
+                    Offset::Offset(m.offset()),
+                    Duration::from_secs(1),
+                );
+            }
+        }
+        if let (Some(a), false) = (&assignment, self.shared.paused.load(Ordering::Acquire)) {
+            let _ = self.consumer.resume(a);
+        }
     }
 
     /// Pause/resume/rewind/commit requests the task made through its context.

@@ -438,10 +438,10 @@ impl SourceTaskLoop {
                 })?;
                 Ok(None)
             };
-        let key = match c
-            .key
-            .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
-        {
+        let key = match self.retrying(|| {
+            c.key
+                .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
+        }) {
             Ok(k) => k,
             Err(e) => return fail(Stage::KeyConverter, &c.key_class, e, &record),
         };
@@ -470,6 +470,16 @@ impl SourceTaskLoop {
             .to_bytes_owned(&record.topic, record.value_schema.as_ref(), value)
         {
             Ok(v) => v,
+            Err((e, value)) if e.is_retriable() => {
+                record.value = value;
+                match self.retrying(|| {
+                    c.value
+                        .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
+                }) {
+                    Ok(v) => v,
+                    Err(e) => return fail(Stage::ValueConverter, &c.value_class, e, &record),
+                }
+            }
             Err((e, value)) => {
                 record.value = value;
                 return fail(Stage::ValueConverter, &c.value_class, e, &record);
@@ -489,6 +499,34 @@ impl SourceTaskLoop {
             value,
             headers,
         }))
+    }
+
+    /// Runs a conversion again while it fails with a retriable error (a schema registry that
+    /// cannot be reached), with backoff, serving delivery reports meanwhile, until it
+    /// succeeds, `errors.retry.timeout` (when > 0) runs out, or the task stops.
+    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match op() {
+                Err(e)
+                    if e.is_retriable()
+                        && self.errors.may_retry(started.elapsed(), true)
+                        && !self.env.control.cancel.is_cancelled() =>
+                {
+                    let wait = self.errors.retry_delay(attempt);
+                    attempt += 1;
+                    self.errors.count_retry();
+                    tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in a converter; converting the record again");
+                    let deadline = Instant::now() + wait;
+                    while Instant::now() < deadline && !self.env.control.cancel.is_cancelled() {
+                        self.producer
+                            .poll(Duration::from_millis(50).min(deadline - Instant::now()));
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     fn send(&mut self, record: Record, position: Position) -> Result<()> {

@@ -666,3 +666,71 @@ def test_source_resumes_after_restart_without_gaps_or_repeats(tmp_path, broker, 
         assert worker.stop() == 0
     finally:
         worker.kill()
+
+
+def test_avro_values_through_the_schema_registry_get_typed_columns(broker, start_worker, pgdb):
+    """Records written by confluent-kafka's AvroSerializer against the registry a worker serves
+    (``schema.registry.listeners``) land in typed columns, decimals and timestamps included."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from helpers import free_port
+
+    schema = {
+        "type": "record",
+        "name": "Payment",
+        "namespace": "com.example",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "payer", "type": "string"},
+            {
+                "name": "amount",
+                "type": {"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2},
+            },
+            {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+            {"name": "score", "type": ["null", "double"], "default": None},
+            {"name": "settled", "type": "boolean"},
+        ],
+    }
+    registry_url = f"http://127.0.0.1:{free_port()}"
+    topic = broker.create_topic(unique("avro-payments"))
+    worker = start_worker(
+        extra={
+            "schema.registry.listeners": registry_url,
+            "schema.registry.kafkastore.topic": unique("_schemas"),
+            "schema.registry.kafkastore.topic.replication.factor": 1,
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": registry_url,
+        }
+    )
+    worker.create("pay-sink", sink_config(pgdb, topic, table_name_format="payments"))
+    worker.rest.wait_running("pay-sink")
+    serializer = AvroSerializer(SchemaRegistryClient({"url": registry_url}), json.dumps(schema))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    at = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    rows = [
+        {"id": 1, "payer": "ann", "amount": Decimal("1234.56"), "at": at, "score": 0.5, "settled": True},
+        {"id": 2, "payer": "bob", "amount": Decimal("-0.01"), "at": at, "score": None, "settled": False},
+    ]
+    produce(broker.bootstrap, topic, [(None, serializer(r, ctx)) for r in rows])
+    wait_until(lambda: query(pgdb, "SELECT count(*) FROM payments")[0][0] == 2, 60, what="the payments")
+    cols = query(
+        pgdb,
+        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+        "WHERE table_name = 'payments' ORDER BY ordinal_position",
+    )
+    assert cols == [
+        ("id", "bigint", "NO"),
+        ("payer", "text", "NO"),
+        ("amount", "numeric", "NO"),
+        ("at", "timestamp without time zone", "NO"),
+        ("score", "double precision", "YES"),
+        ("settled", "boolean", "NO"),
+    ]
+    assert query(pgdb, "SELECT id, payer, amount, at, score, settled FROM payments ORDER BY id") == [
+        (1, "ann", Decimal("1234.56"), at.replace(tzinfo=None), 0.5, True),
+        (2, "bob", Decimal("-0.01"), at.replace(tzinfo=None), None, False),
+    ]
