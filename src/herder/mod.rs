@@ -118,7 +118,19 @@ pub trait Herder: Send + Sync {
 
     /// Validates a config (`PUT /connector-plugins/{p}/config/validate`).
     async fn validate_connector_config(&self, config: &ConfigMap) -> Result<ConfigInfos> {
-        validation::validate_connector_config(self.registry(), config, self.worker_tasks_max())
+        validation::validate_connector_config_with(
+            self.registry(),
+            config,
+            self.worker_tasks_max(),
+            self.exactly_once_source_support(),
+        )
+    }
+
+    /// The worker's `exactly.once.source.support`; `None` in standalone mode, which has none.
+    fn exactly_once_source_support(
+        &self,
+    ) -> Option<crate::config::worker::ExactlyOnceSourceSupport> {
+        None
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {

@@ -7,8 +7,10 @@ pub mod registry;
 
 pub use crate::transform::{Predicate, Transformation};
 pub use api::{
-    Connector, ConnectorContext, ConnectorRequest, ErrantRecordReporter, OffsetReader,
-    SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId,
+    Connector, ConnectorContext, ConnectorRequest, ConnectorTransactionBoundaries,
+    ErrantRecordReporter, ExactlyOnceSupport, OffsetReader, SinkContextState, SinkTask,
+    SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId, TransactionContext,
+    TransactionRequest, TransactionRequests,
 };
 pub use registry::{
     default_aliases, ConnectorPlugin, ConverterPlugin, PluginInfo, PluginRegistry, PluginSource,

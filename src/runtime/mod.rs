@@ -11,6 +11,7 @@ pub mod state;
 pub mod status;
 pub mod topic_creation;
 pub mod transform_chain;
+pub mod transactions;
 pub mod worker;
 
 pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore};

@@ -29,7 +29,7 @@ use crate::errors::{ConnectError, Result};
 use crate::herder::common::{self, not_found, task_not_found};
 use crate::herder::types::*;
 use crate::herder::validation::{
-    connector_type_of, invalid_config_message, validate_connector_config,
+    connector_type_of, invalid_config_message, validate_connector_config_with,
 };
 use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
@@ -1128,10 +1128,11 @@ impl Herder for DistributedHerder {
         }
         let mut config = common::unmask_config(config, existing)?;
         config.insert(NAME.to_string(), name.to_string());
-        let infos = validate_connector_config(
+        let infos = validate_connector_config_with(
             self.worker.registry(),
             &config,
             self.worker.config().worker_tasks_max,
+            Some(self.worker.config().exactly_once_source_support),
         )?;
         if infos.error_count > 0 {
             return Err(ConnectError::BadRequest(invalid_config_message(&infos)));
@@ -1314,6 +1315,12 @@ impl Herder for DistributedHerder {
 
     fn worker_tasks_max(&self) -> usize {
         self.worker.config().worker_tasks_max
+    }
+
+    fn exactly_once_source_support(
+        &self,
+    ) -> Option<crate::config::worker::ExactlyOnceSourceSupport> {
+        Some(self.worker.config().exactly_once_source_support)
     }
 
     fn registry(&self) -> &PluginRegistry {
