@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::config::connector::ConnectorType;
 use crate::config::{ConfigDef, ConfigKey, ConfigMap, ConfigType, Importance};
-use crate::data::{OffsetMap, Record, Value};
+use crate::data::{OffsetMap, Record, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{
     Connector, ConnectorContext, ConnectorPlugin, ConnectorTransactionBoundaries,
@@ -164,12 +164,18 @@ impl SourceTask for SequenceSourceTask {
             self.next += 1;
             let mut offset = OffsetMap::new();
             offset.insert("seq".into(), seq.into());
+            let schema = value_schema();
+            let mut value = Struct::new(schema.clone());
+            value
+                .put("task", self.task.into())
+                .and_then(|v| v.put("seq", seq.into()))
+                .map_err(ConnectError::Data)?;
             let mut record = Record::source(
                 &self.topic,
                 Arc::new(self.partition()),
                 offset,
-                None,
-                Value::string_map([("task", self.task.into()), ("seq", seq.into())]),
+                Some(schema),
+                Value::Struct(value),
             );
             record.key = Value::String(format!("task-{}", self.task));
             records.push(record);
@@ -187,6 +193,21 @@ impl SourceTask for SequenceSourceTask {
     async fn stop(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// `{task: int64, seq: int64}`, named `conveyor.testing.Sequence`.
+fn value_schema() -> SchemaRef {
+    static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let int64 = || SchemaBuilder::new(SchemaType::Int64).build();
+            SchemaBuilder::struct_()
+                .name("conveyor.testing.Sequence")
+                .field("task", int64())
+                .field("seq", int64())
+                .build()
+        })
+        .clone()
 }
 
 impl SequenceSourceTask {
