@@ -487,6 +487,7 @@ impl SourceTaskLoop {
         self.check_producer()?;
         let id = self.env.id.clone();
         if request == TransactionRequest::Abort {
+            self.flush_before_abort()?;
             self.producer
                 .abort_transaction(TRANSACTION_CALL_TIMEOUT)
                 .map_err(|e| transaction_error(&id, "abort", &e))?;
@@ -917,6 +918,15 @@ impl SourceTaskLoop {
 }
 
 impl SourceTaskLoop {
+    /// Waits for the records of the open transaction to be delivered before it is aborted:
+    /// librdkafka 2.12 can fail an abort with INVALID_TXN_STATE (a fatal error) while the
+    /// transaction's partitions are still being added (confluentinc/librdkafka#4849).
+    fn flush_before_abort(&self) -> Result<()> {
+        self.producer
+            .flush(TRANSACTION_CALL_TIMEOUT)
+            .map_err(|e| transaction_error(&self.env.id, "deliver the records of", &e))
+    }
+
     /// Ends the open transaction (committed for `poll` and `interval` boundaries; aborted for
     /// connector-defined ones, whose records are polled again), then stops the task. A task
     /// that was fenced out writes nothing more.
@@ -934,6 +944,7 @@ impl SourceTaskLoop {
         let end = if request == TransactionRequest::Abort {
             let open = self.transactions.as_ref().is_some_and(|t| t.open);
             if open {
+                let _ = self.flush_before_abort();
                 self.producer
                     .abort_transaction(TRANSACTION_CALL_TIMEOUT)
                     .map(|_| ())

@@ -51,9 +51,11 @@ def eos_cluster(tmp_path, broker):
         w.kill()
 
 
-def read_committed(broker, topic: str, idle: float = 3.0, isolation: str = "read_committed") -> list[dict]:
+def read_committed(
+    broker, topic: str, idle: float = 3.0, isolation: str = "read_committed", limit: float = 15.0
+) -> list[dict]:
     """Every value a consumer with ``isolation`` reads from the start of ``topic``, until
-    nothing new arrives for ``idle`` seconds."""
+    nothing new arrives for ``idle`` seconds (or ``limit`` seconds have passed)."""
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer(
@@ -68,7 +70,8 @@ def read_committed(broker, topic: str, idle: float = 3.0, isolation: str = "read
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
     out, last = [], time.monotonic()
-    while time.monotonic() - last < idle:
+    deadline = last + limit
+    while time.monotonic() - last < idle and time.monotonic() < deadline:
         m = c.poll(0.2)
         if m is None or m.error():
             continue
@@ -217,6 +220,36 @@ def broker_records(broker, topic: str) -> list[tuple[str, str]]:
     return out
 
 
+def first_arrivals(broker, topic: str, timeout: float = 60) -> dict[str, float]:
+    """When a ``read_uncommitted`` and a ``read_committed`` consumer, polled side by side from
+    the start of ``topic``, each got their first record (monotonic seconds)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumers = {}
+    for isolation in ("read_uncommitted", "read_committed"):
+        c = Consumer(
+            {
+                "bootstrap.servers": broker.bootstrap,
+                "group.id": unique("first"),
+                "isolation.level": isolation,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        c.assign([TopicPartition(topic, 0, 0)])
+        consumers[isolation] = c
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    while len(seen) < 2 and time.monotonic() < deadline:
+        for isolation, c in consumers.items():
+            if isolation not in seen:
+                m = c.poll(0.02)
+                if m is not None and not m.error():
+                    seen[isolation] = time.monotonic()
+    for c in consumers.values():
+        c.close()
+    return seen
+
+
 def test_interval_boundary_commits_on_the_interval(eos_cluster, broker):
     topic = broker.create_topic(unique("interval"))
     w = eos_cluster("w")
@@ -231,12 +264,14 @@ def test_interval_boundary_commits_on_the_interval(eos_cluster, broker):
             **JSON_VALUES,
         },
     )
-    # Records reach Kafka at once, but stay invisible to read_committed until the interval.
-    wait_until(lambda: read_committed(broker, topic, idle=0.5, isolation="read_uncommitted"), 30, what="records")
-    assert read_committed(broker, topic, idle=0.5) == []
-    wait_until(lambda: read_committed(broker, topic, idle=0.5), 30, what="the first commit")
-    seqs = per_task(read_committed(broker, topic))[0]
-    assert seqs == list(range(len(seqs)))
+    # Records reach Kafka at once, but stay invisible to read_committed until the interval
+    # has passed (with transaction.boundary=poll they would be visible within a poll).
+    seen = first_arrivals(broker, topic)
+    assert set(seen) == {"read_uncommitted", "read_committed"}, seen
+    assert seen["read_committed"] - seen["read_uncommitted"] >= 2.5, seen
+    time.sleep(5)
+    seqs = per_task(read_committed(broker, topic, idle=1.0))[0]
+    assert len(seqs) > 40 and seqs == list(range(len(seqs)))
 
 
 def test_connector_defined_boundaries_with_abort(eos_cluster, broker):
