@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers import WorkerProcess, unique, wait_until
+from test_postgres import PG, pgdb, query  # noqa: F401 - pgdb is a fixture
 
 PLUGINS = Path(__file__).parent / "plugins_eos"
 RUST_SEQ = "conveyor.testing.SequenceSourceConnector"
@@ -84,6 +85,7 @@ def read_committed(
 def per_task(values: list[dict]) -> dict[int, list[int]]:
     seqs: dict[int, list[int]] = {}
     for v in values:
+        v = v.get("payload", v)  # JsonConverter's envelope when schemas.enable=true
         seqs.setdefault(v["task"], []).append(v["seq"])
     return seqs
 
@@ -308,3 +310,63 @@ def test_a_fenced_zombie_fails_with_connects_message(eos_cluster, broker):
     assert "ProducerFencedException: There is a newer producer with the same transactionalId" in task["trace"]
     seqs = per_task(read_committed(broker, topic))[0]
     assert seqs == list(range(len(seqs)))
+
+
+def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, pgdb):
+    """An exactly-once source (with aborted transactions and a kill -9) into the PostgreSQL
+    sink with delivery.guarantee=exactly_once: every committed number is one row, no aborted
+    number is a row."""
+    topic = broker.create_topic(unique("eos_pg"))
+    w1, w2 = eos_cluster("w1"), eos_cluster("w2")
+    schema_json = {
+        "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+        "value.converter.schemas.enable": "true",
+    }
+    w1.create(
+        "seq",
+        {
+            "connector.class": RUST_SEQ,
+            "topic": topic,
+            "transaction.boundary": "connector",
+            "commit.every": 5,
+            "abort.every": 10,
+            "batch.size": 7,
+            **schema_json,
+        },
+    )
+    w1.create(
+        "pg",
+        {
+            "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+            "topics": topic,
+            "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{pgdb}",
+            "connection.user": "postgres",
+            "connection.password": "secret",
+            "auto.create": "true",
+            "insert.mode": "insert",
+            "pk.mode": "none",
+            "delivery.guarantee": "exactly_once",
+            **schema_json,
+        },
+    )
+    wait_until(lambda: running(w1, "seq", 1) and running(w1, "pg", 1), 60, what="source and sink running")
+    time.sleep(3)
+    w2.kill()
+    wait_until(lambda: running(w1, "seq", 1) and running(w1, "pg", 1), 90, what="running after a kill")
+    time.sleep(3)
+    r = w1.rest.put("/connectors/seq/stop")
+    assert r.status_code in (202, 204), r.text
+    committed = per_task(read_committed(broker, topic))[0]
+    assert len(committed) > 20
+
+    def rows():
+        try:
+            return [s for (s,) in query(pgdb, f'SELECT seq FROM "{topic}" ORDER BY seq')]
+        except Exception:  # noqa: BLE001 - the table appears with the first batch
+            return []
+
+    wait_until(lambda: len(rows()) >= len(committed), 60, what="rows for every committed record")
+    time.sleep(2)
+    assert rows() == committed
+    assert all(n % 10 <= 4 for n in committed), "an aborted record reached a read_committed reader"
+    assert committed == [n for n in range(max(committed) + 1) if n % 10 <= 4]
