@@ -119,9 +119,7 @@ class SourceConnector(Connector):
         """
         return None
 
-    def can_define_transaction_boundaries(
-        self, config: dict[str, str]
-    ) -> ConnectorTransactionBoundaries:
+    def can_define_transaction_boundaries(self, config: dict[str, str]) -> ConnectorTransactionBoundaries:
         """Whether the tasks define transaction boundaries themselves with ``config``
         (through ``self.context.transaction_context``), for ``transaction.boundary=connector``.
         The default is :attr:`ConnectorTransactionBoundaries.UNSUPPORTED`.

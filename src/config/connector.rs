@@ -342,7 +342,11 @@ fn add_exactly_once_keys(def: &mut ConfigDef) {
     def.add(
         ConfigKey::new(TRANSACTION_BOUNDARY, ConfigType::String)
             .default_value("poll")
-            .validator(Validator::one_of_ignore_case(["poll", "interval", "connector"]))
+            .validator(Validator::one_of_ignore_case([
+                "poll",
+                "interval",
+                "connector",
+            ]))
             .importance(Importance::Medium)
             .doc(
                 "Permitted values are: poll, interval, connector. If set to 'poll', a new \

@@ -515,7 +515,9 @@ impl WorkerConfig {
                 .and_then(|v| ExactlyOnceSourceSupport::parse(v))
                 .is_some_and(|s| s != ExactlyOnceSourceSupport::Disabled)
         {
-            return Err(ConfigErrors(vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()]));
+            return Err(ConfigErrors(vec![
+                STANDALONE_EXACTLY_ONCE_REFUSED.to_string()
+            ]));
         }
         let p = def.parse(raw)?;
         let unknown_keys = raw
@@ -744,6 +746,54 @@ mod tests {
         let err = parse(&[("rest.advertised.listener", "ftp")]).unwrap_err();
         assert!(
             err.to_string().contains("rest.advertised.listener"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exactly_once_source_support_is_distributed_only() {
+        let err = WorkerConfig::parse(
+            &map(&[("exactly.once.source.support", "enabled")]),
+            WorkerMode::Standalone,
+        )
+        .unwrap_err();
+        assert_eq!(err.0, vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()]);
+        // `disabled` is what standalone does anyway: accepted.
+        let ok = WorkerConfig::parse(
+            &map(&[
+                ("exactly.once.source.support", "disabled"),
+                ("offset.storage.file.filename", "/tmp/offsets"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.exactly_once_source_support,
+            ExactlyOnceSourceSupport::Disabled
+        );
+        let distributed = [
+            ("group.id", "g"),
+            ("config.storage.topic", "c"),
+            ("offset.storage.topic", "o"),
+            ("status.storage.topic", "s"),
+        ];
+        for (value, expected) in [
+            ("PREPARING", ExactlyOnceSourceSupport::Preparing),
+            ("enabled", ExactlyOnceSourceSupport::Enabled),
+        ] {
+            let mut pairs = distributed.to_vec();
+            pairs.push(("exactly.once.source.support", value));
+            let cfg = WorkerConfig::parse(&map(&pairs), WorkerMode::Distributed).unwrap();
+            assert_eq!(cfg.exactly_once_source_support, expected);
+            assert!(cfg.unknown_keys.is_empty());
+        }
+        let mut pairs = distributed.to_vec();
+        pairs.push(("exactly.once.source.support", "on"));
+        let err = WorkerConfig::parse(&map(&pairs), WorkerMode::Distributed).unwrap_err();
+        assert!(
+            err.0[0].starts_with(
+                "Invalid value on for configuration exactly.once.source.support: String must be one of (case insensitive): "
+            ),
             "{err}"
         );
     }

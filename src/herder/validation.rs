@@ -3,17 +3,16 @@
 //! and the connector's own keys, with Connect's error texts.
 
 use crate::config::connector::{
-    check_name, common_def, cross_check, exactly_once_required, ConnectorType,
-    TransactionBoundary, CONNECTOR_CLASS, EXACTLY_ONCE_SUPPORT, NAME, TASKS_MAX,
-    TRANSACTION_BOUNDARY,
+    check_name, common_def, cross_check, exactly_once_required, ConnectorType, TransactionBoundary,
+    CONNECTOR_CLASS, EXACTLY_ONCE_SUPPORT, NAME, TASKS_MAX, TRANSACTION_BOUNDARY,
 };
-use crate::config::worker::{ExactlyOnceSourceSupport, STANDALONE_EXACTLY_ONCE_REFUSED};
-use crate::plugin::{ConnectorTransactionBoundaries, ExactlyOnceSupport};
 use crate::config::def::split_list;
 use crate::config::worker::WORKER_TASKS_MAX;
+use crate::config::worker::{ExactlyOnceSourceSupport, STANDALONE_EXACTLY_ONCE_REFUSED};
 use crate::config::{ConfigDef, ConfigInfo, ConfigKey, ConfigMap, ConfigType, Importance};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::PluginRegistry;
+use crate::plugin::{ConnectorTransactionBoundaries, ExactlyOnceSupport};
 use crate::runtime::transform_chain::stage_config;
 
 use super::types::ConfigInfos;
@@ -357,6 +356,98 @@ mod tests {
     use crate::connectors::builtin_registry;
 
     use crate::config::test_support::map;
+
+    fn errors_of(infos: &ConfigInfos, key: &str) -> Vec<String> {
+        infos
+            .configs
+            .iter()
+            .find(|i| i.value.name == key)
+            .map(|i| i.value.errors.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn exactly_once_keys_are_checked_as_connect_does() {
+        let reg = builtin_registry();
+        let source = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("connector.class", "FileStreamSource"),
+                ("name", "x"),
+                ("topic", "t"),
+            ];
+            pairs.extend_from_slice(extra);
+            map(&pairs)
+        };
+        let required = source(&[("exactly.once.support", "REQUIRED")]);
+        // FileStreamSource does not say whether it supports exactly-once delivery.
+        let on = validate_connector_config_with(
+            &reg,
+            &required,
+            1000,
+            Some(ExactlyOnceSourceSupport::Enabled),
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&on, EXACTLY_ONCE_SUPPORT),
+            vec![EOS_NOT_IMPLEMENTED.to_string()]
+        );
+        let preparing = validate_connector_config_with(
+            &reg,
+            &required,
+            1000,
+            Some(ExactlyOnceSourceSupport::Preparing),
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&preparing, EXACTLY_ONCE_SUPPORT),
+            vec![EOS_NOT_ENABLED.to_string(), EOS_NOT_IMPLEMENTED.to_string()]
+        );
+        let standalone = validate_connector_config(&reg, &required, 1000).unwrap();
+        assert_eq!(
+            errors_of(&standalone, EXACTLY_ONCE_SUPPORT),
+            vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()]
+        );
+        let boundary = validate_connector_config(
+            &reg,
+            &source(&[("transaction.boundary", "connector")]),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&boundary, TRANSACTION_BOUNDARY),
+            vec![BOUNDARIES_UNSUPPORTED.to_string()]
+        );
+        let bad = validate_connector_config(
+            &reg,
+            &source(&[
+                ("transaction.boundary", "sometimes"),
+                ("transaction.boundary.interval.ms", "-5"),
+            ]),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(bad.error_count, 2, "{:?}", bad.error_messages());
+        assert_eq!(
+            errors_of(&bad, "transaction.boundary.interval.ms"),
+            vec![
+                "Invalid value -5 for configuration transaction.boundary.interval.ms: Value must be at least 0"
+                    .to_string()
+            ]
+        );
+        // Sinks have none of these keys.
+        let sink = validate_connector_config(
+            &reg,
+            &map(&[
+                ("connector.class", "FileStreamSink"),
+                ("name", "s"),
+                ("topics", "t"),
+                ("exactly.once.support", "required"),
+            ]),
+            1000,
+        )
+        .unwrap();
+        assert!(errors_of(&sink, EXACTLY_ONCE_SUPPORT).is_empty());
+    }
 
     #[test]
     fn missing_required_keys_are_counted() {

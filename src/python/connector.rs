@@ -71,7 +71,10 @@ impl PyConnector {
         })
         .map_err(|e| {
             let message = Python::attach(|py| super::errors::describe_exception(py, &e));
-            ConnectError::Other(format!("error calling `{method}` of {}: {message}", class.name))
+            ConnectError::Other(format!(
+                "error calling `{method}` of {}: {message}",
+                class.name
+            ))
         })
     }
 
@@ -183,13 +186,11 @@ impl Connector for PyConnector {
         config: &ConfigMap,
     ) -> Result<Option<crate::plugin::ExactlyOnceSupport>> {
         use crate::plugin::ExactlyOnceSupport;
-        Ok(
-            match self.ask("exactly_once_support", config)?.as_deref() {
-                None => None,
-                Some("supported") => Some(ExactlyOnceSupport::Supported),
-                Some(_) => Some(ExactlyOnceSupport::Unsupported),
-            },
-        )
+        Ok(match self.ask("exactly_once_support", config)?.as_deref() {
+            None => None,
+            Some("supported") => Some(ExactlyOnceSupport::Supported),
+            Some(_) => Some(ExactlyOnceSupport::Unsupported),
+        })
     }
 
     fn can_define_transaction_boundaries(

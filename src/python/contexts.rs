@@ -155,7 +155,11 @@ pub struct PyTransactionContext {
 }
 
 impl PyTransactionContext {
-    fn request(&self, record: Option<&Bound<'_, PyAny>>, request: TransactionRequest) -> PyResult<()> {
+    fn request(
+        &self,
+        record: Option<&Bound<'_, PyAny>>,
+        request: TransactionRequest,
+    ) -> PyResult<()> {
         match record {
             None => match request {
                 TransactionRequest::Commit => self.inner.commit_transaction(),

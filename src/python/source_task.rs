@@ -10,13 +10,13 @@ use pyo3::types::{PyList, PyTuple};
 use super::contexts::{
     PyOffsetStorageReader, PySourceTaskContext, PyTransactionContext, RecordRequests,
 };
-use crate::plugin::TransactionRequest;
 use super::instance::PluginInstance;
 use super::records::{unwrap_record, PySourceRecord};
 use super::values::config_to_py;
 use crate::config::ConfigMap;
 use crate::data::Record;
 use crate::errors::Result;
+use crate::plugin::TransactionRequest;
 use crate::plugin::{SourceTask, SourceTaskContext};
 
 pub struct PySourceTask {

@@ -10,8 +10,8 @@ pub mod source_task;
 pub mod state;
 pub mod status;
 pub mod topic_creation;
-pub mod transform_chain;
 pub mod transactions;
+pub mod transform_chain;
 pub mod worker;
 
 pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore};

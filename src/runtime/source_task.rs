@@ -20,12 +20,12 @@ use super::transactions::{
     transaction_error, transactional_id, Transactions, TRANSACTION_CALL_TIMEOUT,
 };
 use super::transform_chain::TransformChain;
-use crate::config::connector::TransactionBoundary;
-use crate::plugin::TransactionRequest;
 use super::worker::TaskEnv;
+use crate::config::connector::TransactionBoundary;
 use crate::data::{OffsetMap, Origin, Record, SourcePartition};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole, LoggingContext};
+use crate::plugin::TransactionRequest;
 use crate::plugin::{SourceTask, SourceTaskContext};
 
 /// Counts a task start for `connect-worker-metrics`.

@@ -11,12 +11,29 @@ from pathlib import Path
 
 import pytest
 from helpers import WorkerProcess, unique, wait_until
-from test_postgres import PG, pgdb, query  # noqa: F401 - pgdb is a fixture
+from test_postgres import PG, query
 
 PLUGINS = Path(__file__).parent / "plugins_eos"
 RUST_SEQ = "conveyor.testing.SequenceSourceConnector"
 PY_SEQ = "eos_sequence:SequenceSource"
-JSON_VALUES = {"value.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter.schemas.enable": "false"}
+JSON_VALUES = {
+    "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+    "value.converter.schemas.enable": "false",
+}
+
+
+@pytest.fixture
+def eos_db(postgres):
+    """A database of the test's own in the test-owned PostgreSQL, dropped afterwards."""
+    import psycopg
+
+    PG["port"] = postgres.port
+    name = unique("conveyor_eos").replace("-", "_")
+    with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield name
+    with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def eos_env() -> dict:
@@ -115,26 +132,38 @@ def test_validation_speaks_connect(eos_cluster, broker, tmp_path):
     assert errors["exactly.once.support"] == [
         "The connector does not implement the API required for preflight validation of exactly-once "
         "source support. Please consult the documentation for the connector to determine whether it "
-        'supports exactly-once semantics, and then consider reconfiguring the connector to use the value "requested" '
-        "for this property (which will disable this preflight check and allow the connector to be created)."
+        "supports exactly-once semantics, and then consider reconfiguring the connector to use the "
+        'value "requested" for this property (which will disable this preflight check and allow the '
+        "connector to be created)."
     ]
     errors = validate(enabled, {**fs, "transaction.boundary": "connector"})
     assert errors["transaction.boundary"] == [
         "The connector does not support connector-defined transaction boundaries with the given "
         "configuration. Please reconfigure it to use a different transaction boundary definition."
     ]
-    errors = validate(enabled, {**fs, "exactly.once.support": "maybe", "transaction.boundary.interval.ms": "-1"})
-    assert errors["exactly.once.support"] == [
-        "Invalid value maybe for configuration exactly.once.support: "
-        "String must be one of (case insensitive): REQUESTED, REQUIRED"
-    ] or "String must be one of (case insensitive)" in errors["exactly.once.support"][0]
+    errors = validate(
+        enabled, {**fs, "exactly.once.support": "maybe", "transaction.boundary.interval.ms": "-1"}
+    )
+    assert (
+        errors["exactly.once.support"]
+        == [
+            "Invalid value maybe for configuration exactly.once.support: "
+            "String must be one of (case insensitive): REQUESTED, REQUIRED"
+        ]
+        or "String must be one of (case insensitive)" in errors["exactly.once.support"][0]
+    )
     assert errors["transaction.boundary.interval.ms"] == [
         "Invalid value -1 for configuration transaction.boundary.interval.ms: Value must be at least 0"
     ]
     for cls in (RUST_SEQ, PY_SEQ):
         ok = validate(
             enabled,
-            {**base, "connector.class": cls, "exactly.once.support": "required", "transaction.boundary": "connector"},
+            {
+                **base,
+                "connector.class": cls,
+                "exactly.once.support": "required",
+                "transaction.boundary": "connector",
+            },
         )
         assert not any(ok.values()), ok
     # Creating a connector that validation refuses is a 400 with the same text.
@@ -149,7 +178,9 @@ def test_required_on_a_worker_without_support(eos_cluster):
     errors = validate(
         disabled, {"name": "x", "topic": "t", "connector.class": RUST_SEQ, "exactly.once.support": "required"}
     )
-    assert errors["exactly.once.support"] == ["This worker does not have exactly-once source support enabled."]
+    assert errors["exactly.once.support"] == [
+        "This worker does not have exactly-once source support enabled."
+    ]
 
 
 def test_standalone_refuses_exactly_once(tmp_path, broker):
@@ -208,7 +239,9 @@ def test_every_number_exactly_once_through_kills_and_a_task_count_change(eos_clu
 def broker_records(broker, topic: str) -> list[tuple[str, str]]:
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": unique("cfg"), "enable.auto.commit": False})
+    c = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": unique("cfg"), "enable.auto.commit": False}
+    )
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
     out, last = [], time.monotonic()
@@ -281,7 +314,13 @@ def test_connector_defined_boundaries_with_abort(eos_cluster, broker):
     w = eos_cluster("w")
     w.create(
         "seq",
-        {"connector.class": PY_SEQ, "topic": topic, "transaction.boundary": "connector", "batch.size": 7, **JSON_VALUES},
+        {
+            "connector.class": PY_SEQ,
+            "topic": topic,
+            "transaction.boundary": "connector",
+            "batch.size": 7,
+            **JSON_VALUES,
+        },
     )
     wait_until(lambda: len(read_committed(broker, topic, idle=0.5)) >= 30, 60, what="committed records")
     seqs = per_task(read_committed(broker, topic))[0]
@@ -312,7 +351,7 @@ def test_a_fenced_zombie_fails_with_connects_message(eos_cluster, broker):
     assert seqs == list(range(len(seqs)))
 
 
-def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, pgdb):
+def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     """An exactly-once source (with aborted transactions and a kill -9) into the PostgreSQL
     sink with delivery.guarantee=exactly_once: every committed number is one row, no aborted
     number is a row."""
@@ -339,7 +378,7 @@ def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, pgdb):
         {
             "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
             "topics": topic,
-            "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{pgdb}",
+            "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{eos_db}",
             "connection.user": "postgres",
             "connection.password": "secret",
             "auto.create": "true",
@@ -361,7 +400,7 @@ def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, pgdb):
 
     def rows():
         try:
-            return [s for (s,) in query(pgdb, f'SELECT seq FROM "{topic}" ORDER BY seq')]
+            return [s for (s,) in query(eos_db, f'SELECT seq FROM "{topic}" ORDER BY seq')]
         except Exception:  # noqa: BLE001 - the table appears with the first batch
             return []
 

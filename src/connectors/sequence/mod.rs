@@ -62,8 +62,16 @@ fn config_def() -> ConfigDef {
         )
         .define(int("batch.size", "10", "Records per poll."))
         .define(int("poll.interval.ms", "10", "Pause before each poll."))
-        .define(int("abort.every", "0", "Abort the transaction after every N-th record (0: never)."))
-        .define(int("commit.every", "0", "Commit the transaction after every N-th record (0: never)."))
+        .define(int(
+            "abort.every",
+            "0",
+            "Abort the transaction after every N-th record (0: never).",
+        ))
+        .define(int(
+            "commit.every",
+            "0",
+            "Commit the transaction after every N-th record (0: never).",
+        ))
 }
 
 #[derive(Default)]
@@ -152,7 +160,11 @@ impl SourceTask for SequenceSourceTask {
             .and_then(|o| o.get("seq").and_then(|s| s.as_i64()))
             .map(|s| s + 1)
             .unwrap_or(0);
-        tracing::info!(task = self.task, next = self.next, "sequence source resumes");
+        tracing::info!(
+            task = self.task,
+            next = self.next,
+            "sequence source resumes"
+        );
         Ok(())
     }
 

@@ -403,7 +403,10 @@ mod tests {
         assert!(!s.fencing_pending.contains("src"));
         assert_eq!(s.fenced_task_counts["src"], 1);
         apply(&mut s, 3, "commit-src", Some(r#"{"tasks":1}"#));
-        assert!(s.fencing_pending.contains("src"), "a new generation needs fencing");
+        assert!(
+            s.fencing_pending.contains("src"),
+            "a new generation needs fencing"
+        );
     }
 
     #[test]

@@ -24,12 +24,11 @@ use super::protocol::{self, Assignment, InternalTopicNames, MemberMetadata, Work
 use super::status_store::KafkaStatusStore;
 use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
 use crate::config::worker::DistributedSettings;
+use crate::config::worker::ExactlyOnceSourceSupport;
 use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 use crate::herder::common::{self, not_found, task_not_found};
 use crate::herder::types::*;
-use crate::config::worker::ExactlyOnceSourceSupport;
-use crate::runtime::transactions::{fence_producers, transactional_id};
 use crate::herder::validation::{
     connector_type_of, invalid_config_message, validate_connector_config_with,
 };
@@ -37,6 +36,7 @@ use crate::herder::{Created, Herder, WorkerInfo};
 use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGroup};
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
+use crate::runtime::transactions::{fence_producers, transactional_id};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 /// Where this worker stands in the group.
