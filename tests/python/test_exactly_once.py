@@ -409,3 +409,19 @@ def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     assert rows() == committed
     assert all(n % 10 <= 4 for n in committed), "an aborted record reached a read_committed reader"
     assert committed == [n for n in range(max(committed) + 1) if n % 10 <= 4]
+
+
+def test_preparing_fences_and_counts_tasks_without_transactions(eos_cluster, broker):
+    """The rolling-upgrade step: tasks still write without transactions, but the connector's
+    worker already writes Connect's task-count record, so workers switched to ``enabled``
+    can trust it."""
+    topic = broker.create_topic(unique("preparing"))
+    w = eos_cluster("w", support="preparing")
+    w.create("seq", {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, **JSON_VALUES})
+    wait_until(lambda: running(w, "seq", 2), 60, what="2 tasks running")
+    records = broker_records(broker, f"{eos_cluster.group}-configs")
+    assert ("tasks-fencing-seq", '{"task-count":2}') in records, records
+    # No task initialized a transactional producer: the log has no fenced or transactional
+    # errors, and records flow.
+    assert read_committed(broker, topic, idle=1.0)
+    assert "Transaction" not in w.log_text()
