@@ -346,6 +346,7 @@ def test_a_fenced_zombie_fails_with_connects_message(eos_cluster, broker):
         return tasks and tasks[0]["state"] == "FAILED" and tasks[0]
 
     task = wait_until(failed, 60, what="the fenced task failing")
+    del p  # lets librdkafka close the fencing producer's connections now
     assert "ProducerFencedException: There is a newer producer with the same transactionalId" in task["trace"]
     seqs = per_task(read_committed(broker, topic))[0]
     assert seqs == list(range(len(seqs)))
