@@ -37,10 +37,16 @@ from conveyor._native import (
     SourceRecord,
     SourceTaskContext,
     Struct,
+    TransactionContext,
     __version__,
 )
 from conveyor.config import ConfigDef
-from conveyor.connector import SinkConnector, SourceConnector
+from conveyor.connector import (
+    ConnectorTransactionBoundaries,
+    ExactlyOnceSupport,
+    SinkConnector,
+    SourceConnector,
+)
 from conveyor.converter import Converter
 from conveyor.task import SinkTask, SourceTask, TopicPartition
 from conveyor.transform import Predicate, Transformation
@@ -52,8 +58,10 @@ Mapping.register(Struct)
 __all__ = [
     "ConfigDef",
     "ConnectorContext",
+    "ConnectorTransactionBoundaries",
     "Converter",
     "ErrantRecordReporter",
+    "ExactlyOnceSupport",
     "OffsetStorageReader",
     "Predicate",
     "Records",
@@ -68,6 +76,7 @@ __all__ = [
     "SourceTaskContext",
     "Struct",
     "TopicPartition",
+    "TransactionContext",
     "Transformation",
     "Worker",
     "__version__",

@@ -557,6 +557,24 @@ class SourceTaskContext:
     @property
     def task(self) -> int:
         """The task number, from 0."""
+    @property
+    def transaction_context(self) -> TransactionContext | None:
+        """Connector-defined transaction boundaries: ``None`` unless the worker has
+        ``exactly.once.source.support=enabled`` and the connector
+        ``transaction.boundary=connector``."""
+
+@final
+class TransactionContext:
+    """Connector-defined transaction boundaries (Connect's ``TransactionContext``). Call it
+    from ``poll``; records of an aborted transaction never reach a ``read_committed``
+    consumer, but their source offsets are committed all the same."""
+
+    def commit_transaction(self, record: SourceRecord | None = None) -> None:
+        """Commits after the batch this ``poll`` returns, or right after ``record`` (one of
+        the records this ``poll`` returns)."""
+    def abort_transaction(self, record: SourceRecord | None = None) -> None:
+        """Aborts after the batch this ``poll`` returns, or right after ``record``, which is
+        then the last record of the aborted transaction."""
 
 @final
 class SinkTaskContext:

@@ -3,6 +3,7 @@ configs; its tasks move the data (Kafka Connect's ``SourceConnector``/``SinkConn
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, ClassVar
 
 from conveyor.config import ConfigDef, _shared_empty
@@ -11,7 +12,30 @@ if TYPE_CHECKING:
     from conveyor._native import ConnectorContext
     from conveyor.task import SinkTask, SourceTask
 
-__all__ = ["Connector", "SinkConnector", "SourceConnector"]
+__all__ = [
+    "Connector",
+    "ConnectorTransactionBoundaries",
+    "ExactlyOnceSupport",
+    "SinkConnector",
+    "SourceConnector",
+]
+
+
+class ExactlyOnceSupport(str, Enum):
+    """Whether a source connector can deliver exactly once with a config (Connect's
+    ``ExactlyOnceSupport``); asked when ``exactly.once.support=required``."""
+
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"
+
+
+class ConnectorTransactionBoundaries(str, Enum):
+    """Whether a source connector's tasks can define their own transaction boundaries with a
+    config (Connect's ``ConnectorTransactionBoundaries``); asked for
+    ``transaction.boundary=connector``."""
+
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"
 
 
 class Connector:
@@ -82,6 +106,28 @@ class SourceConnector(Connector):
     task_class: ClassVar[type[SourceTask] | str]
     """The task class, or its name as ``"package.module:Class"`` (imported when a task starts,
     so an import error fails the task instead of the connector)."""
+
+    def exactly_once_support(self, config: dict[str, str]) -> ExactlyOnceSupport | None:
+        """Whether the connector delivers exactly once with ``config`` when the worker has
+        ``exactly.once.source.support=enabled``: its tasks must resume exactly where their
+        committed source offsets say. Called on a fresh instance to validate
+        ``exactly.once.support=required``; the default ``None`` (does not say) makes such a
+        config invalid.
+
+        Arguments:
+            config: The candidate connector config.
+        """
+        return None
+
+    def can_define_transaction_boundaries(self, config: dict[str, str]) -> ConnectorTransactionBoundaries:
+        """Whether the tasks define transaction boundaries themselves with ``config``
+        (through ``self.context.transaction_context``), for ``transaction.boundary=connector``.
+        The default is :attr:`ConnectorTransactionBoundaries.UNSUPPORTED`.
+
+        Arguments:
+            config: The candidate connector config.
+        """
+        return ConnectorTransactionBoundaries.UNSUPPORTED
 
 
 class SinkConnector(Connector):

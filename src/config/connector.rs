@@ -175,6 +175,9 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
                 .display_name("Topics regex"),
         );
     }
+    if connector_type == Some(ConnectorType::Source) {
+        add_exactly_once_keys(&mut def);
+    }
     def.add(
         ConfigKey::new(TRANSFORMS, ConfigType::List)
             .default_value("")
@@ -264,6 +267,128 @@ pub fn common_def(connector_type: Option<ConnectorType>) -> ConfigDef {
         .group(ERROR_GROUP, enext()),
     );
     def
+}
+
+/// `exactly.once.support` (source connectors).
+pub const EXACTLY_ONCE_SUPPORT: &str = "exactly.once.support";
+/// `transaction.boundary` (source connectors).
+pub const TRANSACTION_BOUNDARY: &str = "transaction.boundary";
+/// `transaction.boundary.interval.ms` (source connectors).
+pub const TRANSACTION_BOUNDARY_INTERVAL_MS: &str = "transaction.boundary.interval.ms";
+/// `offsets.storage.topic`: a connector-specific offsets topic (source connectors).
+pub const OFFSETS_STORAGE_TOPIC: &str = "offsets.storage.topic";
+const EXACTLY_ONCE_GROUP: &str = "Exactly Once Support";
+
+/// When a source task's transaction is committed (`transaction.boundary`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// After every non-empty batch `poll` returns.
+    #[default]
+    Poll,
+    /// Every `transaction.boundary.interval.ms`.
+    Interval,
+    /// When the task asks, through its transaction context.
+    Connector,
+}
+
+impl TransactionBoundary {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "poll" => Some(Self::Poll),
+            "interval" => Some(Self::Interval),
+            "connector" => Some(Self::Connector),
+            _ => None,
+        }
+    }
+
+    /// The boundary a connector config asks for (`poll` when unset or invalid).
+    pub fn of(config: &ConfigMap) -> Self {
+        config
+            .get(TRANSACTION_BOUNDARY)
+            .and_then(|v| Self::parse(v))
+            .unwrap_or_default()
+    }
+}
+
+/// Whether `exactly.once.support=required` (else `requested`, the default).
+pub fn exactly_once_required(config: &ConfigMap) -> bool {
+    config
+        .get(EXACTLY_ONCE_SUPPORT)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("required"))
+}
+
+/// Source connectors' exactly-once keys (Connect's `SourceConnectorConfig`).
+fn add_exactly_once_keys(def: &mut ConfigDef) {
+    def.add(
+        ConfigKey::new(EXACTLY_ONCE_SUPPORT, ConfigType::String)
+            .default_value("requested")
+            .validator(Validator::one_of_ignore_case(["requested", "required"]))
+            .importance(Importance::Medium)
+            .doc(
+                "Permitted values are requested, required. If set to \"required\", forces a \
+                 preflight check for the connector to ensure that it can provide exactly-once \
+                 semantics with the given configuration. Some connectors may be capable of \
+                 providing exactly-once semantics but not signal to Connect that they support \
+                 this; in that case, documentation for the connector should be consulted \
+                 carefully before creating it, and the value for this property should be set \
+                 to \"requested\". Additionally, if the value is set to \"required\" but the \
+                 worker that performs preflight validation does not have exactly-once support \
+                 enabled for source connectors, requests to create or validate the connector \
+                 will fail.",
+            )
+            .group(EXACTLY_ONCE_GROUP, 1)
+            .display_name("Exactly once support"),
+    );
+    def.add(
+        ConfigKey::new(TRANSACTION_BOUNDARY, ConfigType::String)
+            .default_value("poll")
+            .validator(Validator::one_of_ignore_case([
+                "poll",
+                "interval",
+                "connector",
+            ]))
+            .importance(Importance::Medium)
+            .doc(
+                "Permitted values are: poll, interval, connector. If set to 'poll', a new \
+                 producer transaction will be started and committed for every batch of records \
+                 that each task from this connector provides to Connect. If set to 'connector', \
+                 relies on connector-defined transaction boundaries; note that not all \
+                 connectors are capable of defining their own transaction boundaries, and in \
+                 that case, attempts to instantiate a connector with this value will fail. \
+                 Finally, if set to 'interval', commits transactions only after a user-defined \
+                 time interval has passed.",
+            )
+            .group(EXACTLY_ONCE_GROUP, 2)
+            .display_name("Transaction Boundary"),
+    );
+    def.add(
+        ConfigKey::new(TRANSACTION_BOUNDARY_INTERVAL_MS, ConfigType::Long)
+            .default_null()
+            .validator(Validator::at_least(0.0))
+            .importance(Importance::Low)
+            .doc(
+                "If 'transaction.boundary' is set to 'interval', determines the interval for \
+                 producer transaction commits by connector tasks. If unset, defaults to the \
+                 value of the worker-level 'offset.flush.interval.ms' property. It has no \
+                 effect if a different transaction.boundary is specified.",
+            )
+            .group(EXACTLY_ONCE_GROUP, 3)
+            .display_name("Transaction boundary interval"),
+    );
+    def.add(
+        ConfigKey::new(OFFSETS_STORAGE_TOPIC, ConfigType::String)
+            .default_null()
+            .importance(Importance::Low)
+            .doc(
+                "The name of a separate offsets topic to use for this connector. If empty or \
+                 not specified, the worker's global offsets topic name will be used. If \
+                 specified, the offsets topic will be created if it does not already exist. \
+                 Only applicable in distributed mode; in standalone mode, setting this property \
+                 will have no effect.",
+            )
+            .group("offsets.topic", 1)
+            .display_name("Offsets topic"),
+    );
 }
 
 impl ConnectorConfig {

@@ -28,6 +28,43 @@ pub const JAAS_LOGIN_CONFIG: &str = "java.security.auth.login.config";
 /// The prefix of the HTTPS listeners' settings (`listeners.https.ssl.keystore.location`).
 pub const LISTENERS_HTTPS_PREFIX: &str = "listeners.https.";
 
+/// `exactly.once.source.support` (distributed workers only).
+pub const EXACTLY_ONCE_SOURCE_SUPPORT: &str = "exactly.once.source.support";
+
+/// Connect's refusal of exactly-once source support in standalone mode.
+pub const STANDALONE_EXACTLY_ONCE_REFUSED: &str =
+    "Kafka Connect in standalone mode does not support exactly-once source connectors.";
+
+/// `exactly.once.source.support`: whether source tasks write through transactions (KIP-618).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExactlyOnceSourceSupport {
+    /// At-least-once delivery; no fencing.
+    #[default]
+    Disabled,
+    /// The rolling-upgrade step: tasks still write without transactions, but the connector
+    /// owners already fence zombies and write task-count records, so that workers switched
+    /// to `enabled` next can trust them.
+    Preparing,
+    /// Source tasks produce through transactional producers, offsets in the same transaction.
+    Enabled,
+}
+
+impl ExactlyOnceSourceSupport {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "disabled" => Some(Self::Disabled),
+            "preparing" => Some(Self::Preparing),
+            "enabled" => Some(Self::Enabled),
+            _ => None,
+        }
+    }
+
+    /// Whether zombie fencing and task-count records are done (`preparing` and `enabled`).
+    pub fn fences(self) -> bool {
+        self != Self::Disabled
+    }
+}
+
 /// Which worker flavour a config is for; decides which keys are required.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerMode {
@@ -109,6 +146,8 @@ pub struct WorkerConfig {
     /// `admin.*` with the prefix removed, over the top-level security keys.
     pub admin: ConfigMap,
     pub distributed: Option<DistributedSettings>,
+    /// `exactly.once.source.support`; always `Disabled` in standalone mode.
+    pub exactly_once_source_support: ExactlyOnceSourceSupport,
     /// Everything the user wrote, for config providers and plugins.
     pub raw: ConfigMap,
     /// Keys Conveyor does not know; reported as a warning.
@@ -143,6 +182,8 @@ const PASSTHROUGH_PREFIXES: &[&str] = &[
 
 /// Keys that Kafka Connect knows but that do not change what Conveyor does; accepted silently.
 const ACCEPTED_CONNECT_KEYS: &[&str] = &[
+    // Read (and refused unless `disabled`) in standalone mode, defined in distributed mode.
+    EXACTLY_ONCE_SOURCE_SUPPORT,
     "plugin.discovery",
     "connector.client.config.override.policy",
     "topic.creation.enable",
@@ -412,6 +453,26 @@ fn worker_def(mode: WorkerMode) -> ConfigDef {
                 );
             }
             def.add(
+                ConfigKey::new(EXACTLY_ONCE_SOURCE_SUPPORT, ConfigType::String)
+                    .default_value("disabled")
+                    .validator(Validator::one_of_ignore_case([
+                        "disabled",
+                        "enabled",
+                        "preparing",
+                    ]))
+                    .importance(Importance::High)
+                    .doc(
+                        "Whether to enable exactly-once support for source connectors in the \
+                         cluster by using transactions to write source records and their source \
+                         offsets, and by proactively fencing out old task generations before \
+                         bringing up new ones. To enable exactly-once source support on a new \
+                         cluster, set this property to 'enabled'. To enable support on an \
+                         existing cluster, first set to 'preparing' on every worker in the \
+                         cluster, then set to 'enabled'. A rolling upgrade may be used for both \
+                         changes.",
+                    ),
+            );
+            def.add(
                 ConfigKey::new("connect.protocol", ConfigType::String)
                     .default_value("sessioned")
                     .validator(Validator::Custom(Arc::new(|v| match v {
@@ -449,6 +510,16 @@ impl WorkerConfig {
             .map_err(|e| ConfigErrors(vec![e.to_string()]))?;
         let raw = &resolved;
         let def = worker_def(mode);
+        if mode == WorkerMode::Standalone
+            && raw
+                .get(EXACTLY_ONCE_SOURCE_SUPPORT)
+                .and_then(|v| ExactlyOnceSourceSupport::parse(v))
+                .is_some_and(|s| s != ExactlyOnceSourceSupport::Disabled)
+        {
+            return Err(ConfigErrors(vec![
+                STANDALONE_EXACTLY_ONCE_REFUSED.to_string()
+            ]));
+        }
         let p = def.parse(raw)?;
         let unknown_keys = raw
             .keys()
@@ -547,6 +618,10 @@ impl WorkerConfig {
             admin: client("admin."),
             security,
             distributed,
+            exactly_once_source_support: p
+                .string(EXACTLY_ONCE_SOURCE_SUPPORT)
+                .and_then(ExactlyOnceSourceSupport::parse)
+                .unwrap_or_default(),
             raw: raw.clone(),
             unknown_keys,
         })
@@ -672,6 +747,54 @@ mod tests {
         let err = parse(&[("rest.advertised.listener", "ftp")]).unwrap_err();
         assert!(
             err.to_string().contains("rest.advertised.listener"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn exactly_once_source_support_is_distributed_only() {
+        let err = WorkerConfig::parse(
+            &map(&[("exactly.once.source.support", "enabled")]),
+            WorkerMode::Standalone,
+        )
+        .unwrap_err();
+        assert_eq!(err.0, vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()]);
+        // `disabled` is what standalone does anyway: accepted.
+        let ok = WorkerConfig::parse(
+            &map(&[
+                ("exactly.once.source.support", "disabled"),
+                ("offset.storage.file.filename", "/tmp/offsets"),
+            ]),
+            WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(
+            ok.exactly_once_source_support,
+            ExactlyOnceSourceSupport::Disabled
+        );
+        let distributed = [
+            ("group.id", "g"),
+            ("config.storage.topic", "c"),
+            ("offset.storage.topic", "o"),
+            ("status.storage.topic", "s"),
+        ];
+        for (value, expected) in [
+            ("PREPARING", ExactlyOnceSourceSupport::Preparing),
+            ("enabled", ExactlyOnceSourceSupport::Enabled),
+        ] {
+            let mut pairs = distributed.to_vec();
+            pairs.push(("exactly.once.source.support", value));
+            let cfg = WorkerConfig::parse(&map(&pairs), WorkerMode::Distributed).unwrap();
+            assert_eq!(cfg.exactly_once_source_support, expected);
+            assert!(cfg.unknown_keys.is_empty());
+        }
+        let mut pairs = distributed.to_vec();
+        pairs.push(("exactly.once.source.support", "on"));
+        let err = WorkerConfig::parse(&map(&pairs), WorkerMode::Distributed).unwrap_err();
+        assert!(
+            err.0[0].starts_with(
+                "Invalid value on for configuration exactly.once.source.support: String must be one of (case insensitive): "
+            ),
             "{err}"
         );
     }

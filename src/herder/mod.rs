@@ -129,8 +129,16 @@ pub trait Herder: Send + Sync {
             self.registry().clone(),
             config.clone(),
             self.worker_tasks_max(),
+            self.exactly_once_source_support(),
         )
         .await
+    }
+
+    /// The worker's `exactly.once.source.support`; `None` in standalone mode, which has none.
+    fn exactly_once_source_support(
+        &self,
+    ) -> Option<crate::config::worker::ExactlyOnceSourceSupport> {
+        None
     }
 
     fn plugins(&self) -> Vec<PluginInfo> {

@@ -5,13 +5,16 @@
 use std::sync::Arc;
 
 use crate::config::connector::{
-    check_name, common_def, cross_check, ConnectorType, CONNECTOR_CLASS, NAME, TASKS_MAX,
+    check_name, common_def, cross_check, exactly_once_required, ConnectorType, TransactionBoundary,
+    CONNECTOR_CLASS, EXACTLY_ONCE_SUPPORT, NAME, TASKS_MAX, TRANSACTION_BOUNDARY,
 };
 use crate::config::def::split_list;
 use crate::config::worker::WORKER_TASKS_MAX;
+use crate::config::worker::{ExactlyOnceSourceSupport, STANDALONE_EXACTLY_ONCE_REFUSED};
 use crate::config::{ConfigDef, ConfigInfo, ConfigKey, ConfigMap, ConfigType, Importance};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::PluginRegistry;
+use crate::plugin::{ConnectorTransactionBoundaries, ExactlyOnceSupport};
 use crate::runtime::transform_chain::stage_config;
 
 use super::types::ConfigInfos;
@@ -23,9 +26,10 @@ pub async fn validate_off_runtime(
     registry: Arc<PluginRegistry>,
     config: ConfigMap,
     worker_tasks_max: usize,
+    exactly_once: Option<ExactlyOnceSourceSupport>,
 ) -> Result<ConfigInfos> {
     tokio::task::spawn_blocking(move || {
-        validate_connector_config(&registry, &config, worker_tasks_max)
+        validate_connector_config_with(&registry, &config, worker_tasks_max, exactly_once)
     })
     .await
     .map_err(|e| ConnectError::Other(format!("validating the connector config failed: {e}")))?
@@ -38,6 +42,17 @@ pub fn validate_connector_config(
     registry: &PluginRegistry,
     config: &ConfigMap,
     worker_tasks_max: usize,
+) -> Result<ConfigInfos> {
+    validate_connector_config_with(registry, config, worker_tasks_max, None)
+}
+
+/// [`validate_connector_config`] on a worker in `exactly_once` mode (`None`: standalone),
+/// which decides what `exactly.once.support=required` is checked against.
+pub fn validate_connector_config_with(
+    registry: &PluginRegistry,
+    config: &ConfigMap,
+    worker_tasks_max: usize,
+    exactly_once: Option<ExactlyOnceSourceSupport>,
 ) -> Result<ConfigInfos> {
     let class = config
         .get(CONNECTOR_CLASS)
@@ -95,6 +110,9 @@ pub fn validate_connector_config(
             infos.push(info);
         }
     }
+    if plugin.connector_type == ConnectorType::Source {
+        check_exactly_once(connector.as_ref(), config, exactly_once, &mut infos);
+    }
     let error_count = infos.iter().map(|i| i.value.errors.len()).sum();
     Ok(ConfigInfos {
         name: plugin.class,
@@ -102,6 +120,83 @@ pub fn validate_connector_config(
         groups,
         configs: infos,
     })
+}
+
+/// Connect's `exactly.once.support=required` preflight check.
+pub const EOS_NOT_ENABLED: &str = "This worker does not have exactly-once source support enabled.";
+/// The connector said it cannot deliver exactly once with this config.
+pub const EOS_UNSUPPORTED: &str =
+    "The connector does not support exactly-once semantics with the provided configuration.";
+/// The connector does not say whether it can deliver exactly once.
+pub const EOS_NOT_IMPLEMENTED: &str = "The connector does not implement the API required for \
+preflight validation of exactly-once source support. Please consult the documentation for the \
+connector to determine whether it supports exactly-once semantics, and then consider \
+reconfiguring the connector to use the value \"requested\" for this property (which will \
+disable this preflight check and allow the connector to be created).";
+/// `transaction.boundary=connector` for a connector that cannot define boundaries.
+pub const BOUNDARIES_UNSUPPORTED: &str = "The connector does not support connector-defined \
+transaction boundaries with the given configuration. Please reconfigure it to use a different \
+transaction boundary definition.";
+
+/// Adds Connect's errors for `exactly.once.support=required` and
+/// `transaction.boundary=connector` (`DistributedHerder.validateSourceConnectorConfig`); only
+/// keys whose value is otherwise valid are checked.
+fn check_exactly_once(
+    connector: &dyn crate::plugin::Connector,
+    config: &ConfigMap,
+    exactly_once: Option<ExactlyOnceSourceSupport>,
+    infos: &mut [ConfigInfo],
+) {
+    fn add(infos: &mut [ConfigInfo], key: &str, errors: Vec<String>) {
+        if let Some(info) = infos
+            .iter_mut()
+            .find(|i| i.value.name == key && i.value.errors.is_empty())
+        {
+            info.value.errors.extend(errors);
+        }
+    }
+    if exactly_once_required(config) {
+        match exactly_once {
+            None => add(
+                infos,
+                EXACTLY_ONCE_SUPPORT,
+                vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()],
+            ),
+            Some(mode) => {
+                let mut errors = Vec::new();
+                if mode != ExactlyOnceSourceSupport::Enabled {
+                    errors.push(EOS_NOT_ENABLED.to_string());
+                }
+                match connector.exactly_once_support(config) {
+                    Ok(Some(ExactlyOnceSupport::Supported)) => {}
+                    Ok(Some(ExactlyOnceSupport::Unsupported)) => {
+                        errors.push(EOS_UNSUPPORTED.to_string())
+                    }
+                    Ok(None) => errors.push(EOS_NOT_IMPLEMENTED.to_string()),
+                    Err(e) => errors.push(format!(
+                        "Failed while validating connector support for exactly-once semantics: {e}"
+                    )),
+                }
+                // Both errors go on the key, as Connect adds each in turn.
+                add(infos, EXACTLY_ONCE_SUPPORT, errors);
+            }
+        }
+    }
+    if TransactionBoundary::of(config) == TransactionBoundary::Connector
+        && config.contains_key(TRANSACTION_BOUNDARY)
+    {
+        match connector.can_define_transaction_boundaries(config) {
+            Ok(ConnectorTransactionBoundaries::Supported) => {}
+            Ok(ConnectorTransactionBoundaries::Unsupported) => {
+                add(infos, TRANSACTION_BOUNDARY, vec![BOUNDARIES_UNSUPPORTED.to_string()])
+            }
+            Err(e) => add(
+                infos,
+                TRANSACTION_BOUNDARY,
+                vec![format!("Failed while validating connector support for defining its own transaction boundaries: {e}")],
+            ),
+        }
+    }
 }
 
 /// The error for a `tasks.max` that is more than the worker may run, if it is.
@@ -279,6 +374,98 @@ mod tests {
     use crate::connectors::builtin_registry;
 
     use crate::config::test_support::map;
+
+    fn errors_of(infos: &ConfigInfos, key: &str) -> Vec<String> {
+        infos
+            .configs
+            .iter()
+            .find(|i| i.value.name == key)
+            .map(|i| i.value.errors.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn exactly_once_keys_are_checked_as_connect_does() {
+        let reg = builtin_registry();
+        let source = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![
+                ("connector.class", "FileStreamSource"),
+                ("name", "x"),
+                ("topic", "t"),
+            ];
+            pairs.extend_from_slice(extra);
+            map(&pairs)
+        };
+        let required = source(&[("exactly.once.support", "REQUIRED")]);
+        // FileStreamSource does not say whether it supports exactly-once delivery.
+        let on = validate_connector_config_with(
+            &reg,
+            &required,
+            1000,
+            Some(ExactlyOnceSourceSupport::Enabled),
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&on, EXACTLY_ONCE_SUPPORT),
+            vec![EOS_NOT_IMPLEMENTED.to_string()]
+        );
+        let preparing = validate_connector_config_with(
+            &reg,
+            &required,
+            1000,
+            Some(ExactlyOnceSourceSupport::Preparing),
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&preparing, EXACTLY_ONCE_SUPPORT),
+            vec![EOS_NOT_ENABLED.to_string(), EOS_NOT_IMPLEMENTED.to_string()]
+        );
+        let standalone = validate_connector_config(&reg, &required, 1000).unwrap();
+        assert_eq!(
+            errors_of(&standalone, EXACTLY_ONCE_SUPPORT),
+            vec![STANDALONE_EXACTLY_ONCE_REFUSED.to_string()]
+        );
+        let boundary = validate_connector_config(
+            &reg,
+            &source(&[("transaction.boundary", "connector")]),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            errors_of(&boundary, TRANSACTION_BOUNDARY),
+            vec![BOUNDARIES_UNSUPPORTED.to_string()]
+        );
+        let bad = validate_connector_config(
+            &reg,
+            &source(&[
+                ("transaction.boundary", "sometimes"),
+                ("transaction.boundary.interval.ms", "-5"),
+            ]),
+            1000,
+        )
+        .unwrap();
+        assert_eq!(bad.error_count, 2, "{:?}", bad.error_messages());
+        assert_eq!(
+            errors_of(&bad, "transaction.boundary.interval.ms"),
+            vec![
+                "Invalid value -5 for configuration transaction.boundary.interval.ms: Value must be at least 0"
+                    .to_string()
+            ]
+        );
+        // Sinks have none of these keys.
+        let sink = validate_connector_config(
+            &reg,
+            &map(&[
+                ("connector.class", "FileStreamSink"),
+                ("name", "s"),
+                ("topics", "t"),
+                ("exactly.once.support", "required"),
+            ]),
+            1000,
+        )
+        .unwrap();
+        assert!(errors_of(&sink, EXACTLY_ONCE_SUPPORT).is_empty());
+    }
 
     #[test]
     fn missing_required_keys_are_counted() {

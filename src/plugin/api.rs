@@ -83,6 +83,23 @@ impl ConnectorContext {
     }
 }
 
+/// Whether a source connector can deliver exactly once with a config (Connect's
+/// `ExactlyOnceSupport`), asked when `exactly.once.support=required`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExactlyOnceSupport {
+    Supported,
+    Unsupported,
+}
+
+/// Whether a source connector's tasks can define their own transaction boundaries with a
+/// config (Connect's `ConnectorTransactionBoundaries`), asked for `transaction.boundary=connector`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConnectorTransactionBoundaries {
+    Supported,
+    #[default]
+    Unsupported,
+}
+
 /// A connector: validates its config and splits the work into task configs.
 #[async_trait]
 pub trait Connector: Send {
@@ -103,6 +120,21 @@ pub trait Connector: Send {
     async fn task_configs(&mut self, max_tasks: usize) -> Result<Vec<ConfigMap>>;
 
     async fn stop(&mut self) -> Result<()>;
+
+    /// A source connector's exactly-once support with `config`; `None` (the default) when
+    /// it does not say, which `exactly.once.support=required` refuses.
+    fn exactly_once_support(&self, _config: &ConfigMap) -> Result<Option<ExactlyOnceSupport>> {
+        Ok(None)
+    }
+
+    /// Whether a source connector's tasks define transaction boundaries with `config`
+    /// through [`SourceTaskContext::transaction_context`]; unsupported by default.
+    fn can_define_transaction_boundaries(
+        &self,
+        _config: &ConfigMap,
+    ) -> Result<ConnectorTransactionBoundaries> {
+        Ok(ConnectorTransactionBoundaries::Unsupported)
+    }
 }
 
 /// Reads committed source offsets (Connect's `OffsetStorageReader`).
@@ -127,6 +159,68 @@ pub trait OffsetReader: Send + Sync {
 pub struct SourceTaskContext {
     pub task_id: TaskId,
     pub offsets: Arc<dyn OffsetReader>,
+    /// Present only with exactly-once support enabled and `transaction.boundary=connector`.
+    pub transaction_context: Option<Arc<TransactionContext>>,
+}
+
+/// What a task asked of its transaction: commit or abort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransactionRequest {
+    Commit,
+    Abort,
+}
+
+/// Requests gathered during one `poll`, taken by the task loop after it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TransactionRequests {
+    /// After the whole batch the next `poll` returns (or, if it returns none, at once).
+    pub batch: Option<TransactionRequest>,
+    /// After the record at this index of the batch being returned.
+    pub records: Vec<(usize, TransactionRequest)>,
+}
+
+/// Connector-defined transaction boundaries (Connect's `TransactionContext`): a source task
+/// with `transaction.boundary=connector` asks here to commit or abort its open transaction.
+/// Records of an aborted transaction are discarded, but their offsets are still committed,
+/// so they are not polled again (as in Connect).
+#[derive(Debug, Default)]
+pub struct TransactionContext {
+    requests: Mutex<TransactionRequests>,
+}
+
+impl TransactionContext {
+    /// Commits the transaction after the batch that the current `poll` returns.
+    pub fn commit_transaction(&self) {
+        self.requests.lock().batch = Some(TransactionRequest::Commit);
+    }
+
+    /// Aborts the transaction after the batch that the current `poll` returns.
+    pub fn abort_transaction(&self) {
+        self.requests.lock().batch = Some(TransactionRequest::Abort);
+    }
+
+    /// Commits the transaction right after the record at `index` of the batch that the
+    /// current `poll` returns (Connect's `commitTransaction(record)`).
+    pub fn commit_transaction_after(&self, index: usize) {
+        self.requests
+            .lock()
+            .records
+            .push((index, TransactionRequest::Commit));
+    }
+
+    /// Aborts the transaction right after the record at `index` of the batch that the
+    /// current `poll` returns; that record is the last one of the aborted transaction.
+    pub fn abort_transaction_after(&self, index: usize) {
+        self.requests
+            .lock()
+            .records
+            .push((index, TransactionRequest::Abort));
+    }
+
+    /// Takes what was asked since the last call.
+    pub fn take(&self) -> TransactionRequests {
+        std::mem::take(&mut *self.requests.lock())
+    }
 }
 
 /// A source task: polls records from an external system.

@@ -8,8 +8,10 @@ pub mod suggest;
 
 pub use crate::transform::{Predicate, Transformation};
 pub use api::{
-    Connector, ConnectorContext, ConnectorRequest, ErrantRecordReporter, OffsetReader,
-    SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId,
+    Connector, ConnectorContext, ConnectorRequest, ConnectorTransactionBoundaries,
+    ErrantRecordReporter, ExactlyOnceSupport, OffsetReader, SinkContextState, SinkTask,
+    SinkTaskContext, SourceTask, SourceTaskContext, Task, TaskId, TransactionContext,
+    TransactionRequest, TransactionRequests,
 };
 pub use registry::{
     default_aliases, ConnectorPlugin, ConverterPlugin, PluginInfo, PluginRegistry, PluginSource,

@@ -44,6 +44,40 @@ pub enum PyConnector {
 }
 
 impl PyConnector {
+    /// Calls a preflight method (`exactly_once_support`, `can_define_transaction_boundaries`)
+    /// on a fresh instance with `config`; the answer lower-cased (`"supported"`), `None` for
+    /// None or a class without the method.
+    fn ask(&self, method: &str, config: &ConfigMap) -> Result<Option<String>> {
+        let PyConnector::Ready { class, .. } = self else {
+            return Ok(None);
+        };
+        Python::attach(|py| -> PyResult<Option<String>> {
+            let obj = class.class.bind(py).call0()?;
+            if !obj.hasattr(method)? {
+                return Ok(None);
+            }
+            let cfg = config_to_py(py, config)?;
+            obj.setattr("config", cfg.copy()?)?;
+            let answer = obj.call_method1(method, (cfg,))?;
+            if answer.is_none() {
+                return Ok(None);
+            }
+            // An enum member (`ExactlyOnceSupport.SUPPORTED`) or its value as a string.
+            let text = match answer.getattr("value") {
+                Ok(v) => v.str()?.to_string(),
+                Err(_) => answer.str()?.to_string(),
+            };
+            Ok(Some(text.trim().to_ascii_lowercase()))
+        })
+        .map_err(|e| {
+            let message = Python::attach(|py| super::errors::describe_exception(py, &e));
+            ConnectError::Other(format!(
+                "error calling `{method}` of {}: {message}",
+                class.name
+            ))
+        })
+    }
+
     pub fn new(class: Arc<ConnectorClass>) -> Self {
         PyConnector::Ready {
             class,
@@ -145,6 +179,34 @@ impl Connector for PyConnector {
             }
         }
         infos
+    }
+
+    fn exactly_once_support(
+        &self,
+        config: &ConfigMap,
+    ) -> Result<Option<crate::plugin::ExactlyOnceSupport>> {
+        use crate::plugin::ExactlyOnceSupport;
+        Ok(match self.ask("exactly_once_support", config)?.as_deref() {
+            None => None,
+            Some("supported") => Some(ExactlyOnceSupport::Supported),
+            Some(_) => Some(ExactlyOnceSupport::Unsupported),
+        })
+    }
+
+    fn can_define_transaction_boundaries(
+        &self,
+        config: &ConfigMap,
+    ) -> Result<crate::plugin::ConnectorTransactionBoundaries> {
+        use crate::plugin::ConnectorTransactionBoundaries;
+        Ok(
+            match self
+                .ask("can_define_transaction_boundaries", config)?
+                .as_deref()
+            {
+                Some("supported") => ConnectorTransactionBoundaries::Supported,
+                _ => ConnectorTransactionBoundaries::Unsupported,
+            },
+        )
     }
 
     async fn start(&mut self, config: ConfigMap, ctx: ConnectorContext) -> Result<()> {

@@ -16,6 +16,7 @@ use crate::data::{OffsetMap, TopicPartition};
 use crate::errors::ConnectError;
 use crate::plugin::{
     ConnectorContext, ErrantRecordReporter, OffsetReader, SinkTaskContext, TaskId,
+    TransactionContext, TransactionRequest,
 };
 
 /// `conveyor.TopicPartition(topic, partition)`.
@@ -139,6 +140,62 @@ impl PyOffsetStorageReader {
 pub struct PySourceTaskContext {
     pub task_id: TaskId,
     pub reader: Py<PyOffsetStorageReader>,
+    pub transaction_context: Option<Py<PyTransactionContext>>,
+}
+
+/// Requests about single records, kept until `poll` returns and the records' places in its
+/// batch are known.
+pub type RecordRequests = Arc<parking_lot::Mutex<Vec<(Py<PyAny>, TransactionRequest)>>>;
+
+/// Connector-defined transaction boundaries (Connect's `TransactionContext`), present with
+/// exactly-once support enabled and `transaction.boundary=connector`.
+#[pyclass(frozen, module = "conveyor", name = "TransactionContext")]
+pub struct PyTransactionContext {
+    pub inner: Arc<TransactionContext>,
+    pub records: RecordRequests,
+}
+
+impl PyTransactionContext {
+    fn request(
+        &self,
+        record: Option<&Bound<'_, PyAny>>,
+        request: TransactionRequest,
+    ) -> PyResult<()> {
+        match record {
+            None => match request {
+                TransactionRequest::Commit => self.inner.commit_transaction(),
+                TransactionRequest::Abort => self.inner.abort_transaction(),
+            },
+            Some(r) => {
+                if r.cast_exact::<super::records::PySourceRecord>().is_err() {
+                    return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                        "expected a SourceRecord, got {}",
+                        super::source_task::type_name(r)
+                    )));
+                }
+                self.records.lock().push((r.clone().unbind(), request));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyTransactionContext {
+    /// Commits the open transaction after the batch the current `poll` returns, or, given a
+    /// record that `poll` returns, right after that record.
+    #[pyo3(signature = (record=None))]
+    fn commit_transaction(&self, record: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.request(record, TransactionRequest::Commit)
+    }
+
+    /// Aborts the open transaction after the batch the current `poll` returns, or right after
+    /// the given record (the last one of the aborted transaction). The aborted records never
+    /// reach a `read_committed` consumer; their offsets are committed all the same.
+    #[pyo3(signature = (record=None))]
+    fn abort_transaction(&self, record: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+        self.request(record, TransactionRequest::Abort)
+    }
 }
 
 #[pymethods]
@@ -159,6 +216,13 @@ impl PySourceTaskContext {
     #[getter]
     fn task(&self) -> i32 {
         self.task_id.task
+    }
+
+    /// The transaction context: `None` unless the worker has exactly-once source support
+    /// enabled and the connector `transaction.boundary=connector`.
+    #[getter]
+    fn transaction_context(&self, py: Python<'_>) -> Option<Py<PyTransactionContext>> {
+        self.transaction_context.as_ref().map(|c| c.clone_ref(py))
     }
 }
 

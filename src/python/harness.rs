@@ -102,6 +102,7 @@ impl PySourceTaskRunner {
         let ctx = SourceTaskContext {
             task_id: self.id.clone(),
             offsets: self.offsets.clone(),
+            transaction_context: None,
         };
         let task = self.task()?;
         block_on(task.start(config, ctx)).map_err(|e| {

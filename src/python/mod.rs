@@ -99,6 +99,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<contexts::PyConnectorContext>()?;
     m.add_class::<contexts::PyOffsetStorageReader>()?;
     m.add_class::<contexts::PySourceTaskContext>()?;
+    m.add_class::<contexts::PyTransactionContext>()?;
     m.add_class::<contexts::PySinkTaskContext>()?;
     m.add_class::<contexts::PyErrantRecordReporter>()?;
     m.add_class::<worker::PyWorker>()?;

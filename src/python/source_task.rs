@@ -7,18 +7,24 @@ use async_trait::async_trait;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
-use super::contexts::{PyOffsetStorageReader, PySourceTaskContext};
+use super::contexts::{
+    PyOffsetStorageReader, PySourceTaskContext, PyTransactionContext, RecordRequests,
+};
 use super::instance::PluginInstance;
 use super::records::{unwrap_record, PySourceRecord};
 use super::values::config_to_py;
 use crate::config::ConfigMap;
 use crate::data::Record;
 use crate::errors::Result;
+use crate::plugin::TransactionRequest;
 use crate::plugin::{SourceTask, SourceTaskContext};
 
 pub struct PySourceTask {
     inst: PluginInstance,
     calls_commit: bool,
+    /// The task's transaction context and its per-record requests, with
+    /// `transaction.boundary=connector`.
+    transactions: Option<(Arc<crate::plugin::TransactionContext>, RecordRequests)>,
 }
 
 impl PySourceTask {
@@ -36,6 +42,39 @@ impl PySourceTask {
         PySourceTask {
             inst: PluginInstance::new(obj, "SourceTask", format!("task {class}")),
             calls_commit: true,
+            transactions: None,
+        }
+    }
+
+    /// Turns requests about Python records into requests about their places in the batch.
+    fn resolve_record_requests(&self, result: &Bound<'_, PyAny>) {
+        let Some((ctx, requests)) = &self.transactions else {
+            return;
+        };
+        let requests = std::mem::take(&mut *requests.lock());
+        if requests.is_empty() {
+            return;
+        }
+        let items: Vec<Bound<'_, PyAny>> = match result.try_iter() {
+            Ok(it) => it.filter_map(|i| i.ok()).collect(),
+            Err(_) => Vec::new(),
+        };
+        for (record, request) in requests {
+            let record = record.bind(result.py());
+            match items.iter().position(|i| i.is(record)) {
+                Some(index) => match request {
+                    TransactionRequest::Commit => ctx.commit_transaction_after(index),
+                    TransactionRequest::Abort => ctx.abort_transaction_after(index),
+                },
+                None => {
+                    // Connect ignores a record it never sees dispatched; say so.
+                    tracing::warn!("a transaction request names a record that poll() did not return; it is applied after the batch");
+                    match request {
+                        TransactionRequest::Commit => ctx.commit_transaction(),
+                        TransactionRequest::Abort => ctx.abort_transaction(),
+                    }
+                }
+            }
         }
     }
 
@@ -93,9 +132,27 @@ impl SourceTask for PySourceTask {
             ));
             let reader = Py::new(py, PyOffsetStorageReader { inner: ctx.offsets })
                 .map_err(|e| self.inst.error(py, "start", e))?;
+            let transaction_context = match &ctx.transaction_context {
+                Some(inner) => {
+                    let records: RecordRequests = Default::default();
+                    self.transactions = Some((inner.clone(), records.clone()));
+                    Some(
+                        Py::new(
+                            py,
+                            PyTransactionContext {
+                                inner: inner.clone(),
+                                records,
+                            },
+                        )
+                        .map_err(|e| self.inst.error(py, "start", e))?,
+                    )
+                }
+                None => None,
+            };
             let context = PySourceTaskContext {
                 task_id: ctx.task_id,
                 reader,
+                transaction_context,
             };
             let cfg = config_to_py(py, &config).map_err(|e| self.inst.error(py, "start", e))?;
             self.inst.set_attr(
@@ -113,6 +170,7 @@ impl SourceTask for PySourceTask {
     async fn poll(&mut self) -> Result<Vec<Record>> {
         Python::attach(|py| {
             let result = self.inst.call(py, "poll", ())?;
+            self.resolve_record_requests(&result);
             let records = self.records(&result);
             // Once Python lets go of the records, they move out without a copy.
             drop(result);

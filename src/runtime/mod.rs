@@ -11,6 +11,7 @@ pub mod state;
 pub mod status;
 pub mod supervise;
 pub mod topic_creation;
+pub mod transactions;
 pub mod transform_chain;
 pub mod worker;
 

@@ -127,6 +127,12 @@ pub trait OffsetStore: Send + Sync {
 
     /// Every partition and offset a connector has committed.
     fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)>;
+
+    /// Waits until offsets committed anywhere before now are visible here (a topic-backed
+    /// store reads its topic to the end); the default has nothing to wait for.
+    async fn read_to_end(&self, _timeout: std::time::Duration) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Offsets in memory only (tests, and workers that need no persistence).

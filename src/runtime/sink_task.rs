@@ -252,6 +252,11 @@ impl SinkTaskLoop {
             ("enable.auto.offset.store", "false"),
             ("auto.offset.reset", "earliest"),
             ("enable.partition.eof", "false"),
+            // Only committed transactions: records an exactly-once source aborted, or has not
+            // committed yet, never reach a sink (so the PostgreSQL sink's
+            // delivery.guarantee=exactly_once is exactly once end to end). Java's consumer
+            // defaults to read_uncommitted; `consumer.override.isolation.level` still wins.
+            ("isolation.level", "read_committed"),
             // Prefetch per consumer; librdkafka's default (64 MB) dominates a worker's memory.
             ("queued.max.messages.kbytes", "16384"),
             // When the prefetch queue is full librdkafka waits this long before fetching

@@ -16,11 +16,16 @@ use super::converters::ConverterSet;
 use super::errors::{ErrorHandler, Failure, Stage};
 use super::offsets::{partition_id, ConnectorOffsetReader};
 use super::state::TargetState;
+use super::transactions::{
+    transaction_error, transactional_id, Transactions, TRANSACTION_CALL_TIMEOUT,
+};
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
+use crate::config::connector::TransactionBoundary;
 use crate::data::{OffsetMap, Origin, Record, SourcePartition};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole, LoggingContext};
+use crate::plugin::TransactionRequest;
 use crate::plugin::{SourceTask, SourceTaskContext};
 
 /// Counts a task start for `connect-worker-metrics`.
@@ -222,6 +227,8 @@ pub(crate) struct SourceTaskLoop {
     status_note: Option<String>,
     /// Topics this task has written to (for topic creation and tracking).
     seen_topics: std::collections::HashSet<String>,
+    /// Exactly-once delivery: `Some` when the worker has `exactly.once.source.support=enabled`.
+    transactions: Option<Transactions>,
 }
 
 impl SourceTaskLoop {
@@ -229,17 +236,43 @@ impl SourceTaskLoop {
         let converters = ConverterSet::build(&env.registry, &env.worker, &env.connector)?;
         let chain = TransformChain::build(&env.connector.raw, &env.registry)?;
         let client_id = format!("connector-producer-{}-{}", env.id.connector, env.id.task);
-        let defaults = [
+        let transactions = Transactions::for_task(&env.worker, &env.connector.raw);
+        let txn_id = env
+            .worker
+            .distributed
+            .as_ref()
+            .map(|d| transactional_id(&d.group_id, &env.id.connector, env.id.task))
+            .unwrap_or_default();
+        let mut defaults = vec![
             ("client.id", client_id.as_str()),
             ("acks", "all"),
             // Keep order under retries, as Kafka Connect does.
             ("max.in.flight.requests.per.connection", "1"),
-            ("enable.idempotence", "false"),
-            // Never give up on a record: Connect's delivery.timeout.ms=MAX.
-            ("message.timeout.ms", "0"),
             // Java's buffer.memory default (32 MB), not librdkafka's 1 GB: memory stays bounded.
             ("queue.buffering.max.kbytes", "32768"),
         ];
+        if transactions.is_some() {
+            defaults.extend([
+                ("transactional.id", txn_id.as_str()),
+                ("enable.idempotence", "true"),
+                // A transactional producer may not wait longer than its transaction lasts.
+                ("message.timeout.ms", "60000"),
+                // The Java producer's partitioner: offsets land where Connect's would.
+                ("partitioner", "murmur2_random"),
+                // A transaction begun right after a commit is answered CONCURRENT_TRANSACTIONS
+                // until the broker has written the commit markers; librdkafka then waits
+                // retry.backoff.ms (100 ms) before asking again, which caps
+                // transaction.boundary=poll at ~10 transactions a second. The Java producer
+                // retries that case after 20 ms; so does this one.
+                ("retry.backoff.ms", "20"),
+            ]);
+        } else {
+            defaults.extend([
+                ("enable.idempotence", "false"),
+                // Never give up on a record: Connect's delivery.timeout.ms=MAX.
+                ("message.timeout.ms", "0"),
+            ]);
+        }
         let overrides = crate::config::def::with_prefix(
             &env.connector.raw,
             ClientRole::Producer.override_prefix(),
@@ -269,16 +302,21 @@ impl SourceTaskLoop {
             last_commit: Instant::now(),
             status_note: None,
             seen_topics: Default::default(),
+            transactions,
         })
     }
 
     pub(crate) fn run(mut self) -> Result<()> {
+        if self.transactions.is_some() {
+            self.init_transactions()?;
+        }
         let ctx = SourceTaskContext {
             task_id: self.env.id.clone(),
             offsets: Arc::new(ConnectorOffsetReader {
                 store: self.env.offsets.clone(),
                 connector: self.env.id.connector.clone(),
             }),
+            transaction_context: self.transactions.as_ref().and_then(|t| t.context.clone()),
         };
         let config = self.env.task_config.clone();
         let started = self.env.rt.clone().block_on(self.task.start(config, ctx));
@@ -334,11 +372,185 @@ impl SourceTaskLoop {
                     .metrics
                     .poll_batch_time_ms
                     .observe(poll_started.elapsed().as_secs_f64() * 1000.0);
-                self.send_batch(records)?;
+                if self.transactions.is_some() {
+                    self.send_transactional_batch(records)?;
+                } else {
+                    self.send_batch(records)?;
+                }
+            } else if self.transactions.is_some() {
+                // A connector may ask for a boundary in a poll that returns nothing.
+                self.apply_transaction_requests(0)?;
             }
-            self.maybe_commit();
+            if self.transactions.is_some() {
+                self.maybe_commit_transaction()?;
+            } else {
+                self.maybe_commit();
+            }
             self.update_status_note();
         }
+    }
+
+    /// Creates the task's transactional identity, fencing out any earlier producer with the
+    /// same `transactional.id` (aborting what it left open), then reads the offsets topic to
+    /// the end so the task resumes from the last committed transaction.
+    fn init_transactions(&mut self) -> Result<()> {
+        let id = self.env.id.clone();
+        self.producer
+            .init_transactions(TRANSACTION_CALL_TIMEOUT)
+            .map_err(|e| transaction_error(&id, "initialize", &e))?;
+        self.env
+            .rt
+            .clone()
+            .block_on(self.env.offsets.read_to_end(TRANSACTION_CALL_TIMEOUT))
+            .map_err(|e| e.context("could not read the offsets topic before starting the task"))
+    }
+
+    fn begin_transaction_if_needed(&mut self) -> Result<()> {
+        let Some(t) = self.transactions.as_mut() else {
+            return Ok(());
+        };
+        if !t.open {
+            self.producer
+                .begin_transaction()
+                .map_err(|e| transaction_error(&self.env.id, "begin", &e))?;
+            t.open = true;
+            t.opened_at = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Sends a batch inside the open transaction (beginning one), splitting it where the
+    /// task asked for a boundary after a record, then applies the boundary of its mode.
+    fn send_transactional_batch(&mut self, mut records: Vec<Record>) -> Result<()> {
+        let requests = self
+            .transactions
+            .as_ref()
+            .and_then(|t| t.context.as_ref())
+            .map(|c| c.take())
+            .unwrap_or_default();
+        let mut per_record = requests.records;
+        per_record.sort_by_key(|(i, _)| *i);
+        let total = records.len();
+        let mut done = 0usize;
+        for (index, request) in per_record {
+            if index >= total {
+                tracing::warn!(index, total, "a transaction request names a record that poll did not return; applying it after the batch");
+                continue;
+            }
+            if index < done {
+                continue;
+            }
+            let rest = records.split_off(index + 1 - done);
+            let chunk = std::mem::replace(&mut records, rest);
+            done = index + 1;
+            self.begin_transaction_if_needed()?;
+            self.send_batch(chunk)?;
+            self.finish_transaction(request)?;
+        }
+        if !records.is_empty() {
+            self.begin_transaction_if_needed()?;
+            self.send_batch(records)?;
+        }
+        match self.transactions.as_ref().map(|t| t.boundary) {
+            Some(TransactionBoundary::Poll) => self.finish_transaction(TransactionRequest::Commit),
+            Some(TransactionBoundary::Connector) => match requests.batch {
+                Some(r) => self.finish_transaction(r),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies a batch-level request made during a poll that returned `_count` records.
+    fn apply_transaction_requests(&mut self, _count: usize) -> Result<()> {
+        let requests = self
+            .transactions
+            .as_ref()
+            .and_then(|t| t.context.as_ref())
+            .map(|c| c.take())
+            .unwrap_or_default();
+        match requests.batch {
+            Some(r) => self.finish_transaction(r),
+            None => Ok(()),
+        }
+    }
+
+    fn maybe_commit_transaction(&mut self) -> Result<()> {
+        if self.transactions.as_ref().is_some_and(|t| t.interval_due()) {
+            self.finish_transaction(TransactionRequest::Commit)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the open transaction. A commit writes the offsets of its records first, in the
+    /// transaction; an abort discards the records but commits their offsets in a transaction
+    /// of their own, so they are not polled again (Connect's `abortTransaction`).
+    fn finish_transaction(&mut self, request: TransactionRequest) -> Result<()> {
+        let open = self.transactions.as_ref().is_some_and(|t| t.open);
+        if !open {
+            return Ok(());
+        }
+        self.check_producer()?;
+        let id = self.env.id.clone();
+        if request == TransactionRequest::Abort {
+            self.flush_before_abort()?;
+            self.producer
+                .abort_transaction(TRANSACTION_CALL_TIMEOUT)
+                .map_err(|e| transaction_error(&id, "abort", &e))?;
+            if let Some(t) = self.transactions.as_mut() {
+                t.open = false;
+            }
+            tracing::debug!("aborted a transaction as the task asked");
+            if self
+                .transactions
+                .as_ref()
+                .is_some_and(|t| t.offsets.is_empty())
+            {
+                return Ok(());
+            }
+            self.begin_transaction_if_needed()?;
+        }
+        let offsets: Vec<(OffsetMap, OffsetMap)> = self
+            .transactions
+            .as_mut()
+            .map(|t| t.offsets.drain().map(|(_, v)| v).collect())
+            .unwrap_or_default();
+        let topic = self
+            .transactions
+            .as_ref()
+            .map(|t| t.offsets_topic.clone())
+            .unwrap_or_default();
+        for (partition, offset) in &offsets {
+            let key = super::offsets::offset_key(&id.connector, partition);
+            let value = serde_json::to_vec(offset)?;
+            let mut rec: BaseRecord<'_, [u8], [u8], Arc<DeliveryState>> =
+                BaseRecord::with_opaque_to(&topic, DeliveryState::new(SKIPPED))
+                    .key(key.as_slice())
+                    .payload(value.as_slice());
+            loop {
+                match self.producer.send(rec) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        rec = back;
+                        self.producer.poll(Duration::from_millis(10));
+                    }
+                    Err((e, _)) => return Err(transaction_error(&id, "write offsets in", &e)),
+                }
+            }
+        }
+        self.flush_transaction()?;
+        self.producer
+            .commit_transaction(TRANSACTION_CALL_TIMEOUT)
+            .map_err(|e| transaction_error(&id, "commit", &e))?;
+        if let Some(t) = self.transactions.as_mut() {
+            t.open = false;
+        }
+        self.check_producer()?;
+        self.env.metrics.offset_commit_success.inc();
+        tracing::debug!(partitions = offsets.len(), "committed a transaction");
+        let rt = self.env.rt.clone();
+        rt.block_on(self.task.commit())
+            .map_err(|e| e.context("error calling SourceTask.commit"))
     }
 
     fn wait_while_paused(&self) {
@@ -419,6 +631,10 @@ impl SourceTaskLoop {
     /// A record that will not be sent (dropped or tolerated): its offset is committable.
     fn skip(&mut self, position: Position) {
         if let Some((p, o)) = position {
+            if let Some(t) = self.transactions.as_mut() {
+                t.offsets.insert(partition_id(&p), (p.as_ref().clone(), o));
+                return;
+            }
             self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
         }
     }
@@ -547,7 +763,13 @@ impl SourceTaskLoop {
         };
         let state = DeliveryState::new(PENDING);
         if let Some((p, o)) = position {
-            self.submitted.submit(&p, o, state.clone());
+            match self.transactions.as_mut() {
+                // Committed with the transaction, which delivers every record or none.
+                Some(t) => {
+                    t.offsets.insert(partition_id(&p), (p.as_ref().clone(), o));
+                }
+                None => self.submitted.submit(&p, o, state.clone()),
+            }
         }
         let mut rec: BaseRecord<'_, [u8], [u8], Arc<DeliveryState>> =
             BaseRecord::with_opaque_to(&topic, state.clone());
@@ -587,7 +809,9 @@ impl SourceTaskLoop {
                         state.set(FAILED);
                         return Err(e);
                     }
-                    self.maybe_commit();
+                    if self.transactions.is_none() {
+                        self.maybe_commit();
+                    }
                     self.update_status_note();
                 }
                 Err((e, _)) => {
@@ -687,6 +911,9 @@ impl SourceTaskLoop {
     /// Delivers what was sent (bounded by `task.shutdown.graceful.timeout.ms`, as Kafka closes
     /// its producer), commits what was acknowledged, stops the task.
     fn shutdown(&mut self) -> Result<()> {
+        if self.transactions.is_some() {
+            return self.shutdown_transactional();
+        }
         let timeout = self
             .env
             .worker
@@ -732,6 +959,81 @@ impl SourceTaskLoop {
             .block_on(self.task.stop())
             .map_err(|e| e.context("error calling SourceTask.stop"));
         commit.and(stop)
+    }
+}
+
+impl SourceTaskLoop {
+    /// Waits for the records of the open transaction to be delivered before it is aborted:
+    /// librdkafka 2.12 can fail an abort with INVALID_TXN_STATE (a fatal error) while the
+    /// transaction's partitions are still being added (confluentinc/librdkafka#4849).
+    fn flush_before_abort(&self) -> Result<()> {
+        self.flush_transaction()
+    }
+
+    /// Sends what is queued at once and waits until every record of the transaction is
+    /// delivered. rdkafka's own flush (which `commit_transaction` calls) polls in 100 ms
+    /// steps, and the producer's polling thread takes the delivery reports it waits for, so
+    /// every commit would last 100 ms: here the non-blocking flush is retried every
+    /// millisecond instead, and the commit's own flush then has nothing left to wait for.
+    fn flush_transaction(&self) -> Result<()> {
+        let deadline = Instant::now() + TRANSACTION_CALL_TIMEOUT;
+        loop {
+            match self.producer.flush(Duration::ZERO) {
+                Ok(()) => return Ok(()),
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                    if Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => {
+                    return Err(transaction_error(
+                        &self.env.id,
+                        "deliver the records of",
+                        &e,
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Ends the open transaction (committed for `poll` and `interval` boundaries; aborted for
+    /// connector-defined ones, whose records are polled again), then stops the task. A task
+    /// that was fenced out writes nothing more.
+    fn shutdown_transactional(&mut self) -> Result<()> {
+        let boundary = self
+            .transactions
+            .as_ref()
+            .map(|t| t.boundary)
+            .unwrap_or_default();
+        let request = if boundary == TransactionBoundary::Connector {
+            TransactionRequest::Abort
+        } else {
+            TransactionRequest::Commit
+        };
+        let end = if request == TransactionRequest::Abort {
+            let open = self.transactions.as_ref().is_some_and(|t| t.open);
+            if open {
+                let _ = self.flush_before_abort();
+                self.producer
+                    .abort_transaction(TRANSACTION_CALL_TIMEOUT)
+                    .map(|_| ())
+                    .map_err(|e| transaction_error(&self.env.id, "abort", &e))
+            } else {
+                Ok(())
+            }
+        } else {
+            self.finish_transaction(request)
+        };
+        if let Err(e) = &end {
+            tracing::warn!(error = %e, "could not end the open transaction on stop; its records and offsets are not committed");
+        }
+        let stop = self
+            .env
+            .rt
+            .clone()
+            .block_on(self.task.stop())
+            .map_err(|e| e.context("error calling SourceTask.stop"));
+        end.and(stop)
     }
 }
 

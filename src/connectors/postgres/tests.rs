@@ -1059,6 +1059,7 @@ async fn source(config: ConfigMap, offsets: Arc<StoredOffsets>) -> PostgresSourc
         SourceTaskContext {
             task_id: TaskId::new("pg-source", 0),
             offsets,
+            transaction_context: None,
         },
     )
     .await

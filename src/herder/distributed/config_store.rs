@@ -33,6 +33,15 @@ pub struct ConfigSnapshot {
     pub tasks: BTreeMap<String, Vec<ConfigMap>>,
     /// Task configs written but not yet committed.
     pending: BTreeMap<String, BTreeMap<i32, ConfigMap>>,
+    /// The task count of each connector's last fenced generation (`tasks-fencing-<name>`,
+    /// Connect's task-count record for exactly-once sources).
+    pub fenced_task_counts: BTreeMap<String, usize>,
+    /// Connectors whose latest task configs were committed after their last task-count
+    /// record: their old generation may still have zombies, so no task of theirs starts
+    /// with exactly-once support until the fencing is done.
+    pub fencing_pending: std::collections::BTreeSet<String>,
+    /// The offset of each connector's last task config commit: its task generation.
+    pub task_generations: BTreeMap<String, i64>,
 }
 
 impl ConfigSnapshot {
@@ -74,6 +83,7 @@ impl ConfigSnapshot {
                     self.connectors.remove(name);
                     self.tasks.remove(name);
                     self.pending.remove(name);
+                    self.fencing_pending.remove(name);
                 }
             }
         } else if let Some(name) = key.strip_prefix("target-state-") {
@@ -115,12 +125,29 @@ impl ConfigSnapshot {
             match configs {
                 Some(c) => {
                     self.tasks.insert(name.to_string(), c);
+                    self.fencing_pending.insert(name.to_string());
+                    self.task_generations.insert(name.to_string(), offset);
                 }
                 None => tracing::error!(
                     connector = name,
                     count,
                     "task config commit without all its task configs; keeping the previous ones"
                 ),
+            }
+        } else if let Some(name) = key.strip_prefix("tasks-fencing-") {
+            match parsed
+                .as_ref()
+                .and_then(|j| j.get("task-count"))
+                .and_then(Json::as_u64)
+            {
+                Some(count) => {
+                    self.fenced_task_counts
+                        .insert(name.to_string(), count as usize);
+                    self.fencing_pending.remove(name);
+                }
+                None => {
+                    self.fenced_task_counts.remove(name);
+                }
             }
         } else if let Some(name) = key.strip_prefix("restart-connector-") {
             let j = parsed?;
@@ -273,6 +300,14 @@ impl ConfigStore {
         self.write(&format!("commit-{name}"), Some(commit)).await
     }
 
+    /// Writes Connect's task-count record (`tasks-fencing-<name>` = `{"task-count": N}`): the
+    /// generation of `count` tasks may start, every earlier one has been fenced out.
+    pub async fn put_task_count(&self, name: &str, count: usize) -> Result<()> {
+        let value = serde_json::to_vec(&json!({ "task-count": count }))?;
+        self.write(&format!("tasks-fencing-{name}"), Some(value))
+            .await
+    }
+
     pub async fn remove_connector(&self, name: &str) -> Result<()> {
         self.write(&format!("connector-{name}"), None).await?;
         self.write(&format!("target-state-{name}"), None).await
@@ -356,6 +391,22 @@ mod tests {
         apply(&mut s, 9, "session-key", Some(r#"{"key":"x"}"#));
         apply(&mut s, 10, "connector-bad", Some("not json"));
         assert!(s.connectors.is_empty());
+    }
+
+    #[test]
+    fn task_count_records_end_a_pending_fencing() {
+        let mut s = ConfigSnapshot::default();
+        apply(&mut s, 0, "task-src-0", Some(r#"{"properties":{"a":"1"}}"#));
+        apply(&mut s, 1, "commit-src", Some(r#"{"tasks":1}"#));
+        assert!(s.fencing_pending.contains("src"));
+        apply(&mut s, 2, "tasks-fencing-src", Some(r#"{"task-count":1}"#));
+        assert!(!s.fencing_pending.contains("src"));
+        assert_eq!(s.fenced_task_counts["src"], 1);
+        apply(&mut s, 3, "commit-src", Some(r#"{"tasks":1}"#));
+        assert!(
+            s.fencing_pending.contains("src"),
+            "a new generation needs fencing"
+        );
     }
 
     #[test]

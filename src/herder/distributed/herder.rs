@@ -24,6 +24,7 @@ use super::protocol::{self, Assignment, InternalTopicNames, MemberMetadata, Work
 use super::status_store::KafkaStatusStore;
 use crate::config::connector::{ConnectorType, NAME, TASKS_MAX};
 use crate::config::worker::DistributedSettings;
+use crate::config::worker::ExactlyOnceSourceSupport;
 use crate::config::ConfigMap;
 use crate::errors::{ConnectError, Result};
 use crate::herder::common::{self, not_found, task_not_found};
@@ -34,6 +35,7 @@ use crate::kafka::group::{GroupMember, GroupSettings, HeartbeatOutcome, JoinedGr
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, PluginRegistry, TaskId};
 use crate::runtime::supervise::{spawn_supervised, FatalError};
+use crate::runtime::transactions::{fence_producers, transactional_id};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 /// Where this worker stands in the group.
@@ -65,6 +67,8 @@ struct StartedTask {
     task: ConfigMap,
     connector: ConfigMap,
     target: TargetState,
+    /// The connector's task generation (offset of its task config commit).
+    generation: i64,
 }
 
 impl StartedTask {
@@ -82,6 +86,11 @@ impl StartedTask {
                 .clone(),
             connector: snap.connectors.get(&id.connector)?.clone(),
             target,
+            generation: snap
+                .task_generations
+                .get(&id.connector)
+                .copied()
+                .unwrap_or(0),
         })
     }
 }
@@ -754,18 +763,32 @@ impl DistributedHerder {
         }
         for id in local.assignment.tasks.clone() {
             let wanted = StartedTask::wanted(snap, &id);
+            // Exactly-once source tasks: a new generation replaces every task of the old one,
+            // and none starts before the old generation has been fenced out.
+            let transactional = wanted
+                .as_ref()
+                .is_some_and(|w| self.is_transactional_source(&w.connector));
+            let gated = transactional && snap.fencing_pending.contains(&id.connector);
             match (local.tasks.get(&id).cloned(), wanted) {
                 (None, None) => {}
                 (Some(_), None) => {
                     self.worker.stop_tasks(std::slice::from_ref(&id)).await;
                     local.tasks.remove(&id);
                 }
+                (None, Some(_)) if gated => {
+                    tracing::debug!(task = %id, "waiting for the zombie fencing of the previous task generation");
+                }
                 (None, Some(w)) => self.start_task(local, &id, w),
                 (Some(old), Some(w)) => {
-                    if old.task != w.task || old.connector != w.connector {
+                    let new_generation = transactional && old.generation != w.generation;
+                    if old.task != w.task || old.connector != w.connector || new_generation {
                         tracing::info!(task = %id, "task config changed; restarting the task");
                         self.statuses.task_status(&id, State::Restarting, None);
                         self.worker.stop_tasks(std::slice::from_ref(&id)).await;
+                        local.tasks.remove(&id);
+                        if gated {
+                            continue;
+                        }
                         self.start_task(local, &id, w);
                     } else if old.target != w.target {
                         self.worker.set_task_target(&id, w.target);
@@ -830,6 +853,9 @@ impl DistributedHerder {
                 tracing::info!(connector = %name, tasks = new.len(), "writing new task configs");
                 self.configs.put_task_configs(name, &new).await?;
             }
+            if !stopped {
+                self.fence_zombies_if_needed(name, config).await?;
+            }
             Ok::<_, ConnectError>(())
         }
         .await;
@@ -838,6 +864,51 @@ impl DistributedHerder {
             self.statuses
                 .connector_status(name, State::Failed, Some(e.trace()));
         }
+    }
+
+    /// Whether the tasks of a connector with `config` write through transactions here.
+    fn is_transactional_source(&self, config: &ConfigMap) -> bool {
+        self.worker.config().exactly_once_source_support == ExactlyOnceSourceSupport::Enabled
+            && self.connector_type(config) == Some(ConnectorType::Source)
+    }
+
+    /// Zombie fencing (KIP-618): when a source connector's latest task generation has no
+    /// task-count record yet, fences out the transactional ids of every earlier generation
+    /// (so no zombie task can write again) and writes Connect's task-count record, which lets
+    /// the new generation's tasks start. Done by the worker that runs the connector and writes
+    /// its task configs, in `preparing` mode too.
+    async fn fence_zombies_if_needed(&self, name: &str, config: &ConfigMap) -> Result<()> {
+        let mode = self.worker.config().exactly_once_source_support;
+        if !mode.fences() || self.connector_type(config) != Some(ConnectorType::Source) {
+            return Ok(());
+        }
+        self.configs.read_to_end().await?;
+        let (pending, previous, current) = self.configs.with(|s| {
+            (
+                s.fencing_pending.contains(name)
+                    || (s.task_count(name) > 0 && !s.fenced_task_counts.contains_key(name)),
+                s.fenced_task_counts.get(name).copied().unwrap_or(0),
+                s.task_count(name),
+            )
+        });
+        if !pending || current == 0 {
+            return Ok(());
+        }
+        // Ids of the current generation too: its tasks have not started (they wait for the
+        // task-count record), so any producer with those ids is a zombie of an older one.
+        let count = previous.max(current);
+        let ids: Vec<String> = (0..count as i32)
+            .map(|t| transactional_id(&self.settings.group_id, name, t))
+            .collect();
+        tracing::info!(connector = %name, count, "Fencing out {count} task producers for source connector {name}");
+        fence_producers(
+            &self.worker.config().bootstrap_servers,
+            &self.worker.config().producer,
+            ids,
+        )
+        .await?;
+        tracing::info!(connector = %name, "Finished fencing out {count} task producers for source connector {name}");
+        self.configs.put_task_count(name, current).await
     }
 
     fn start_task(&self, local: &mut LocalState, id: &TaskId, from: StartedTask) {
@@ -1135,6 +1206,7 @@ impl Herder for DistributedHerder {
             self.worker.registry().clone(),
             config.clone(),
             self.worker.config().worker_tasks_max,
+            Some(self.worker.config().exactly_once_source_support),
         )
         .await?;
         if infos.error_count > 0 {
@@ -1318,6 +1390,12 @@ impl Herder for DistributedHerder {
 
     fn worker_tasks_max(&self) -> usize {
         self.worker.config().worker_tasks_max
+    }
+
+    fn exactly_once_source_support(
+        &self,
+    ) -> Option<crate::config::worker::ExactlyOnceSourceSupport> {
+        Some(self.worker.config().exactly_once_source_support)
     }
 
     fn registry(&self) -> &Arc<PluginRegistry> {

@@ -74,4 +74,8 @@ impl OffsetStore for KafkaOffsetStore {
     fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
         self.table.read().connector_offsets(connector)
     }
+
+    async fn read_to_end(&self, timeout: Duration) -> Result<()> {
+        self.log.read_to_end(timeout).await
+    }
 }

@@ -100,6 +100,9 @@ impl TopicLog {
                 ("enable.auto.commit", "false"),
                 ("enable.auto.offset.store", "false"),
                 ("enable.partition.eof", "false"),
+                // Offsets written by exactly-once source tasks count once their transaction
+                // commits (librdkafka's default, stated because Java's is read_uncommitted).
+                ("isolation.level", "read_committed"),
                 // Internal topics are small and read by everyone: answer fast.
                 ("fetch.wait.max.ms", "50"),
                 ("client.id", "conveyor-internal-reader"),

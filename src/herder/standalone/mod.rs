@@ -324,6 +324,7 @@ impl Herder for StandaloneHerder {
             self.worker.registry().clone(),
             config.clone(),
             self.worker.config().worker_tasks_max,
+            None,
         )
         .await?;
         if infos.error_count > 0 {
