@@ -39,7 +39,8 @@ def query(db: str, sql: str) -> list[tuple]:
 
 @pytest.fixture
 def cdcdb(postgres):
-    """A database of the test's own; its replication slots are dropped with it."""
+    """A database of the test's own; its replication slots are dropped with it (request it
+    before ``start_worker``, so that the workers stop first)."""
     PG["port"] = postgres.port
     name = f"cdc_{uuid.uuid4().hex[:12]}"
     execute("test", f"CREATE DATABASE {name}")
@@ -47,6 +48,11 @@ def cdcdb(postgres):
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
+            execute(
+                "test",
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                f"WHERE database = '{name}' AND active",
+            )
             execute(
                 "test",
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
@@ -110,6 +116,14 @@ class Reader:
         assert len(self.events) >= count, f"{len(self.events)} of {count} events on {self.topic}: {self.events}"
         return self.events
 
+    def read_until(self, done, timeout: float = 120) -> list[tuple[dict | None, dict | None]]:
+        """Reads until ``done(events)`` holds."""
+        deadline = time.time() + timeout
+        while not done(self.events) and time.time() < deadline:
+            self.read(len(self.events) + 1, timeout=max(1, deadline - time.time()))
+        assert done(self.events), f"{len(self.events)} events on {self.topic}, not the expected ones"
+        return self.events
+
     def close(self):
         self.consumer.close()
 
@@ -118,7 +132,7 @@ def schema_field(schema: dict, name: str) -> dict:
     return next(f for f in schema["fields"] if f["field"] == name)
 
 
-def test_debezium_events_snapshot_then_stream(broker, start_worker, cdcdb):
+def test_debezium_events_snapshot_then_stream(broker, cdcdb, start_worker):
     execute(
         cdcdb,
         "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
@@ -164,7 +178,7 @@ def test_debezium_events_snapshot_then_stream(broker, start_worker, cdcdb):
     ]  # fmt: skip
     row = schema_field(schema, "after")
     assert row["name"] == f"{topic}.Value" and row["optional"] is True
-    assert schema_field(schema, "before") == row
+    assert {**schema_field(schema, "before"), "field": "after"} == row
     expected_types = {
         "id": {"type": "int32", "optional": False},
         "name": {"type": "string", "optional": False},
@@ -302,7 +316,7 @@ def test_debezium_events_snapshot_then_stream(broker, start_worker, cdcdb):
     assert {"lsn", "lsn_proc", "lsn_commit", "txId", "ts_usec"} <= set(entry["offset"])
 
 
-def test_replica_identity_full_toast_key_change_and_schema_change(broker, start_worker, cdcdb):
+def test_replica_identity_full_toast_key_change_and_schema_change(broker, cdcdb, start_worker):
     execute(
         cdcdb,
         "CREATE TABLE items (id int PRIMARY KEY, qty int NOT NULL, big text)",
@@ -318,10 +332,11 @@ def test_replica_identity_full_toast_key_change_and_schema_change(broker, start_
         60,
         what="the slot is streaming",
     )
-    # A value large and random enough to be TOASTed out of line.
-    big = uuid.uuid4().hex * 400
+    # A value stored out of line (TOASTed): over 2 kB, and not compressed.
+    big = uuid.uuid4().hex * 200
     execute(
         cdcdb,
+        "ALTER TABLE items ALTER COLUMN big SET STORAGE EXTERNAL",
         f"INSERT INTO items VALUES (1, 1, '{big}')",
         "UPDATE items SET qty = 2 WHERE id = 1",
         "UPDATE items SET id = 10 WHERE id = 1",
@@ -369,7 +384,7 @@ def test_replica_identity_full_toast_key_change_and_schema_change(broker, start_
     fulls.close()
 
 
-def test_kill_and_restart_resumes_without_loss(broker, start_worker, cdcdb, tmp_path):
+def test_kill_and_restart_resumes_without_loss(broker, cdcdb, start_worker, tmp_path):
     """kill -9 while changes stream, then a restart: every change arrives at least once, in
     order per key, and the slot's confirmed LSN moves only with committed offsets."""
     execute(cdcdb, "CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL)")
@@ -406,13 +421,23 @@ def test_kill_and_restart_resumes_without_loss(broker, start_worker, cdcdb, tmp_
     assert done.is_set()
     worker.restart()
     worker.rest.wait_running("cdc")
-    total = 20 + 20 * rounds
-    events = reader.read(total, timeout=120)
+
+    def by_key(events) -> dict[int, list[int]]:
+        seen: dict[int, list[int]] = {}
+        for _, v in events[20:]:
+            after = v["payload"]["after"]
+            seen.setdefault(after["id"], []).append(after["n"])
+        return seen
+
+    def complete(events) -> bool:
+        seen = by_key(events)
+        return all(set(seen.get(i, [])) >= set(range(1, rounds + 1)) for i in range(20))
+
+    events = reader.read_until(complete, timeout=120)
     reader.close()
-    seen: dict[int, list[int]] = {}
-    for _, v in events[20:]:
-        after = v["payload"]["after"]
-        seen.setdefault(after["id"], []).append(after["n"])
+    seen = by_key(events)
+    duplicates = len(events) - 20 - 20 * rounds
+    print(f"{duplicates} events delivered twice after kill -9")
     for i in range(20):
         ns = seen.get(i, [])
         assert set(ns) == set(range(1, rounds + 1)), f"key {i}: missing {set(range(1, rounds + 1)) - set(ns)}"
@@ -420,3 +445,34 @@ def test_kill_and_restart_resumes_without_loss(broker, start_worker, cdcdb, tmp_
         drops = [j for j in range(1, len(ns)) if ns[j] < ns[j - 1]]
         assert len(drops) <= 1, f"key {i} out of order beyond one replay: {ns}"
     wait_until(lambda: confirmed() > start_lsn, 30, what="the slot's confirmed LSN advances")
+
+
+def test_bad_input_is_a_clear_error(broker, cdcdb, start_worker):
+    """Unknown or unsupported config values fail validation by name; a missing publication
+    with autocreate disabled, and a table list that matches nothing under filtered, fail the
+    task with the reason."""
+    execute(cdcdb, "CREATE TABLE t (id int PRIMARY KEY)")
+    worker = start_worker(extra=JSON_CONVERTERS)
+    config = cdc_config(cdcdb, "bad", **{"plugin.name": "decoderbufs", "snapshot.mod": "initial"})
+    config["name"] = "bad"
+    r = worker.rest.put("/connector-plugins/PostgresCdcSource/config/validate", config)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    errors = {c["value"]["name"]: c["value"]["errors"] for c in body["configs"] if c["value"]["errors"]}
+    assert set(errors) == {"plugin.name", "snapshot.mod"}, errors
+    assert "pgoutput" in errors["plugin.name"][0]
+    assert "snapshot.mod is not a configuration" in errors["snapshot.mod"][0]
+    assert body["error_count"] == 2
+
+    worker.create("nopub", cdc_config(cdcdb, "nopub", **{"publication.autocreate.mode": "disabled"}))
+    status = worker.rest.wait_state("nopub", "FAILED")
+    trace = status["tasks"][0]["trace"]
+    assert "does not exist" in trace and "publication.autocreate.mode=disabled" in trace, trace
+
+    worker.create(
+        "nomatch",
+        cdc_config(cdcdb, "nomatch", **{"publication.autocreate.mode": "filtered", "table.include.list": "x\\.y"}),
+    )
+    trace = worker.rest.wait_state("nomatch", "FAILED")["tasks"][0]["trace"]
+    assert "no table" in trace and "table.include.list" in trace, trace
+    assert worker.rest.status("nopub")["connector"]["state"] == "RUNNING", "the worker stays up"

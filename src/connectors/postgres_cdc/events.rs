@@ -332,6 +332,37 @@ pub fn envelope(
     Ok(Value::Struct(s))
 }
 
+/// Debezium's heartbeat key schema: `{serverName}`.
+pub fn heartbeat_key_schema() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        SchemaBuilder::struct_()
+            .name("io.debezium.connector.common.ServerNameKey")
+            .field("serverName", Schema::string())
+            .build()
+    });
+    S.clone()
+}
+
+/// Debezium's heartbeat value schema: `{ts_ms}`.
+pub fn heartbeat_value_schema() -> SchemaRef {
+    static S: LazyLock<SchemaRef> = LazyLock::new(|| {
+        SchemaBuilder::struct_()
+            .name("io.debezium.connector.common.Heartbeat")
+            .field("ts_ms", Schema::int64())
+            .build()
+    });
+    S.clone()
+}
+
+/// A heartbeat's key and value.
+pub fn heartbeat(server: &str, now_us: i64) -> Result<(Value, Value), String> {
+    let mut k = Struct::new(heartbeat_key_schema());
+    k.put("serverName", Value::String(server.into()))?;
+    let mut v = Struct::new(heartbeat_value_schema());
+    v.put("ts_ms", Value::Int64(now_us.div_euclid(1000)))?;
+    Ok((Value::Struct(k), Value::Struct(v)))
+}
+
 /// Shared so that every event of a table reuses one schema allocation.
 pub type SharedModel = Arc<TableModel>;
 

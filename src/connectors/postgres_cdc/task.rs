@@ -97,6 +97,7 @@ struct Stream {
     /// Relation OID to model; None: a table that is not captured.
     models: HashMap<u32, Option<SharedModel>>,
     last_commit_lsn: u64,
+    last_heartbeat: Instant,
 }
 
 enum Phase {
@@ -295,9 +296,10 @@ impl PostgresCdcTask {
         let mut repl = ReplicationClient::connect_gated(Self::replication_config(config))
             .await
             .map_err(|e| Self::replication_error(config, e))?;
+        // The slot name is checked to be lower case letters, digits and underscores.
         let sql = format!(
             "CREATE_REPLICATION_SLOT {} LOGICAL pgoutput {}",
-            quote(&config.slot_name),
+            config.slot_name,
             if export {
                 "EXPORT_SNAPSHOT"
             } else {
@@ -392,6 +394,7 @@ impl PostgresCdcTask {
             tx: None,
             models: HashMap::new(),
             last_commit_lsn: self.resume.lsn_commit,
+            last_heartbeat: Instant::now(),
         })
     }
 
@@ -741,6 +744,50 @@ impl PostgresCdcTask {
         Ok(out)
     }
 
+    /// A heartbeat record (`__debezium-heartbeat.<topic.prefix>`) when
+    /// `heartbeat.interval.ms` has passed, between transactions: its offset covers `lsn`, up
+    /// to which everything was received, so the slot can release WAL even when the captured
+    /// tables are idle.
+    fn heartbeat(&mut self, stream: &mut Stream, lsn: u64) -> Result<Option<Record>> {
+        let config = self.config()?;
+        let Some(interval) = config.heartbeat_interval else {
+            return Ok(None);
+        };
+        if stream.last_heartbeat.elapsed() < interval || lsn == 0 {
+            return Ok(None);
+        }
+        stream.last_heartbeat = Instant::now();
+        let partition = self
+            .partition
+            .clone()
+            .ok_or_else(|| ConnectError::Other("task not started".into()))?;
+        let now = now_us();
+        let Json::Object(offset) = json!({
+            "lsn_proc": lsn,
+            "lsn_commit": lsn,
+            "lsn": lsn,
+            "ts_usec": now,
+        }) else {
+            unreachable!()
+        };
+        let (key, value) =
+            events::heartbeat(&config.topic_prefix, now).map_err(ConnectError::Data)?;
+        let mut r = Record::source(
+            format!("__debezium-heartbeat.{}", config.topic_prefix),
+            partition,
+            offset,
+            Some(events::heartbeat_value_schema()),
+            value,
+        );
+        r.key_schema = Some(events::heartbeat_key_schema());
+        r.key = key;
+        self.returned = Resume {
+            lsn_commit: lsn,
+            tx_events: None,
+        };
+        Ok(Some(r))
+    }
+
     async fn on_relation(&mut self, stream: &mut Stream, rel: pgoutput::Relation) -> Result<()> {
         let config = self.config()?;
         if !config.captures_table(&rel.schema, &rel.name) {
@@ -803,9 +850,13 @@ impl PostgresCdcTask {
                             events: 0,
                         });
                     }
-                    ReplicationEvent::Commit { lsn, .. } => {
+                    ReplicationEvent::Commit { lsn, end_lsn, .. } => {
                         stream.tx = None;
                         stream.last_commit_lsn = lsn.as_u64();
+                        out.extend(self.heartbeat(&mut stream, end_lsn.as_u64())?);
+                    }
+                    ReplicationEvent::KeepAlive { wal_end, .. } if stream.tx.is_none() => {
+                        out.extend(self.heartbeat(&mut stream, wal_end.as_u64())?);
                     }
                     ReplicationEvent::XLogData {
                         wal_start, data, ..
