@@ -124,6 +124,16 @@ class Reader:
         assert done(self.events), f"{len(self.events)} events on {self.topic}, not the expected ones"
         return self.events
 
+    def drain(self, seconds: float) -> None:
+        """Reads whatever else arrives within ``seconds``."""
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            m = self.consumer.poll(0.2)
+            if m is not None and not m.error():
+                key = json.loads(m.key()) if m.key() else None
+                value = json.loads(m.value()) if m.value() else None
+                self.events.append((key, value))
+
     def close(self):
         self.consumer.close()
 
@@ -476,3 +486,111 @@ def test_bad_input_is_a_clear_error(broker, cdcdb, start_worker):
     trace = worker.rest.wait_state("nomatch", "FAILED")["tasks"][0]["trace"]
     assert "no table" in trace and "table.include.list" in trace, trace
     assert worker.rest.status("nopub")["connector"]["state"] == "RUNNING", "the worker stays up"
+
+
+def test_snapshot_in_chunks_is_consistent_with_the_stream(broker, cdcdb, start_worker):
+    """Rows written while the snapshot is read arrive exactly once: either in the snapshot
+    (the slot's exported snapshot) or streamed after it, never both, never neither."""
+    execute(
+        cdcdb,
+        "CREATE TABLE a (id int PRIMARY KEY, v text)",
+        "CREATE TABLE b (id int PRIMARY KEY)",
+        "CREATE TABLE skipped (id int PRIMARY KEY)",
+        "INSERT INTO a SELECT g, 'v' || g FROM generate_series(1, 3000) g",
+        "INSERT INTO b SELECT g FROM generate_series(1, 5) g",
+        "INSERT INTO skipped VALUES (1)",
+    )
+    prefix = f"srv{uuid.uuid4().hex[:6]}"
+    worker = start_worker(extra=JSON_CONVERTERS)
+    worker.create(
+        "cdc",
+        cdc_config(
+            cdcdb,
+            prefix,
+            **{
+                "table.exclude.list": r"public\.skipped",
+                "snapshot.fetch.size": "100",
+                "max.batch.size": "70",
+            },
+        ),
+    )
+    stop = threading.Event()
+    written: list[int] = []
+
+    def writer():
+        i = 3001
+        while not stop.is_set() and i < 3400:
+            execute(cdcdb, f"INSERT INTO a VALUES ({i}, 'late')")
+            written.append(i)
+            i += 1
+
+    t = threading.Thread(target=writer)
+    t.start()
+    worker.rest.wait_running("cdc")
+    a = Reader(broker, f"{prefix}.public.a")
+    a.read(3000)
+    stop.set()
+    t.join()
+    ids = {i for i in range(1, 3001)} | set(written)
+    events = a.read_until(lambda ev: {v["payload"]["after"]["id"] for _, v in ev} >= ids, timeout=120)
+    time.sleep(2)
+    a.drain(2)
+    got = [v["payload"]["after"]["id"] for _, v in a.events]
+    assert sorted(got) == sorted(ids), "each row exactly once"
+    snapshot = [v["payload"] for _, v in events if v["payload"]["op"] == "r"]
+    streamed = [v["payload"] for _, v in events if v["payload"]["op"] == "c"]
+    assert len(snapshot) + len(streamed) == len(ids)
+    assert snapshot[0]["source"]["snapshot"] == "first"
+    assert snapshot[-1]["source"]["snapshot"] == "last_in_data_collection"
+    assert all(p["source"]["snapshot"] == "true" for p in snapshot[1:-1])
+    a.close()
+    b = Reader(broker, f"{prefix}.public.b")
+    bev = [v["payload"]["source"]["snapshot"] for _, v in b.read(5)]
+    assert bev == ["first_in_data_collection", "true", "true", "true", "last"]
+    b.close()
+    topics = broker.admin().list_topics(timeout=10).topics
+    assert f"{prefix}.public.skipped" not in topics
+
+
+def test_slot_is_confirmed_only_after_offsets_commit_and_heartbeats(broker, cdcdb, start_worker):
+    execute(cdcdb, "CREATE TABLE t (id int PRIMARY KEY)", "CREATE TABLE other (id int PRIMARY KEY)")
+    prefix = f"srv{uuid.uuid4().hex[:6]}"
+    config = cdc_config(cdcdb, prefix, **{"table.include.list": r"public\.t"})
+    slot = config["slot.name"]
+
+    def confirmed() -> int:
+        rows = query(cdcdb, f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{slot}'")
+        hi, lo = rows[0][0].split("/")
+        return (int(hi, 16) << 32) + int(lo, 16)
+
+    # Offsets are committed once a minute only: the slot must not move before that.
+    worker = start_worker(extra={**JSON_CONVERTERS, "offset.flush.interval.ms": 60_000}, name="slow")
+    worker.create("cdc", config)
+    worker.rest.wait_running("cdc")
+    reader = Reader(broker, f"{prefix}.public.t")
+    wait_until(lambda: query(cdcdb, f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'")
+               == [(True,)], 60, what="streaming")  # fmt: skip
+    start = confirmed()
+    execute(cdcdb, *[f"INSERT INTO t VALUES ({i})" for i in range(10)])
+    reader.read(10)
+    time.sleep(3)
+    assert confirmed() == start, "confirmed before the offsets were committed"
+    worker.kill()
+    reader.close()
+
+    # Heartbeats: only "other" changes, yet the slot advances through heartbeat offsets.
+    worker = start_worker(extra=JSON_CONVERTERS, name="beating")
+    worker.create("cdc", {**config, "heartbeat.interval.ms": "200"})
+    worker.rest.wait_running("cdc")
+    before = confirmed()
+    for i in range(20):
+        execute(cdcdb, f"INSERT INTO other VALUES ({i})")
+        time.sleep(0.1)
+    wait_until(lambda: confirmed() > before, 30, what="the slot advances with heartbeats")
+    beats = Reader(broker, f"__debezium-heartbeat.{prefix}")
+    key, value = beats.read(1)[0]
+    assert key["schema"]["name"] == "io.debezium.connector.common.ServerNameKey"
+    assert key["payload"] == {"serverName": prefix}
+    assert value["schema"]["name"] == "io.debezium.connector.common.Heartbeat"
+    assert isinstance(value["payload"]["ts_ms"], int)
+    beats.close()

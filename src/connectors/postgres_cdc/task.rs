@@ -382,12 +382,25 @@ impl PostgresCdcTask {
     }
 
     async fn start_stream(&mut self, config: &CdcConfig) -> Result<Stream> {
-        let mut repl = ReplicationClient::connect(Self::replication_config(config))
-            .await
-            .map_err(|e| Self::replication_error(config, e))?;
-        repl.wait_started()
-            .await
-            .map_err(|e| Self::replication_error(config, e))?;
+        // A session that just ended (a killed worker's) may hold the slot for a moment.
+        let mut attempt = 0;
+        let repl = loop {
+            let started = async {
+                let mut repl = ReplicationClient::connect(Self::replication_config(config)).await?;
+                repl.wait_started().await?;
+                Ok::<_, pgwire_replication::PgWireError>(repl)
+            }
+            .await;
+            match started {
+                Ok(r) => break r,
+                Err(e) if attempt < 20 && e.to_string().contains("is active for PID") => {
+                    attempt += 1;
+                    tracing::info!(slot = %config.slot_name, error = %e, "the slot is still in use; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(Self::replication_error(config, e)),
+            }
+        };
         tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
         Ok(Stream {
             repl,
