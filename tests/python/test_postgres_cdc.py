@@ -255,7 +255,10 @@ def test_debezium_events_snapshot_then_stream(broker, cdcdb, start_worker):
         ("txId", "int64", True),
         ("lsn", "int64", True),
         ("xmin", "int64", True),
+        ("origin", "string", True),
+        ("origin_lsn", "int64", True),
     ]
+    assert source_schema["version"] == 1
     snap_field = schema_field(source_schema, "snapshot")
     assert snap_field["name"] == "io.debezium.data.Enum" and snap_field["default"] == "false"
     assert schema_field(schema, "transaction")["name"] == "event.block"
@@ -271,7 +274,7 @@ def test_debezium_events_snapshot_then_stream(broker, cdcdb, start_worker):
     assert after["at_time"] == (10 * 3600 + 11 * 60 + 12) * 1_000_000 + 500_000
     assert after["ts"] == 1580702706789012
     assert after["ts3"] == 1580702706789
-    assert after["tstz"] == "2020-02-03T02:05:06.5Z"
+    assert after["tstz"] == "2020-02-03T02:05:06.500000Z"
     assert json.loads(after["doc"]) == {"a": 1}
     assert after["uid"] == "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
     assert base64.b64decode(after["raw"]) == b"\x00\xff"

@@ -237,6 +237,7 @@ pub fn source_schema() -> SchemaRef {
             .build();
         SchemaBuilder::struct_()
             .name("io.debezium.connector.postgresql.Source")
+            .version(1)
             .field("version", Schema::string())
             .field("connector", Schema::string())
             .field("name", Schema::string())
@@ -251,6 +252,8 @@ pub fn source_schema() -> SchemaRef {
             .field("txId", Schema::optional_int64())
             .field("lsn", Schema::optional_int64())
             .field("xmin", Schema::optional_int64())
+            .field("origin", Schema::optional_string())
+            .field("origin_lsn", Schema::optional_int64())
             .build()
     });
     S.clone()
@@ -308,6 +311,8 @@ pub fn source(config: &CdcConfig, table: &TableModel, info: &SourceInfo) -> Resu
     s.put("txId", info.tx_id.map_or(Value::Null, Value::Int64))?;
     s.put("lsn", info.lsn.map_or(Value::Null, Value::Int64))?;
     s.put("xmin", Value::Null)?;
+    s.put("origin", Value::Null)?;
+    s.put("origin_lsn", Value::Null)?;
     Ok(Value::Struct(s))
 }
 

@@ -50,9 +50,11 @@ pub enum Kind {
     Date,
     /// `time(p)`, p = 6 when not declared.
     Time(i32),
-    TimeTz,
+    /// `timetz(p)`: Debezium writes `p` fraction digits.
+    TimeTz(i32),
     Timestamp(i32),
-    TimestampTz,
+    /// `timestamptz(p)`: Debezium writes `p` fraction digits.
+    TimestampTz(i32),
     Interval,
     Bytea,
     /// Labels in declaration order.
@@ -115,9 +117,9 @@ pub fn builtin_kind(type_oid: u32, modifier: i32) -> Option<Kind> {
         UUID => Kind::Uuid,
         DATE => Kind::Date,
         TIME => Kind::Time(precision(modifier)),
-        TIMETZ => Kind::TimeTz,
+        TIMETZ => Kind::TimeTz(precision(modifier)),
         TIMESTAMP => Kind::Timestamp(precision(modifier)),
-        TIMESTAMPTZ => Kind::TimestampTz,
+        TIMESTAMPTZ => Kind::TimestampTz(precision(modifier)),
         INTERVAL => Kind::Interval,
         BYTEA => Kind::Bytea,
         _ => return None,
@@ -163,11 +165,11 @@ fn builder_for(kind: &Kind, modes: Modes) -> SchemaBuilder {
             named(SchemaType::Int32, "io.debezium.time.Time")
         }
         Kind::Time(_) => named(SchemaType::Int64, "io.debezium.time.MicroTime"),
-        Kind::TimeTz => named(SchemaType::String, "io.debezium.time.ZonedTime"),
+        Kind::TimeTz(_) => named(SchemaType::String, "io.debezium.time.ZonedTime"),
         Kind::Timestamp(_) if connect => logical_schemas::timestamp(),
         Kind::Timestamp(p) if *p <= 3 => named(SchemaType::Int64, "io.debezium.time.Timestamp"),
         Kind::Timestamp(_) => named(SchemaType::Int64, "io.debezium.time.MicroTimestamp"),
-        Kind::TimestampTz => named(SchemaType::String, "io.debezium.time.ZonedTimestamp"),
+        Kind::TimestampTz(_) => named(SchemaType::String, "io.debezium.time.ZonedTimestamp"),
         Kind::Interval => named(SchemaType::Int64, "io.debezium.time.MicroDuration"),
         Kind::Bytea => SchemaBuilder::new(SchemaType::Bytes),
         Kind::Enum(labels) => named(SchemaType::String, "io.debezium.data.Enum")
@@ -260,7 +262,9 @@ pub fn convert(kind: &Kind, text: &str, schema: &SchemaRef, modes: Modes) -> Res
                 Value::Int64(micros)
             }
         }
-        Kind::TimeTz => Value::String(zoned_time(text).ok_or_else(|| bad("time with time zone"))?),
+        Kind::TimeTz(p) => {
+            Value::String(zoned_time(text, *p).ok_or_else(|| bad("time with time zone"))?)
+        }
         Kind::Timestamp(p) => {
             let ts = parse_timestamp(text).ok_or_else(|| bad("timestamp"))?;
             let micros = ts.and_utc().timestamp_micros();
@@ -270,8 +274,8 @@ pub fn convert(kind: &Kind, text: &str, schema: &SchemaRef, modes: Modes) -> Res
                 Value::Int64(micros)
             }
         }
-        Kind::TimestampTz => {
-            Value::String(zoned_timestamp(text).ok_or_else(|| bad("timestamp with time zone"))?)
+        Kind::TimestampTz(p) => {
+            Value::String(zoned_timestamp(text, *p).ok_or_else(|| bad("timestamp with time zone"))?)
         }
         Kind::Interval => Value::Int64(interval_micros(text).ok_or_else(|| bad("interval"))?),
         Kind::Bytea => Value::Bytes(parse_bytea(text).ok_or_else(|| bad("bytea"))?),
@@ -344,17 +348,19 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
     Some((body, sign * secs))
 }
 
-/// Java's `ISO_LOCAL_TIME` fraction: as many digits as needed, none when zero.
-fn fraction(nanos: u32) -> String {
-    if nanos == 0 {
+/// The fraction of a second as Debezium writes it for a column of precision `width`:
+/// exactly `width` digits, none for precision 0.
+fn fraction(nanos: u32, width: i32) -> String {
+    if width <= 0 {
         return String::new();
     }
     let digits = format!("{nanos:09}");
-    format!(".{}", digits.trim_end_matches('0'))
+    format!(".{}", &digits[..(width as usize).min(9)])
 }
 
-/// A `timestamptz` as Debezium's `ZonedTimestamp`: ISO-8601 in UTC (`2024-01-02T03:04:05.5Z`).
-pub fn zoned_timestamp(text: &str) -> Option<String> {
+/// A `timestamptz(width)` as Debezium's `ZonedTimestamp`: ISO-8601 in UTC
+/// (`2024-01-02T03:04:05.500000Z`).
+pub fn zoned_timestamp(text: &str, width: i32) -> Option<String> {
     let (body, bc) = match text.strip_suffix(" BC") {
         Some(b) => (b, true),
         None => (text, false),
@@ -369,19 +375,19 @@ pub fn zoned_timestamp(text: &str) -> Option<String> {
     Some(format!(
         "{}{}Z",
         utc.format("%Y-%m-%dT%H:%M:%S"),
-        fraction(utc.nanosecond())
+        fraction(utc.nanosecond(), width)
     ))
 }
 
-/// A `timetz` as Debezium's `ZonedTime`: ISO-8601 time in UTC (`10:15:30.5Z`).
-pub fn zoned_time(text: &str) -> Option<String> {
+/// A `timetz(width)` as Debezium's `ZonedTime`: ISO-8601 time in UTC (`10:15:30.500000Z`).
+pub fn zoned_time(text: &str, width: i32) -> Option<String> {
     let (local, offset) = split_offset(text)?;
     let t = NaiveTime::parse_from_str(local, "%H:%M:%S%.f").ok()?;
     let (utc, _) = t.overflowing_sub_signed(chrono::Duration::seconds(offset));
     Some(format!(
         "{}{}Z",
         utc.format("%H:%M:%S"),
-        fraction(utc.nanosecond())
+        fraction(utc.nanosecond(), width)
     ))
 }
 
@@ -514,7 +520,7 @@ mod tests {
             Some("io.debezium.time.MicroTimestamp")
         );
         assert_eq!(
-            name(Kind::TimestampTz).as_deref(),
+            name(Kind::TimestampTz(6)).as_deref(),
             Some("io.debezium.time.ZonedTimestamp")
         );
         assert_eq!(
@@ -559,16 +565,16 @@ mod tests {
             Value::Int64(1500)
         );
         assert_eq!(
-            conv(Kind::TimestampTz, "2024-01-02 05:04:05.25+02"),
-            Value::String("2024-01-02T03:04:05.25Z".into())
+            conv(Kind::TimestampTz(6), "2024-01-02 05:04:05.25+02"),
+            Value::String("2024-01-02T03:04:05.250000Z".into())
         );
         assert_eq!(
-            conv(Kind::TimestampTz, "2024-01-02 03:04:05+00"),
+            conv(Kind::TimestampTz(0), "2024-01-02 03:04:05+00"),
             Value::String("2024-01-02T03:04:05Z".into())
         );
         assert_eq!(
-            conv(Kind::TimeTz, "10:00:00-05:30"),
-            Value::String("15:30:00Z".into())
+            conv(Kind::TimeTz(3), "10:00:00-05:30"),
+            Value::String("15:30:00.000Z".into())
         );
         assert_eq!(conv(Kind::Time(6), "00:00:01.5"), Value::Int64(1_500_000));
         assert_eq!(
