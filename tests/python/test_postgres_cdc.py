@@ -597,3 +597,59 @@ def test_slot_is_confirmed_only_after_offsets_commit_and_heartbeats(broker, cdcd
     assert value["schema"]["name"] == "io.debezium.connector.common.Heartbeat"
     assert isinstance(value["payload"]["ts_ms"], int)
     beats.close()
+
+
+def test_replication_postgres_to_kafka_to_postgres(broker, cdcdb, start_worker):
+    """The CDC topics, unwrapped by ExtractNewRecordState, feed Conveyor's PostgreSQL sink: the
+    replica follows inserts, updates and deletes (docs/postgres-cdc.md shows this set-up)."""
+    execute(
+        cdcdb,
+        "CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, price numeric(10,2), qty int)",
+        "INSERT INTO items VALUES (1, 'one', 1.50, 10), (2, 'two', 2.25, 20)",
+    )
+    replica = f"{cdcdb}_replica"
+    execute("test", f"CREATE DATABASE {replica}")
+    try:
+        prefix = f"srv{uuid.uuid4().hex[:6]}"
+        worker = start_worker(extra=JSON_CONVERTERS)
+        worker.create("cdc", cdc_config(cdcdb, prefix))
+        worker.create(
+            "replica",
+            {
+                "connector.class": "PostgresSink",
+                "topics": f"{prefix}.public.items",
+                "connection.url": f"jdbc:postgresql://127.0.0.1:{PG['port']}/{replica}",
+                "connection.user": "postgres",
+                "table.name.format": "items",
+                "insert.mode": "upsert",
+                "pk.mode": "record_key",
+                "delete.enabled": "true",
+                "auto.create": "true",
+                "auto.evolve": "true",
+                "transforms": "unwrap",
+                "transforms.unwrap.type": "io.debezium.transforms.ExtractNewRecordState",
+                "transforms.unwrap.drop.tombstones": "false",
+                "transforms.unwrap.delete.handling.mode": "none",
+            },
+        )
+        worker.rest.wait_running("cdc")
+        worker.rest.wait_running("replica")
+
+        def rows():
+            try:
+                return query(replica, "SELECT id, name, price::text, qty FROM items ORDER BY id")
+            except psycopg.Error:
+                return None
+
+        wait_until(lambda: rows() == [(1, "one", "1.50", 10), (2, "two", "2.25", 20)], 60, what="the snapshot")
+        execute(
+            cdcdb,
+            "INSERT INTO items VALUES (3, 'three', 3.00, 30)",
+            "UPDATE items SET qty = 11, price = 1.75 WHERE id = 1",
+            "DELETE FROM items WHERE id = 2",
+        )
+        wait_until(
+            lambda: rows() == [(1, "one", "1.75", 11), (3, "three", "3.00", 30)], 60, what="the changes replicated"
+        )
+    finally:
+        execute("test", f"DROP DATABASE IF EXISTS {replica} WITH (FORCE)")
