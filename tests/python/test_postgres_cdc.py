@@ -653,3 +653,21 @@ def test_replication_postgres_to_kafka_to_postgres(broker, cdcdb, start_worker):
         )
     finally:
         execute("test", f"DROP DATABASE IF EXISTS {replica} WITH (FORCE)")
+
+
+def test_dropped_slot_fails_the_task_with_the_reason(broker, cdcdb, start_worker, tmp_path):
+    execute(cdcdb, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    prefix = f"srv{uuid.uuid4().hex[:6]}"
+    config = cdc_config(cdcdb, prefix)
+    connector = write_properties(tmp_path / "cdc.properties", {"name": "cdc", **config})
+    worker = start_worker(connector, extra=JSON_CONVERTERS)
+    worker.rest.wait_running("cdc")
+    reader = Reader(broker, f"{prefix}.public.t")
+    reader.read(1)
+    reader.close()
+    wait_until(lambda: "lsn" in json.dumps(worker.rest.get("/connectors/cdc/offsets").json()), 30, what="offsets")
+    assert worker.stop() == 0
+    execute(cdcdb, f"SELECT pg_drop_replication_slot('{config['slot.name']}')")
+    worker.restart()
+    trace = worker.rest.wait_state("cdc", "FAILED")["tasks"][0]["trace"]
+    assert "does not exist" in trace and "dropped" in trace and "snapshot.mode=when_needed" in trace, trace
