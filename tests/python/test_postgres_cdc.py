@@ -113,7 +113,9 @@ class Reader:
             key = json.loads(m.key()) if m.key() else None
             value = json.loads(m.value()) if m.value() else None
             self.events.append((key, value))
-        assert len(self.events) >= count, f"{len(self.events)} of {count} events on {self.topic}: {self.events}"
+        assert len(self.events) >= count, (
+            f"{len(self.events)} of {count} events on {self.topic}: {self.events}"
+        )
         return self.events
 
     def read_until(self, done, timeout: float = 120) -> list[tuple[dict | None, dict | None]]:
@@ -412,7 +414,9 @@ def test_kill_and_restart_resumes_without_loss(broker, cdcdb, start_worker, tmp_
     slot = config["slot.name"]
 
     def confirmed() -> int:
-        lsn = query(cdcdb, f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{slot}'")
+        lsn = query(
+            cdcdb, f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        )
         hi, lo = lsn[0][0].split("/")
         return (int(hi, 16) << 32) + int(lo, 16)
 
@@ -484,7 +488,9 @@ def test_bad_input_is_a_clear_error(broker, cdcdb, start_worker):
 
     worker.create(
         "nomatch",
-        cdc_config(cdcdb, "nomatch", **{"publication.autocreate.mode": "filtered", "table.include.list": "x\\.y"}),
+        cdc_config(
+            cdcdb, "nomatch", **{"publication.autocreate.mode": "filtered", "table.include.list": "x\\.y"}
+        ),
     )
     trace = worker.rest.wait_state("nomatch", "FAILED")["tasks"][0]["trace"]
     assert "no table" in trace and "table.include.list" in trace, trace
@@ -562,7 +568,9 @@ def test_slot_is_confirmed_only_after_offsets_commit_and_heartbeats(broker, cdcd
     slot = config["slot.name"]
 
     def confirmed() -> int:
-        rows = query(cdcdb, f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{slot}'")
+        rows = query(
+            cdcdb, f"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{slot}'"
+        )
         hi, lo = rows[0][0].split("/")
         return (int(hi, 16) << 32) + int(lo, 16)
 
@@ -641,7 +649,9 @@ def test_replication_postgres_to_kafka_to_postgres(broker, cdcdb, start_worker):
             except psycopg.Error:
                 return None
 
-        wait_until(lambda: rows() == [(1, "one", "1.50", 10), (2, "two", "2.25", 20)], 60, what="the snapshot")
+        wait_until(
+            lambda: rows() == [(1, "one", "1.50", 10), (2, "two", "2.25", 20)], 60, what="the snapshot"
+        )
         execute(
             cdcdb,
             "INSERT INTO items VALUES (3, 'three', 3.00, 30)",
@@ -649,7 +659,9 @@ def test_replication_postgres_to_kafka_to_postgres(broker, cdcdb, start_worker):
             "DELETE FROM items WHERE id = 2",
         )
         wait_until(
-            lambda: rows() == [(1, "one", "1.75", 11), (3, "three", "3.00", 30)], 60, what="the changes replicated"
+            lambda: rows() == [(1, "one", "1.75", 11), (3, "three", "3.00", 30)],
+            60,
+            what="the changes replicated",
         )
     finally:
         execute("test", f"DROP DATABASE IF EXISTS {replica} WITH (FORCE)")
@@ -665,7 +677,9 @@ def test_dropped_slot_fails_the_task_with_the_reason(broker, cdcdb, start_worker
     reader = Reader(broker, f"{prefix}.public.t")
     reader.read(1)
     reader.close()
-    wait_until(lambda: "lsn" in json.dumps(worker.rest.get("/connectors/cdc/offsets").json()), 30, what="offsets")
+    wait_until(
+        lambda: "lsn" in json.dumps(worker.rest.get("/connectors/cdc/offsets").json()), 30, what="offsets"
+    )
     assert worker.stop() == 0
     execute(cdcdb, f"SELECT pg_drop_replication_slot('{config['slot.name']}')")
     worker.restart()

@@ -36,7 +36,9 @@ def debezium_plugin() -> Path:
         pytest.skip(f"Debezium in Kafka Connect is not available: {e}")
 
 
-def start_debezium(tmp_path: Path, bootstrap: str, plugin: Path, config: dict) -> tuple[subprocess.Popen, int]:
+def start_debezium(
+    tmp_path: Path, bootstrap: str, plugin: Path, config: dict
+) -> tuple[subprocess.Popen, int]:
     import kafka_connect
 
     port = free_port()
@@ -120,11 +122,13 @@ def test_events_match_debezium(broker, cdcdb, start_worker, tmp_path, debezium_p
         worker.rest.wait_running("cvy")
         slots = (dbz_config["slot.name"], cvy_config["slot.name"])
         wait_until(
-            lambda: query(
-                cdcdb,
-                f"SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name IN {slots}",
-            )[0][0]
-            == 2,
+            lambda: (
+                query(
+                    cdcdb,
+                    f"SELECT count(*) FROM pg_replication_slots WHERE active AND slot_name IN {slots}",
+                )[0][0]
+                == 2
+            ),
             180,
             what=f"both connectors streaming (Connect log: {tmp_path / 'connect.log'})",
         )
@@ -169,7 +173,9 @@ def test_events_match_debezium(broker, cdcdb, start_worker, tmp_path, debezium_p
         unexpected = [r for r in report if r[2] not in KNOWN_DIFFERENCES]
         seen: dict[str, str] = {}
         for t, i, p, d, c in unexpected:
-            seen.setdefault(p, f"{t} event {i} {p}:\n  debezium: {json.dumps(d)[:400]}\n  conveyor: {json.dumps(c)[:400]}")
+            seen.setdefault(
+                p, f"{t} event {i} {p}:\n  debezium: {json.dumps(d)[:400]}\n  conveyor: {json.dumps(c)[:400]}"
+            )
         assert not unexpected, "\n".join(seen.values())
     finally:
         proc.terminate()
