@@ -261,7 +261,10 @@ mod tests {
         // Debezium's ExtractNewRecordState, for the PostgreSQL CDC topics.
         let debezium = "io.debezium.transforms.ExtractNewRecordState";
         assert_eq!(reg.transform(debezium).unwrap().class, debezium);
-        assert_eq!(reg.transform("ExtractNewRecordState").unwrap().class, debezium);
+        assert_eq!(
+            reg.transform("ExtractNewRecordState").unwrap().class,
+            debezium
+        );
         assert_eq!(listed, 10 * 2 + 6 + 3 + 1);
     }
 

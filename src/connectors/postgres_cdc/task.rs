@@ -698,17 +698,15 @@ impl PostgresCdcTask {
             Ok(())
         };
         match message {
-            Message::Insert { new, .. } => {
-                if !config.skips("c") {
-                    let after = model.row(&new, &config).map_err(data)?;
-                    let key = model.key_value(&new, &config).map_err(data)?;
-                    out.push(self.record(
-                        &model,
-                        key,
-                        Some(envelope(Value::Null, after, "c")?),
-                        offset.clone(),
-                    )?);
-                }
+            Message::Insert { new, .. } if !config.skips("c") => {
+                let after = model.row(&new, &config).map_err(data)?;
+                let key = model.key_value(&new, &config).map_err(data)?;
+                out.push(self.record(
+                    &model,
+                    key,
+                    Some(envelope(Value::Null, after, "c")?),
+                    offset.clone(),
+                )?);
             }
             Message::Update { old, new, .. } => {
                 let key_changed = old
