@@ -685,3 +685,26 @@ def test_dropped_slot_fails_the_task_with_the_reason(broker, cdcdb, start_worker
     worker.restart()
     trace = worker.rest.wait_state("cdc", "FAILED")["tasks"][0]["trace"]
     assert "does not exist" in trace and "dropped" in trace and "snapshot.mode=when_needed" in trace, trace
+
+
+def test_missing_permissions_fail_the_task_with_the_reason(broker, cdcdb, start_worker):
+    """A user without the privileges logical replication needs: the task fails, naming them."""
+    role = f"plain_{uuid.uuid4().hex[:8]}"
+    execute(cdcdb, "CREATE TABLE t (id int PRIMARY KEY)", f"CREATE ROLE {role} LOGIN")
+    try:
+        worker = start_worker(extra=JSON_CONVERTERS)
+        # Creating a FOR ALL TABLES publication needs superuser.
+        worker.create("nopriv", {**cdc_config(cdcdb, "nopriv"), "database.user": role})
+        trace = worker.rest.wait_state("nopriv", "FAILED")["tasks"][0]["trace"]
+        assert "publication" in trace and "superuser" in trace, trace
+        # With the publication in place, the slot needs the REPLICATION attribute.
+        config = {**cdc_config(cdcdb, "norepl"), "database.user": role}
+        execute(cdcdb, f"CREATE PUBLICATION {config['publication.name']} FOR ALL TABLES")
+        worker.create("norepl", config)
+        trace = worker.rest.wait_state("norepl", "FAILED")["tasks"][0]["trace"]
+        assert "REPLICATION" in trace, trace
+    finally:
+        try:
+            execute("test", f"DROP ROLE IF EXISTS {role}")
+        except psycopg.Error:
+            pass  # still connected: the role goes with the test cluster
