@@ -1106,3 +1106,41 @@ impl SourceTask for PostgresCdcTask {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: Json) -> OffsetMap {
+        match v {
+            Json::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn only_streaming_offsets_are_confirmed() {
+        // A snapshot offset's LSN is the slot's own starting point: nothing to confirm.
+        assert_eq!(
+            confirmable_lsn(&map(
+                json!({"snapshot": true, "lsn": 10, "last_snapshot_record": true})
+            )),
+            None
+        );
+        assert_eq!(
+            confirmable_lsn(&map(json!({"lsn": 42, "lsn_commit": 50, "txId": 7}))),
+            Some(42)
+        );
+        let tx = TxState {
+            xid: 7,
+            final_lsn: 50,
+            commit_us: 1,
+            events: 3,
+        };
+        let o = PostgresCdcTask::stream_offset(&tx, 42);
+        assert_eq!(o["lsn"], json!(42));
+        assert_eq!(o["lsn_commit"], json!(50));
+        assert_eq!(o[TX_EVENTS], json!(3));
+        assert_eq!(confirmable_lsn(&o), Some(42));
+    }
+}
