@@ -31,6 +31,7 @@ from kafka import MissingTool, _java_major, _require, cache_dir  # noqa: E402
 
 CONNECT_POM = HERE / "connect" / "pom.xml"
 DEBEZIUM_POM = HERE / "debezium-jdbc" / "pom.xml"
+DEBEZIUM_POSTGRES_POM = HERE / "debezium-postgres" / "pom.xml"
 LOG4J = HERE / "connect" / "log4j2.properties"
 
 # connect-standalone.sh / connect-distributed.sh
@@ -162,6 +163,30 @@ def ensure_debezium_jdbc(verbose: bool = True) -> Path:
         verbose,
     )
     marker.write_text(debezium_version())
+    return entry
+
+
+def ensure_debezium_postgres(verbose: bool = True) -> Path:
+    """Debezium's PostgreSQL source connector, one plugin folder; returns the ``plugin.path``
+    entry that holds it. Raises RuntimeError, with Maven's errors, when it does not resolve."""
+    version = _pom_property(DEBEZIUM_POSTGRES_POM, "debezium.version")
+    entry = home() / "plugins" / "debezium-postgres"
+    plugin = entry / f"debezium-connector-postgres-{version}"
+    marker = plugin / ".complete"
+    if marker.exists():
+        return entry
+    if verbose:
+        print(f"==> Debezium PostgreSQL connector {version}: resolving its jars into {plugin}", flush=True)
+    _resolve(
+        DEBEZIUM_POSTGRES_POM,
+        plugin,
+        [
+            "-DexcludeGroupIds=org.apache.kafka",
+            "-DexcludeArtifactIds=jackson-core,jackson-databind,jackson-annotations,slf4j-api",
+        ],
+        verbose,
+    )
+    marker.write_text(version)
     return entry
 
 

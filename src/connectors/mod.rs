@@ -2,6 +2,7 @@
 
 pub mod file;
 pub mod postgres;
+pub mod postgres_cdc;
 pub mod sequence;
 
 use crate::plugin::PluginRegistry;
@@ -14,6 +15,7 @@ pub fn builtin_registry() -> PluginRegistry {
     crate::plugin::builtin::register_transforms(&mut reg);
     file::register(&mut reg);
     postgres::register(&mut reg);
+    postgres_cdc::register(&mut reg);
     sequence::register(&mut reg);
     reg
 }

@@ -206,6 +206,7 @@ pub fn register_transforms(reg: &mut PluginRegistry) {
     keyed_transform!(reg, cast::Cast);
     plain_transform!(reg, drop_headers::DropHeaders);
     keyed_transform!(reg, extract_field::ExtractField);
+    plain_transform!(reg, extract_new_record_state::ExtractNewRecordState);
     plain_transform!(reg, filter::Filter);
     keyed_transform!(reg, flatten::Flatten);
     keyed_transform!(reg, header_from::HeaderFrom);
@@ -289,7 +290,14 @@ mod tests {
                 )
             })
             .count();
-        assert_eq!(listed, 10 * 2 + 6 + 3);
+        // Debezium's ExtractNewRecordState, for the PostgreSQL CDC topics.
+        let debezium = "io.debezium.transforms.ExtractNewRecordState";
+        assert_eq!(reg.transform(debezium).unwrap().class, debezium);
+        assert_eq!(
+            reg.transform("ExtractNewRecordState").unwrap().class,
+            debezium
+        );
+        assert_eq!(listed, 10 * 2 + 6 + 3 + 1);
     }
 
     #[test]

@@ -578,6 +578,57 @@ fn percent_decode(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+impl ConnectionSettings {
+    /// Settings from discrete values (Debezium's `database.*` keys): TLS properties by their
+    /// libpq names, one attempt per connect (the runtime restarts a failed task), session
+    /// time zone UTC.
+    pub fn from_parts<'a>(
+        host: &str,
+        port: u16,
+        user: &str,
+        password: Option<&str>,
+        dbname: &str,
+        tls_properties: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) -> Result<Self> {
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(host)
+            .port(port)
+            .user(user)
+            .dbname(dbname)
+            .application_name("conveyor")
+            .connect_timeout(DEFAULT_LOGIN_TIMEOUT);
+        if let Some(p) = password {
+            pg.password(p);
+        }
+        let mut tls = TlsSettings::default();
+        for (name, value) in tls_properties {
+            if let Some(v) = value {
+                tls.set(name, v, Origin::Config).map_err(|e| {
+                    ConnectError::Config(format!(
+                        "Invalid value {v} for configuration database.{name}: {}",
+                        e.why
+                    ))
+                })?;
+            }
+        }
+        let tls = tls.finish().map_err(|e| {
+            ConnectError::Config(format!(
+                "Invalid configuration database.{}: {}",
+                e.name, e.why
+            ))
+        })?;
+        Ok(ConnectionSettings {
+            pg,
+            tls,
+            login_timeout: Some(DEFAULT_LOGIN_TIMEOUT),
+            attempts: 1,
+            backoff: Duration::from_secs(1),
+            timezone: "UTC".into(),
+            display: format!("{host}:{port}/{dbname}"),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,8 +27,30 @@ use std::sync::Arc;
 use crate::config::connector::ConnectorType;
 use crate::plugin::{default_aliases, ConnectorPlugin, PluginRegistry, Task, TaskPlugin, VERSION};
 
+pub use connection::{connect, error_text, sqlstate, PgClient};
 pub use sink::{PostgresSinkConnector, PostgresSinkTask};
 pub use source::{PostgresSourceConnector, PostgresSourceTask};
+
+/// Connection settings from discrete values, for the CDC source (`database.*` keys); the TLS
+/// properties are libpq's (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`).
+pub fn connect_settings<'a>(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: Option<&str>,
+    dbname: &str,
+    sslmode: &'a str,
+    tls: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> crate::errors::Result<config::ConnectionSettings> {
+    config::ConnectionSettings::from_parts(
+        host,
+        port,
+        user,
+        password,
+        dbname,
+        std::iter::once(("sslmode", Some(sslmode))).chain(tls),
+    )
+}
 
 pub const SINK_CONNECTOR_CLASS: &str = "io.confluent.connect.jdbc.JdbcSinkConnector";
 pub const SINK_TASK_CLASS: &str = "io.confluent.connect.jdbc.sink.JdbcSinkTask";
