@@ -225,6 +225,36 @@ impl ErrorHandler {
         }
     }
 
+    /// Runs a conversion again while it fails with a retriable error (a schema registry that
+    /// cannot be reached), with backoff, until it succeeds, `errors.retry.timeout` (when > 0)
+    /// runs out, or `cancelled` says the task stops. `wait` spends each pause the way the
+    /// task must (a sink stays in its consumer group, a source serves delivery reports).
+    pub fn retry_conversion<T>(
+        &self,
+        mut op: impl FnMut() -> crate::errors::Result<T>,
+        cancelled: impl Fn() -> bool,
+        mut wait: impl FnMut(std::time::Duration),
+    ) -> crate::errors::Result<T> {
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match op() {
+                Err(e)
+                    if e.is_retriable()
+                        && self.may_retry(started.elapsed(), true)
+                        && !cancelled() =>
+                {
+                    let pause = self.retry_delay(attempt);
+                    attempt += 1;
+                    self.count_retry();
+                    tracing::warn!(error = %e, wait_ms = pause.as_millis() as u64, attempt, "retriable error in a converter; converting the record again");
+                    wait(pause);
+                }
+                other => return other,
+            }
+        }
+    }
+
     pub fn config(&self) -> &ErrorHandlingConfig {
         &self.config
     }

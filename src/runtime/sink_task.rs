@@ -764,25 +764,13 @@ impl SinkTaskLoop {
     /// or the task stops. Kafka Connect retries converters only within
     /// `errors.retry.timeout`; waiting for the registry to come back is what keeps records
     /// out of the dead letter queue while it is away.
-    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            match op() {
-                Err(e)
-                    if e.is_retriable()
-                        && self.errors.may_retry(started.elapsed(), true)
-                        && !self.env.control.cancel.is_cancelled() =>
-                {
-                    let wait = self.errors.retry_delay(attempt);
-                    attempt += 1;
-                    self.errors.count_retry();
-                    tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in a converter; converting the record again");
-                    self.wait_in_group(wait);
-                }
-                other => return other,
-            }
-        }
+    fn retrying<T>(&self, op: impl FnMut() -> Result<T>) -> Result<T> {
+        let cancel = &self.env.control.cancel;
+        self.errors.retry_conversion(
+            op,
+            || cancel.is_cancelled(),
+            |wait| self.wait_in_group(wait),
+        )
     }
 
     /// Waits with the assignment paused, polling so that the consumer stays in its group;

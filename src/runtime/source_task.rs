@@ -720,29 +720,19 @@ impl SourceTaskLoop {
     /// Runs a conversion again while it fails with a retriable error (a schema registry that
     /// cannot be reached), with backoff, serving delivery reports meanwhile, until it
     /// succeeds, `errors.retry.timeout` (when > 0) runs out, or the task stops.
-    fn retrying<T>(&self, mut op: impl FnMut() -> Result<T>) -> Result<T> {
-        let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            match op() {
-                Err(e)
-                    if e.is_retriable()
-                        && self.errors.may_retry(started.elapsed(), true)
-                        && !self.env.control.cancel.is_cancelled() =>
-                {
-                    let wait = self.errors.retry_delay(attempt);
-                    attempt += 1;
-                    self.errors.count_retry();
-                    tracing::warn!(error = %e, wait_ms = wait.as_millis() as u64, attempt, "retriable error in a converter; converting the record again");
-                    let deadline = Instant::now() + wait;
-                    while Instant::now() < deadline && !self.env.control.cancel.is_cancelled() {
-                        self.producer
-                            .poll(Duration::from_millis(50).min(deadline - Instant::now()));
-                    }
+    fn retrying<T>(&self, op: impl FnMut() -> Result<T>) -> Result<T> {
+        let cancel = &self.env.control.cancel;
+        self.errors.retry_conversion(
+            op,
+            || cancel.is_cancelled(),
+            |wait| {
+                let deadline = Instant::now() + wait;
+                while Instant::now() < deadline && !cancel.is_cancelled() {
+                    self.producer
+                        .poll(Duration::from_millis(50).min(deadline - Instant::now()));
                 }
-                other => return other,
-            }
-        }
+            },
+        )
     }
 
     fn send(&mut self, record: Record, position: Position) -> Result<()> {

@@ -254,45 +254,12 @@ fn resolve_references(
     references: &[SchemaReference],
     what: &str,
 ) -> Result<Vec<String>, ConnectError> {
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
-    resolve_into(client, references, what, &mut out, &mut seen, 0)?;
-    Ok(out)
-}
-
-fn resolve_into(
-    client: &dyn RegistryClient,
-    references: &[SchemaReference],
-    what: &str,
-    out: &mut Vec<String>,
-    seen: &mut Vec<(String, i32)>,
-    depth: usize,
-) -> Result<(), ConnectError> {
-    if depth > 32 {
-        return Err(ConnectError::Data(format!(
-            "{what}: references nest too deeply"
-        )));
-    }
-    for r in references {
-        let key = (r.subject.clone(), r.version);
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        let version = client
-            .version(&r.subject, r.version)
-            .map_err(|e| e.into_connect(format!("{what}: reference {}", r.name)))?;
-        resolve_into(
-            client,
-            &version.schema.references,
-            what,
-            out,
-            seen,
-            depth + 1,
-        )?;
-        out.push(version.schema.text);
-    }
-    Ok(())
+    Ok(
+        super::confluent::access::resolve_references(client, references, what)?
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect(),
+    )
 }
 
 /// The schema a schemaless primitive gets (Connect's inference); other values need one.
