@@ -16,7 +16,7 @@ mod source_config;
 mod sql;
 mod table;
 mod tls;
-mod types;
+pub(crate) mod types;
 mod writer;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub const PG_EPOCH_DAYS: i32 = 10_957;
 /// Milliseconds between the Unix epoch and 2000-01-01T00:00:00Z.
 pub const PG_EPOCH_MILLIS: i64 = 946_684_800_000;
 
-/// Type OIDs this module knows by number.
+/// Type OIDs the PostgreSQL connectors know by number (`pg_type.dat`).
 pub mod oid {
     pub const BOOL: u32 = 16;
     pub const BYTEA: u32 = 17;
@@ -20,14 +20,18 @@ pub mod oid {
     pub const TEXT: u32 = 25;
     pub const OID: u32 = 26;
     pub const JSON: u32 = 114;
+    pub const XML: u32 = 142;
     pub const FLOAT4: u32 = 700;
     pub const FLOAT8: u32 = 701;
+    pub const MONEY: u32 = 790;
     pub const BPCHAR: u32 = 1042;
     pub const VARCHAR: u32 = 1043;
     pub const DATE: u32 = 1082;
     pub const TIME: u32 = 1083;
     pub const TIMESTAMP: u32 = 1114;
     pub const TIMESTAMPTZ: u32 = 1184;
+    pub const INTERVAL: u32 = 1186;
+    pub const TIMETZ: u32 = 1266;
     pub const NUMERIC: u32 = 1700;
     pub const UUID: u32 = 2950;
     pub const JSONB: u32 = 3802;
