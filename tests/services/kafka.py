@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -286,6 +287,8 @@ def main(argv: list[str]) -> int:
         if command == "run":
             kafka = ApacheKafka()
             print(f"Apache Kafka {kafka_version()} on {kafka.bootstrap} (log: {kafka.log}); Ctrl-C stops it")
+            # `kill` (SIGTERM) stops the broker too, rather than leaving the JVM running alone.
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
             try:
                 kafka.proc.wait()
             except KeyboardInterrupt:
