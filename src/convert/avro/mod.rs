@@ -66,19 +66,14 @@ impl AvroConverter {
         })
     }
 
-    fn what(&self) -> &'static str {
-        if self.config.is_key {
-            "key"
-        } else {
-            "value"
-        }
-    }
-
     fn decoder(&self, id: i32) -> Result<Arc<Decoder>, ConnectError> {
         if let Some(d) = self.decoders.lock().get(&id) {
             return Ok(d.clone());
         }
-        let what = format!("Error retrieving Avro {} schema for id {id}", self.what());
+        let what = format!(
+            "Error retrieving Avro {} schema for id {id}",
+            self.config.what()
+        );
         let schema = self
             .client
             .schema_by_id(id)
@@ -296,7 +291,7 @@ impl Converter for AvroConverter {
                 inferred = inferred_schema(value).ok_or_else(|| {
                     ConnectError::Data(format!(
                         "AvroConverter needs a schema for the record {} of topic {topic}: a schemaless {} has no Avro schema (give the record a schema, or use JsonConverter with schemas.enable=false)",
-                        self.what(),
+                        self.config.what(),
                         value.type_name()
                     ))
                 })?;
@@ -306,7 +301,7 @@ impl Converter for AvroConverter {
         if schema.schema_type == SchemaType::Struct && !matches!(value, Value::Struct(_)) {
             return Err(ConnectError::Data(format!(
                 "Failed to serialize Avro data from topic {topic}: the {} schema is a struct, the value is a {}",
-                self.what(),
+                self.config.what(),
                 value.type_name()
             )));
         }

@@ -206,6 +206,15 @@ pub struct RegistryConverterConfig {
 }
 
 impl RegistryConverterConfig {
+    /// "key" or "value": which part of a record this converter handles, for messages.
+    pub fn what(&self) -> &'static str {
+        if self.is_key {
+            "key"
+        } else {
+            "value"
+        }
+    }
+
     pub fn from_config(config: &ConfigMap, is_key: bool) -> Result<Self, ConnectError> {
         if config
             .get("schema.registry.url")

@@ -50,14 +50,6 @@ impl JsonSchemaConverter {
         })
     }
 
-    fn what(&self) -> &'static str {
-        if self.config.is_key {
-            "key"
-        } else {
-            "value"
-        }
-    }
-
     fn reader(&self, id: i32) -> Result<SchemaRef, ConnectError> {
         if let Some(s) = self.readers.lock().get(&id) {
             return Ok(s.clone());
@@ -150,7 +142,7 @@ impl Converter for JsonSchemaConverter {
                 inferred = super::avro::inferred_schema(value).ok_or_else(|| {
                     ConnectError::Data(format!(
                         "JsonSchemaConverter needs a schema for the record {} of topic {topic}: a schemaless {} has no JSON Schema",
-                        self.what(),
+                        self.config.what(),
                         value.type_name()
                     ))
                 })?;

@@ -221,7 +221,7 @@ impl Converter for ProtobufConverter {
             (None, _) => {
                 return Err(ConnectError::Data(format!(
                     "ProtobufConverter writes structs with a schema; the record {} of topic {topic} is a schemaless {}",
-                    if self.config.is_key { "key" } else { "value" },
+                    self.config.what(),
                     value.type_name()
                 )))
             }
