@@ -11,20 +11,20 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::contexts::{partitions_to_py, topic_partition_from_py, topic_partition_to_py};
-use super::errors::to_py_err;
-use super::instance::PluginInstance;
-use super::records::{record_from_py, records_to_py, unwrap_record};
-use super::sink_task::PySinkTask;
-use super::source_task::PySourceTask;
-use super::transform::PyTransformation;
-use super::values::{config_from_py, offset_map_arg, Path};
 use crate::data::{OffsetMap, Origin, Record, TopicPartition};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{
     OffsetReader, SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext,
     TaskId,
 };
+use crate::python::contexts::{partitions_to_py, topic_partition_from_py, topic_partition_to_py};
+use crate::python::errors::to_py_err;
+use crate::python::instance::PluginInstance;
+use crate::python::records::{record_from_py, records_to_py, unwrap_record};
+use crate::python::sink_task::PySinkTask;
+use crate::python::source_task::PySourceTask;
+use crate::python::transform::PyTransformation;
+use crate::python::values::{config_from_py, offset_map_arg, Path};
 use crate::runtime::offsets::partition_id;
 use crate::transform::Transformation;
 
@@ -147,8 +147,8 @@ impl PySourceTaskRunner {
         entries.sort_by_key(|(p, _)| partition_id(p));
         for (p, o) in entries {
             out.append((
-                super::records::offset_map_to_py(py, &p)?,
-                super::records::offset_map_to_py(py, &o)?,
+                crate::python::records::offset_map_to_py(py, &p)?,
+                crate::python::records::offset_map_to_py(py, &o)?,
             ))?;
         }
         Ok(out)
@@ -336,7 +336,7 @@ impl PyTransformationRunner {
         let out = PyList::empty(py);
         for result in t.apply_batch(batch) {
             match result {
-                Ok(Some(r)) => out.append(super::records::record_to_py(py, r)?)?,
+                Ok(Some(r)) => out.append(crate::python::records::record_to_py(py, r)?)?,
                 Ok(None) => out.append(py.None())?,
                 Err(e) => {
                     let original = t.take_last_error();
