@@ -1,4 +1,5 @@
-//! Converters between Connect data and the bytes stored in Kafka.
+//! Converters between Connect data and the bytes stored in Kafka. [`builtins`] lists the
+//! built-in ones, the one place to add a new one (the plugin registry takes them from there).
 
 pub mod avro;
 pub mod confluent;
@@ -12,7 +13,7 @@ pub mod protobuf;
 use std::sync::Arc;
 
 use crate::config::ConfigMap;
-use crate::data::{Header, SchemaRef, Value};
+use crate::data::{Header, SchemaRef, SchemaType, Value};
 use crate::errors::ConnectError;
 
 pub use header::SimpleHeaderConverter;
@@ -81,6 +82,126 @@ pub type ConverterFactory =
 /// Builds a header converter from its config.
 pub type HeaderConverterFactory =
     Arc<dyn Fn(&ConfigMap) -> Result<Arc<dyn HeaderConverter>, ConnectError> + Send + Sync>;
+
+/// Makes the schema registry client a registry-backed converter (Avro, Protobuf, JSON Schema)
+/// talks to, from the converter's settings. Passed in so that converters stay free of HTTP
+/// (see [`confluent`]).
+pub type RegistryClientFactory =
+    fn(&ConfigMap) -> Result<Arc<dyn confluent::RegistryClient>, ConnectError>;
+
+/// A built-in converter class: its Kafka Connect class name and how to build it as a
+/// converter, a header converter, or both. The plugin registry adds the aliases and the
+/// version.
+pub struct BuiltinConverter {
+    pub class: &'static str,
+    pub new: Option<ConverterFactory>,
+    pub new_header: Option<HeaderConverterFactory>,
+}
+
+/// Every built-in converter and header converter.
+pub fn builtins(registry_client: RegistryClientFactory) -> Vec<BuiltinConverter> {
+    let both =
+        |class, new: ConverterFactory, new_header: HeaderConverterFactory| BuiltinConverter {
+            class,
+            new: Some(new),
+            new_header: Some(new_header),
+        };
+    let mut out = vec![
+        both(
+            "org.apache.kafka.connect.json.JsonConverter",
+            Arc::new(|cfg, _| Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn Converter>)),
+            Arc::new(|cfg| {
+                Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
+            }),
+        ),
+        both(
+            "org.apache.kafka.connect.storage.StringConverter",
+            Arc::new(|cfg, _| {
+                Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn Converter>)
+            }),
+            Arc::new(|cfg| {
+                Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
+            }),
+        ),
+        both(
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+            Arc::new(|_, _| Ok(Arc::new(ByteArrayConverter) as Arc<dyn Converter>)),
+            Arc::new(|_| Ok(Arc::new(ByteArrayConverter) as Arc<dyn HeaderConverter>)),
+        ),
+        BuiltinConverter {
+            class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            new: None,
+            new_header: Some(Arc::new(|_| {
+                Ok(Arc::new(SimpleHeaderConverter) as Arc<dyn HeaderConverter>)
+            })),
+        },
+        BuiltinConverter {
+            class: avro::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(Arc::new(avro::AvroConverter::new(client, cfg, is_key)?) as Arc<dyn Converter>)
+            })),
+            new_header: None,
+        },
+        BuiltinConverter {
+            class: protobuf::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(
+                    Arc::new(protobuf::ProtobufConverter::new(client, cfg, is_key)?)
+                        as Arc<dyn Converter>,
+                )
+            })),
+            new_header: None,
+        },
+        BuiltinConverter {
+            class: json_schema::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(
+                    Arc::new(json_schema::JsonSchemaConverter::new(client, cfg, is_key)?)
+                        as Arc<dyn Converter>,
+                )
+            })),
+            new_header: None,
+        },
+    ];
+    for (class, ty) in [
+        (
+            "org.apache.kafka.connect.converters.ShortConverter",
+            SchemaType::Int16,
+        ),
+        (
+            "org.apache.kafka.connect.converters.IntegerConverter",
+            SchemaType::Int32,
+        ),
+        (
+            "org.apache.kafka.connect.converters.LongConverter",
+            SchemaType::Int64,
+        ),
+        (
+            "org.apache.kafka.connect.converters.FloatConverter",
+            SchemaType::Float32,
+        ),
+        (
+            "org.apache.kafka.connect.converters.DoubleConverter",
+            SchemaType::Float64,
+        ),
+        (
+            "org.apache.kafka.connect.converters.BooleanConverter",
+            SchemaType::Boolean,
+        ),
+    ] {
+        out.push(BuiltinConverter {
+            class,
+            new: Some(Arc::new(move |_, _| {
+                Ok(Arc::new(NumberConverter::new(ty)) as Arc<dyn Converter>)
+            })),
+            new_header: None,
+        });
+    }
+    out
+}
 
 /// Reads a boolean converter setting, naming the key when it is not `true`/`false`.
 pub(crate) fn bool_setting(
