@@ -846,7 +846,7 @@ impl SinkTaskLoop {
             self.last_commit = Instant::now();
             if let Err(e) = self.shared.commit(&self.consumer, None, CommitMode::Async) {
                 tracing::error!(error = %e, "offset commit failed");
-                if matches!(e, ConnectError::Plugin { .. }) {
+                if matches!(e, ConnectError::Plugin { .. }) && !e.is_retriable() {
                     self.shared.fail(e);
                 }
             }
