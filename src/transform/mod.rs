@@ -106,13 +106,13 @@ macro_rules! plain {
 
 /// A predicate built as `X::new(config)`.
 macro_rules! predicate {
-    ($out:expr, $class:expr, $ty:ident) => {
-        $out.push(BuiltinClass {
+    ($class:expr, $ty:ident) => {
+        BuiltinClass {
             class: $class.to_string(),
             config_def: $ty::config_def(),
             new: Arc::new(|cfg: &ConfigMap| Ok(Box::new($ty::new(cfg)?) as Box<dyn Predicate>))
                 as PredicateFactory,
-        });
+        }
     };
 }
 
@@ -142,11 +142,11 @@ pub fn builtin_transforms() -> Vec<BuiltinClass<TransformFactory>> {
 
 /// Kafka Connect's built-in predicates, under their Connect class names.
 pub fn builtin_predicates() -> Vec<BuiltinClass<PredicateFactory>> {
-    let mut out = Vec::new();
-    predicate!(out, predicates::TOPIC_NAME_MATCHES, TopicNameMatches);
-    predicate!(out, predicates::HAS_HEADER_KEY, HasHeaderKey);
-    predicate!(out, predicates::RECORD_IS_TOMBSTONE, RecordIsTombstone);
-    out
+    vec![
+        predicate!(predicates::TOPIC_NAME_MATCHES, TopicNameMatches),
+        predicate!(predicates::HAS_HEADER_KEY, HasHeaderKey),
+        predicate!(predicates::RECORD_IS_TOMBSTONE, RecordIsTombstone),
+    ]
 }
 
 /// A single message transform (Connect's `Transformation`).
