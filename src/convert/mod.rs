@@ -60,6 +60,36 @@ pub trait Converter: Send + Sync {
 
     /// Deserializes Kafka bytes; `None` is a Kafka null.
     fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, ConnectError>;
+
+    /// Whether the runtime should hand this converter whole batches
+    /// ([`Converter::to_bytes_batch`], [`Converter::to_connect_batch`]): true for converters
+    /// that pay per call (a Python converter crosses the FFI boundary and takes the GIL).
+    /// Others keep the per-record calls, and [`Converter::to_bytes_owned`]'s saved copy.
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Serializes a batch of `(topic, schema, value)`, one result per item, in order.
+    fn to_bytes_batch(
+        &self,
+        items: &[(&str, Option<&SchemaRef>, &Value)],
+    ) -> Vec<Result<Option<Vec<u8>>, ConnectError>> {
+        items
+            .iter()
+            .map(|(topic, schema, value)| self.to_bytes(topic, *schema, value))
+            .collect()
+    }
+
+    /// Deserializes a batch of `(topic, bytes)`, one result per item, in order.
+    fn to_connect_batch(
+        &self,
+        items: &[(&str, Option<&[u8]>)],
+    ) -> Vec<Result<SchemaAndValue, ConnectError>> {
+        items
+            .iter()
+            .map(|(topic, data)| self.to_connect(topic, *data))
+            .collect()
+    }
 }
 
 /// Converts header values (Connect's `HeaderConverter`).
