@@ -352,6 +352,55 @@ def test_a_fenced_zombie_fails_with_connects_message(eos_cluster, broker):
     assert seqs == list(range(len(seqs)))
 
 
+def test_the_leader_fences_the_previous_generation_before_the_next_starts(eos_cluster, broker):
+    """Connect's zombie fencing: a producer left over from the previous generation (task 1 of
+    2) holds an open transaction when the connector goes down to 1 task. Before the new task
+    starts, the group's leader fences every transactional id of the previous generation (asked
+    by the workers whose tasks wait, through ``PUT /connectors/seq/fence``), so the leftover
+    can never commit, and writes the task-count record."""
+    from confluent_kafka import KafkaException, Producer
+
+    topic = broker.create_topic(unique("fence"), partitions=2)
+    w1, w2 = eos_cluster("w1"), eos_cluster("w2")
+    config = {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, "batch.size": 5, **JSON_VALUES}
+    w1.create("seq", config)
+    wait_until(lambda: running(w1, "seq", 2), 60, what="2 tasks running")
+    zombie = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"{eos_cluster.group}-seq-1"})
+    zombie.init_transactions(30)
+    zombie.begin_transaction()
+    zombie.produce(topic, json.dumps({"task": 1, "seq": -1, "zombie": True}).encode())
+    zombie.flush(30)
+
+    r = w2.rest.put("/connectors/seq/config", {**{k: str(v) for k, v in config.items()}, "tasks.max": "1"})
+    assert r.status_code == 200, r.text
+    wait_until(lambda: running(w1, "seq", 1), 60, what="the new generation's task running")
+    with pytest.raises(KafkaException):
+        zombie.commit_transaction(30)
+    del zombie
+
+    values = read_committed(broker, topic)
+    assert not [v for v in values if v.get("zombie")], "the leftover producer's record was committed"
+    assert per_task(values)[0] == list(range(len(per_task(values)[0])))
+    records = broker_records(broker, f"{eos_cluster.group}-configs")
+    counts = [json.loads(v)["task-count"] for k, v in records if k == "tasks-fencing-seq"]
+    assert counts[-2:] == [2, 1], counts
+
+    # One worker fenced, and it was the leader; the other asked it to.
+    fenced = [w for w in (w1, w2) if "Fencing out 2 task producers for source connector seq" in w.log_text()]
+    assert len(fenced) == 1, [w.log.name for w in fenced]
+    assert "leader computed the assignment" in fenced[0].log_text()
+    follower = w2 if fenced[0] is w1 else w1
+    if "Performing preflight zombie check for connector seq" in follower.log_text():
+        assert "Forwarding zombie fencing request for connector seq to leader" in follower.log_text()
+
+    # The internal endpoint: reached through any worker, answered by the leader.
+    for w in (w1, w2):
+        assert w.rest.put("/connectors/seq/fence").status_code == 204
+        r = w.rest.put("/connectors/nope/fence")
+        assert r.status_code == 404, r.text
+        assert r.json()["message"] == "Connector nope not found"
+
+
 def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     """An exactly-once source (with aborted transactions and a kill -9) into the PostgreSQL
     sink with delivery.guarantee=exactly_once: every committed number is one row, no aborted

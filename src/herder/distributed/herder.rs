@@ -7,16 +7,18 @@
 //! race. REST calls write to the config topic and the loop reacts to what it reads back.
 //!
 //! Its parts: `member` is this worker as a group member (join, sync, heartbeats and their
-//! watchdog), `assignment` the leader's assignment of the work, `api` the REST side (the
-//! `Herder` trait); this file runs what is assigned here.
+//! watchdog), `assignment` the leader's assignment of the work, `fencing` the zombie fencing of
+//! exactly-once source tasks, `api` the REST side (the `Herder` trait); this file runs what is
+//! assigned here.
 
 mod api;
 mod assignment;
+mod fencing;
 mod member;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -38,7 +40,6 @@ use crate::kafka::group::GroupSettings;
 use crate::kafka::security::KafkaSecurity;
 use crate::plugin::{ConnectorRequest, TaskId};
 use crate::runtime::supervise::{spawn_supervised, FatalError};
-use crate::runtime::transactions::{fence_producers, transactional_id};
 use crate::runtime::{State, StatusListener, TargetState, Worker};
 
 /// Where this worker stands in the group.
@@ -157,7 +158,16 @@ pub struct DistributedHerder {
     started_ms: i64,
     /// The advertised REST URLs of the members of the last rebalance this worker led.
     members: Mutex<Vec<String>>,
+    /// This herder, for the background work it spawns.
+    me: Weak<DistributedHerder>,
+    /// The leader's zombie fencing rounds in progress, by connector.
+    fencings: Mutex<HashMap<String, FencingRound>>,
+    /// Connectors whose fencing this worker has asked the leader for and still waits on.
+    preflights: Mutex<BTreeSet<String>>,
 }
+
+/// A round of zombie fencing that every worker asking for it awaits.
+type FencingRound = futures::future::Shared<futures::future::BoxFuture<'static, Result<()>>>;
 
 /// Give up waiting for the group after this long and answer REST calls with an error.
 const GROUP_WAIT: Duration = Duration::from_secs(60);
@@ -171,7 +181,7 @@ impl DistributedHerder {
         restarts: mpsc::UnboundedReceiver<(i64, RestartRecord)>,
     ) -> Arc<DistributedHerder> {
         let restarts_from = parts.configs.with(|s| s.offset);
-        let herder = Arc::new(DistributedHerder {
+        let herder = Arc::new_cyclic(|me| DistributedHerder {
             worker: parts.worker,
             settings: parts.settings,
             url: parts.url,
@@ -194,6 +204,9 @@ impl DistributedHerder {
             restarts_from,
             started_ms: chrono::Utc::now().timestamp_millis(),
             members: Mutex::new(Vec::new()),
+            me: me.clone(),
+            fencings: Mutex::new(HashMap::new()),
+            preflights: Mutex::new(BTreeSet::new()),
         });
         let (events_tx, events) = mpsc::unbounded_channel();
         let group_settings = GroupSettings {
@@ -451,6 +464,7 @@ impl DistributedHerder {
                 }
                 (None, Some(_)) if gated => {
                     tracing::debug!(task = %id, "waiting for the zombie fencing of the previous task generation");
+                    self.request_zombie_fencing(&id.connector);
                 }
                 (None, Some(w)) => self.start_task(local, &id, w),
                 (Some(old), Some(w)) => {
@@ -461,6 +475,7 @@ impl DistributedHerder {
                         self.worker.stop_tasks(std::slice::from_ref(&id)).await;
                         local.tasks.remove(&id);
                         if gated {
+                            self.request_zombie_fencing(&id.connector);
                             continue;
                         }
                         self.start_task(local, &id, w);
@@ -527,8 +542,12 @@ impl DistributedHerder {
                 tracing::info!(connector = %name, tasks = new.len(), "writing new task configs");
                 self.configs.put_task_configs(name, &new).await?;
             }
-            if !stopped {
-                self.fence_zombies_if_needed(name, config).await?;
+            // With `enabled`, the tasks ask for their fencing before they start; with
+            // `preparing` they do not wait for it, so the task-count record is asked for here.
+            let preparing = self.worker.config().exactly_once_source_support
+                == ExactlyOnceSourceSupport::Preparing;
+            if !stopped && preparing && self.connector_type(config) == Some(ConnectorType::Source) {
+                self.request_zombie_fencing(name);
             }
             Ok::<_, ConnectError>(())
         }
@@ -544,45 +563,6 @@ impl DistributedHerder {
     fn is_transactional_source(&self, config: &ConfigMap) -> bool {
         self.worker.config().exactly_once_source_support == ExactlyOnceSourceSupport::Enabled
             && self.connector_type(config) == Some(ConnectorType::Source)
-    }
-
-    /// Zombie fencing (KIP-618): when a source connector's latest task generation has no
-    /// task-count record yet, fences out the transactional ids of every earlier generation
-    /// (so no zombie task can write again) and writes Connect's task-count record, which lets
-    /// the new generation's tasks start. Done by the worker that runs the connector and writes
-    /// its task configs, in `preparing` mode too.
-    async fn fence_zombies_if_needed(&self, name: &str, config: &ConfigMap) -> Result<()> {
-        let mode = self.worker.config().exactly_once_source_support;
-        if !mode.fences() || self.connector_type(config) != Some(ConnectorType::Source) {
-            return Ok(());
-        }
-        self.configs.read_to_end().await?;
-        let (pending, previous, current) = self.configs.with(|s| {
-            (
-                s.fencing_pending.contains(name)
-                    || (s.task_count(name) > 0 && !s.fenced_task_counts.contains_key(name)),
-                s.fenced_task_counts.get(name).copied().unwrap_or(0),
-                s.task_count(name),
-            )
-        });
-        if !pending || current == 0 {
-            return Ok(());
-        }
-        // Ids of the current generation too: its tasks have not started (they wait for the
-        // task-count record), so any producer with those ids is a zombie of an older one.
-        let count = previous.max(current);
-        let ids: Vec<String> = (0..count as i32)
-            .map(|t| transactional_id(&self.settings.group_id, name, t))
-            .collect();
-        tracing::info!(connector = %name, count, "Fencing out {count} task producers for source connector {name}");
-        fence_producers(
-            &self.worker.config().bootstrap_servers,
-            &self.worker.config().producer,
-            ids,
-        )
-        .await?;
-        tracing::info!(connector = %name, "Finished fencing out {count} task producers for source connector {name}");
-        self.configs.put_task_count(name, current).await
     }
 
     fn start_task(&self, local: &mut LocalState, id: &TaskId, from: StartedTask) {
@@ -601,6 +581,12 @@ impl DistributedHerder {
         self.worker.stop_tasks(std::slice::from_ref(id)).await;
         local.tasks.remove(id);
         if let Some(w) = StartedTask::wanted(snap, id) {
+            if self.is_transactional_source(&w.connector)
+                && snap.fencing_pending.contains(&id.connector)
+            {
+                self.request_zombie_fencing(&id.connector);
+                return;
+            }
             self.start_task(local, id, w);
         }
     }

@@ -283,6 +283,10 @@ impl Herder for DistributedHerder {
         forward::restart_task_on(&self.forwarder, &base_url, id).await
     }
 
+    async fn fence_zombies(&self, name: &str) -> Result<()> {
+        self.fence_zombies_as_leader(name).await
+    }
+
     async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets> {
         let snap = self.existing(name)?;
         let config = &snap.connectors[name];
