@@ -236,11 +236,16 @@ def test_every_number_exactly_once_through_kills_and_a_task_count_change(eos_clu
     assert counts and counts[-1] == 2, counts
 
 
-def broker_records(broker, topic: str) -> list[tuple[str, str]]:
+def broker_records(broker, topic: str, isolation: str = "read_committed") -> list[tuple[str, str]]:
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer(
-        {"bootstrap.servers": broker.bootstrap, "group.id": unique("cfg"), "enable.auto.commit": False}
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique("cfg"),
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
     )
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
@@ -399,6 +404,58 @@ def test_the_leader_fences_the_previous_generation_before_the_next_starts(eos_cl
         r = w.rest.put("/connectors/nope/fence")
         assert r.status_code == 404, r.text
         assert r.json()["message"] == "Connector nope not found"
+
+
+def test_a_connector_offsets_topic_holds_the_offsets_and_resumes_the_task(eos_cluster, broker):
+    """``offsets.storage.topic``: the task writes its offsets to the connector's own topic
+    (created, compacted) in its transactions, not to the worker's; after a stop and a resume
+    the task goes on from them."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    topic = broker.create_topic(unique("own_offsets"))
+    own = unique("seq-offsets")
+    w = eos_cluster("w")
+    config = {"connector.class": RUST_SEQ, "topic": topic, "batch.size": 10, "offsets.storage.topic": own, **JSON_VALUES}
+    w.create("seq", config)
+    wait_until(lambda: running(w, "seq", 1), 60, what="task running")
+    time.sleep(2)
+
+    def stop():
+        r = w.rest.put("/connectors/seq/stop")
+        assert r.status_code in (202, 204), r.text
+        wait_until(lambda: task_states(w, "seq") == [], 60, what="connector stopped")
+
+    stop()
+    first = per_task(read_committed(broker, topic))[0]
+    assert len(first) >= 10
+
+    def seq_offsets(offsets_topic: str) -> list[int]:
+        return [
+            json.loads(v)["seq"]
+            for k, v in broker_records(broker, offsets_topic, isolation="read_committed")
+            if v and json.loads(k) == ["seq", {"task": 0}]
+        ]
+
+    committed = seq_offsets(own)
+    assert committed and committed[-1] == first[-1], (committed[-3:], first[-3:])
+    assert seq_offsets(f"{eos_cluster.group}-offsets") == [], "offsets went to the worker's topic"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, own)])
+    configs = next(iter(described.values())).result(30)
+    assert configs["cleanup.policy"].value == "compact"
+    r = w.rest.get("/connectors/seq/offsets")
+    assert r.status_code == 200, r.text
+    assert r.json()["offsets"] == [{"partition": {"task": 0}, "offset": {"seq": first[-1]}}]
+
+    r = w.rest.put("/connectors/seq/resume")
+    assert r.status_code in (202, 204), r.text
+    wait_until(lambda: running(w, "seq", 1), 60, what="task running again")
+    time.sleep(2)
+    stop()
+    both = per_task(read_committed(broker, topic))[0]
+    assert len(both) > len(first)
+    assert both == list(range(len(both))), "the task did not resume from the connector's offsets"
+    assert seq_offsets(own)[-1] == both[-1]
 
 
 def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
