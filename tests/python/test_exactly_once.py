@@ -370,7 +370,8 @@ def test_the_leader_fences_the_previous_generation_before_the_next_starts(eos_cl
     config = {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, "batch.size": 5, **JSON_VALUES}
     w1.create("seq", config)
     wait_until(lambda: running(w1, "seq", 2), 60, what="2 tasks running")
-    zombie = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": f"{eos_cluster.group}-seq-1"})
+    leftover_id = f"{eos_cluster.group}-seq-1"
+    zombie = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": leftover_id})
     zombie.init_transactions(30)
     zombie.begin_transaction()
     zombie.produce(topic, json.dumps({"task": 1, "seq": -1, "zombie": True}).encode())
@@ -415,7 +416,13 @@ def test_a_connector_offsets_topic_holds_the_offsets_and_resumes_the_task(eos_cl
     topic = broker.create_topic(unique("own_offsets"))
     own = unique("seq-offsets")
     w = eos_cluster("w")
-    config = {"connector.class": RUST_SEQ, "topic": topic, "batch.size": 10, "offsets.storage.topic": own, **JSON_VALUES}
+    config = {
+        "connector.class": RUST_SEQ,
+        "topic": topic,
+        "batch.size": 10,
+        "offsets.storage.topic": own,
+        **JSON_VALUES,
+    }
     w.create("seq", config)
     wait_until(lambda: running(w, "seq", 1), 60, what="task running")
     time.sleep(2)
