@@ -32,7 +32,8 @@ from _common import Kafka, Worker  # noqa: E402
 
 
 def committed_seq(worker: Worker, name: str) -> int:
-    r = requests.get(f"{worker.base}/connectors/{name}/offsets", timeout=10)
+    # A loaded machine can take a while to read the offsets topic to its end.
+    r = requests.get(f"{worker.base}/connectors/{name}/offsets", timeout=60)
     offsets = r.json().get("offsets", []) if r.status_code == 200 else []
     return max((o["offset"]["seq"] for o in offsets), default=-1)
 
