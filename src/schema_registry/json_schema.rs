@@ -742,10 +742,8 @@ impl<'a> Ctx<'a> {
                     push(out, kind, &format!("{path}/enum"));
                 }
             }
-            (Kind::Const(a), Kind::Const(b)) => {
-                if a != b {
-                    push(out, "ENUM_ARRAY_CHANGED", &format!("{path}/const"));
-                }
+            (Kind::Const(a), Kind::Const(b)) if a != b => {
+                push(out, "ENUM_ARRAY_CHANGED", &format!("{path}/const"));
             }
             (Kind::Not(a), Kind::Not(b)) => {
                 // Refusing less is the compatible direction: the roles swap.
