@@ -132,4 +132,34 @@ mod tests {
         let e = parse(user, &[]).unwrap_err();
         assert!(e.contains("p/address.proto"), "{e}");
     }
+
+    #[test]
+    fn confluent_and_google_types_are_built_in() {
+        // Imported by name without references, as Confluent's serializers register them.
+        let text = "syntax = \"proto3\"; package p; import \"confluent/meta.proto\"; import \"confluent/type/decimal.proto\"; import \"google/type/date.proto\"; import \"google/type/timeofday.proto\"; message A { confluent.type.Decimal d = 1 [(confluent.field_meta).params = { key: \"scale\", value: \"2\" }]; google.type.Date day = 2; google.type.TimeOfDay at = 3; }";
+        let parsed = parse(text, &[]).unwrap();
+        let a = parsed.compiled.pool.get_message_by_name("p.A").unwrap();
+        let kinds: Vec<String> = a
+            .fields()
+            .map(|f| match f.kind() {
+                Kind::Message(m) => m.full_name().to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "confluent.type.Decimal",
+                "google.type.Date",
+                "google.type.TimeOfDay"
+            ]
+        );
+        // A file that is neither registered nor built in is still missing.
+        let e = parse(
+            "syntax = \"proto3\"; import \"p/missing.proto\"; message A { int32 x = 1; }",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.contains("p/missing.proto"), "{e}");
+    }
 }

@@ -575,6 +575,285 @@ def test_conveyor_source_records_are_read_by_the_protobuf_deserializer(
     assert "message User" in schema.schema_str
 
 
+PB_LOGICAL_SOURCE = textwrap.dedent(
+    """
+    import datetime
+    from decimal import Decimal
+
+    from conveyor import Schema, SourceConnector, SourceRecord, SourceTask, Struct
+
+    PAYMENT = Schema.struct(
+        {"id": Schema.int64(), "amount": Schema.decimal(2), "fee": Schema.decimal(3, optional=True),
+         "day": Schema.date(), "at": Schema.time(), "ts": Schema.timestamp()},
+        name="pblogical.Payment",
+    )
+    UTC = datetime.timezone.utc
+    ROWS = [
+        (1, Decimal("12.34"), Decimal("-0.005"), datetime.date(2024, 2, 29),
+         datetime.time(13, 45, 30, 123000), datetime.datetime(2024, 2, 29, 13, 45, 30, 123000, tzinfo=UTC)),
+        (2, Decimal("-98765.43"), None, datetime.date(1969, 12, 31), datetime.time(0, 0),
+         datetime.datetime(1969, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+    ]
+
+
+    class PaymentsTask(SourceTask):
+        def start(self, config):
+            self.topic = config["topic"]
+            self.done = False
+
+        def poll(self):
+            if self.done:
+                return None
+            self.done = True
+            return [SourceRecord(self.topic, Struct(PAYMENT, id=i, amount=a, fee=f, day=d, at=t, ts=ts),
+                                 value_schema=PAYMENT, source_partition={"p": 0}, source_offset={"i": i})
+                    for i, a, f, d, t, ts in ROWS]
+
+
+    class Payments(SourceConnector):
+        task_class = PaymentsTask
+    """
+)
+
+
+def logical_pool():
+    """A descriptor pool with the files Confluent's serializers treat as built in."""
+    from confluent_kafka.schema_registry.confluent import meta_pb2
+    from confluent_kafka.schema_registry.confluent.type import decimal_pb2
+    from google.protobuf import descriptor_pb2, descriptor_pool, timestamp_pb2
+    from google.type import date_pb2, timeofday_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    for module in (descriptor_pb2, meta_pb2, decimal_pb2, date_pb2, timeofday_pb2, timestamp_pb2):
+        pool.AddSerializedFile(module.DESCRIPTOR.serialized_pb)
+    return pool
+
+
+def payment_message_class(package: str, decimal_meta: dict[str, str] | None = None):
+    """package.Payment with Confluent's Decimal and Google's Date, TimeOfDay and Timestamp, built
+    at run time from those types' own descriptors (as confluent-kafka ships them)."""
+    from confluent_kafka.schema_registry.confluent import meta_pb2
+    from google.protobuf import descriptor_pb2
+    from google.protobuf.message_factory import GetMessageClass
+
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name=f"{package}/payment.proto", package=package, syntax="proto3"
+    )
+    fdp.dependency.extend(
+        [
+            "confluent/meta.proto",
+            "confluent/type/decimal.proto",
+            "google/type/date.proto",
+            "google/type/timeofday.proto",
+            "google/protobuf/timestamp.proto",
+        ]
+    )
+    m = fdp.message_type.add(name="Payment")
+    m.field.add(name="id", number=1, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
+    amount = m.field.add(
+        name="amount",
+        number=2,
+        type=F.TYPE_MESSAGE,
+        type_name=".confluent.type.Decimal",
+        label=F.LABEL_OPTIONAL,
+    )
+    for key, value in (decimal_meta or {}).items():
+        amount.options.Extensions[meta_pb2.field_meta].params[key] = value
+    for number, (name, type_name) in enumerate(
+        [
+            ("fee", ".confluent.type.Decimal"),
+            ("day", ".google.type.Date"),
+            ("at", ".google.type.TimeOfDay"),
+            ("ts", ".google.protobuf.Timestamp"),
+        ],
+        start=3,
+    ):
+        m.field.add(
+            name=name, number=number, type=F.TYPE_MESSAGE, type_name=type_name, label=F.LABEL_OPTIONAL
+        )
+    pool = logical_pool()
+    pool.Add(fdp)
+    return GetMessageClass(pool.FindMessageTypeByName(f"{package}.Payment"))
+
+
+def unscaled(decimal_message) -> int:
+    return int.from_bytes(decimal_message.value, "big", signed=True)
+
+
+def test_conveyor_logical_types_are_confluent_protobuf_types(tmp_path, broker, registry, start_worker):
+    """Decimal, Date, Time and Timestamp are written as confluent.type.Decimal, google.type.Date,
+    google.type.TimeOfDay and google.protobuf.Timestamp, imported (not referenced) as Confluent's
+    ProtobufConverter does, and read by confluent-kafka's ProtobufDeserializer."""
+    import datetime
+
+    from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "pb_payments.py").write_text(PB_LOGICAL_SOURCE)
+    topic = broker.create_topic(unique("pb-logical-src"))
+    worker = start_worker(
+        extra={
+            "plugin.path": plugins,
+            "value.converter": PROTOBUF,
+            "value.converter.schema.registry.url": registry.url,
+        }
+    )
+    worker.create("payments", {"connector.class": "pb_payments:Payments", "topic": topic})
+    messages = broker.consume(topic, 2, timeout=60)
+    assert len(messages) == 2, worker.log_text()
+
+    registered = client(registry.url).get_latest_version(f"{topic}-value").schema
+    text = registered.schema_str
+    for imported in (
+        "confluent/meta.proto",
+        "confluent/type/decimal.proto",
+        "google/type/date.proto",
+        "google/type/timeofday.proto",
+        "google/protobuf/timestamp.proto",
+    ):
+        assert f'import "{imported}";' in text, text
+    assert "confluent.type.Decimal amount = 2" in text, text
+    assert '{ key: "scale", value: "2" }' in text, text
+    assert "google.type.Date day = 4" in text and "google.type.TimeOfDay at = 5" in text, text
+    assert "google.protobuf.Timestamp ts = 6" in text, text
+    assert registered.references == []
+
+    Payment = payment_message_class("pblogical")
+    deserializer = ProtobufDeserializer(Payment, {"use.deprecated.format": False}, client(registry.url))
+    first, second = [
+        deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in messages
+    ]
+
+    assert first.id == 1
+    assert (unscaled(first.amount), first.amount.scale, first.amount.precision) == (1234, 2, 4)
+    assert (unscaled(first.fee), first.fee.scale, first.fee.precision) == (-5, 3, 1)
+    assert (first.day.year, first.day.month, first.day.day) == (2024, 2, 29)
+    assert (first.at.hours, first.at.minutes, first.at.seconds, first.at.nanos) == (13, 45, 30, 123_000_000)
+    assert first.ts.ToDatetime(tzinfo=datetime.timezone.utc) == datetime.datetime(
+        2024, 2, 29, 13, 45, 30, 123000, tzinfo=datetime.timezone.utc
+    )
+    assert (unscaled(second.amount), second.amount.scale) == (-9876543, 2)
+    assert not second.HasField("fee")
+    assert (second.day.year, second.day.month, second.day.day) == (1969, 12, 31)
+    assert (second.at.hours, second.at.minutes, second.at.seconds, second.at.nanos) == (0, 0, 0, 0)
+    assert (second.ts.seconds, second.ts.nanos) == (-1, 999_000_000)
+
+
+PB_CAPTURE_SINK = textwrap.dedent(
+    """
+    import json
+
+    from conveyor import SinkConnector, SinkTask
+
+
+    class CaptureTask(SinkTask):
+        def start(self, config):
+            self.path = config["file"]
+
+        def put(self, records):
+            with open(self.path, "a") as out:
+                for r in records:
+                    v = r.value
+                    out.write(json.dumps({
+                        "id": v["id"], "amount": str(v["amount"]), "day": v["day"].isoformat(),
+                        "at": v["at"].isoformat(), "ts": v["ts"].isoformat(),
+                        "schemas": {n: [s.name, s.parameters] for n, s in v.schema.fields.items()
+                                    if n != "id"},
+                    }) + "\\n")
+
+
+    class Capture(SinkConnector):
+        task_class = CaptureTask
+    """
+)
+
+
+def test_protobuf_serializer_logical_types_reach_a_sink(tmp_path, broker, registry, start_worker):
+    """confluent-kafka's ProtobufSerializer writes Confluent's Decimal (with its precision and scale
+    in confluent.field_meta), Google's Date, TimeOfDay and Timestamp; a Conveyor sink gets Connect's
+    Decimal, Date, Time and Timestamp."""
+    import datetime
+
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+    Payment = payment_message_class("pblogicalsink", {"precision": "10", "scale": "2"})
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "pb_capture.py").write_text(PB_CAPTURE_SINK)
+    topic = broker.create_topic(unique("pb-logical-sink"))
+    out = tmp_path / "payments.jsonl"
+    worker = start_worker(
+        extra={
+            "plugin.path": plugins,
+            "value.converter": PROTOBUF,
+            "value.converter.schema.registry.url": registry.url,
+        }
+    )
+    worker.create("sink", {"connector.class": "pb_capture:Capture", "topics": topic, "file": out})
+    worker.rest.wait_running("sink")
+
+    def payment(id_, unscaled_value, scale, day, at, ts):
+        p = Payment(id=id_)
+        p.amount.value = unscaled_value.to_bytes((unscaled_value.bit_length() + 8) // 8, "big", signed=True)
+        p.amount.scale = scale
+        p.amount.precision = len(str(abs(unscaled_value)))
+        p.day.year, p.day.month, p.day.day = day
+        p.at.hours, p.at.minutes, p.at.seconds, p.at.nanos = at
+        p.ts.FromDatetime(ts)
+        return p
+
+    utc = datetime.timezone.utc
+    serializer = ProtobufSerializer(Payment, client(registry.url), {"use.deprecated.format": False})
+    producer = Producer({"bootstrap.servers": broker.bootstrap})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    producer.produce(
+        topic,
+        value=serializer(
+            payment(
+                1,
+                1234,
+                2,
+                (2024, 2, 29),
+                (13, 45, 30, 123_000_000),
+                datetime.datetime(2024, 2, 29, 13, 45, 30, 123000, tzinfo=utc),
+            ),
+            ctx,
+        ),
+    )
+    # The message's own scale (1) differs from the field's (2): the value is rescaled.
+    producer.produce(
+        topic,
+        value=serializer(
+            payment(
+                2, 75, 1, (1999, 12, 31), (23, 59, 59, 999_000_000), datetime.datetime(1970, 1, 1, tzinfo=utc)
+            ),
+            ctx,
+        ),
+    )
+    assert producer.flush(30) == 0
+    wait_until(lambda: len(read_lines(out)) >= 2, 60, what="Protobuf records in the capturing sink")
+
+    # The serializer registers the built-in imports without references; the registry resolves them.
+    registered = client(registry.url).get_latest_version(f"{topic}-value").schema
+    assert registered.references == []
+    rows = [json.loads(line) for line in read_lines(out)]
+    assert [(r["id"], r["amount"], r["day"], r["at"], r["ts"]) for r in rows] == [
+        (1, "12.34", "2024-02-29", "13:45:30.123000", "2024-02-29T13:45:30.123000+00:00"),
+        (2, "7.50", "1999-12-31", "23:59:59.999000", "1970-01-01T00:00:00+00:00"),
+    ]
+    schemas = rows[0]["schemas"]
+    assert schemas["amount"][0] == "org.apache.kafka.connect.data.Decimal"
+    assert schemas["amount"][1]["scale"] == "2"
+    assert schemas["amount"][1]["connect.decimal.precision"] == "10"
+    assert schemas["day"][0] == "org.apache.kafka.connect.data.Date"
+    assert schemas["at"][0] == "org.apache.kafka.connect.data.Time"
+    assert schemas["ts"][0] == "org.apache.kafka.connect.data.Timestamp"
+    assert worker.rest.status("sink")["tasks"][0]["state"] == "RUNNING"
+
+
 # -- The in-process Worker --------------------------------------------------------------------
 
 

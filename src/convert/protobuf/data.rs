@@ -2,7 +2,9 @@
 //! struct named by its full name, each field keeps its tag in `protobuf.field.tag`; 32-bit
 //! integers are INT32, 64-bit and unsigned 32-bit INT64, enums strings (symbols in the
 //! parameters), repeated fields arrays, map fields maps, `google.protobuf.Timestamp`
-//! Timestamps, wrapper types optional primitives, a `oneof` an optional struct of its members.
+//! Timestamps, `confluent.type.Decimal` Decimals (precision and scale from the field's
+//! `confluent.field_meta`), `google.type.Date` Dates, `google.type.TimeOfDay` Times, wrapper
+//! types optional primitives, a `oneof` an optional struct of its members.
 //! Message fields and fields with explicit presence (`optional`) are optional; other scalars
 //! are required and read as their zero values when absent, as Protobuf does.
 
@@ -13,11 +15,148 @@ use prost_reflect::{
     Value as PValue,
 };
 
-use super::schema::TAG;
-use crate::data::{decimal, logical, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value};
+use super::schema::{
+    DATE_TYPE, DECIMAL_PRECISION, DECIMAL_TYPE, PRECISION_PARAM, SCALE_PARAM, TAG, TIMESTAMP_TYPE,
+    TIME_TYPE,
+};
+use crate::data::{
+    decimal, logical, logical_schemas, Schema, SchemaBuilder, SchemaRef, SchemaType, Struct, Value,
+};
 
 pub const ENUM: &str = "io.confluent.connect.protobuf.Enum";
-const TIMESTAMP: &str = "google.protobuf.Timestamp";
+const TIMESTAMP: &str = TIMESTAMP_TYPE;
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// The `confluent.field_meta` parameters of a field (a Decimal's precision and scale).
+fn field_meta(f: &FieldDescriptor) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let Some(ext) = f
+        .parent_pool()
+        .get_extension_by_name("confluent.field_meta")
+    else {
+        return out;
+    };
+    let options = f.options();
+    if !options.has_extension(&ext) {
+        return out;
+    }
+    if let PValue::Message(meta) = options.get_extension(&ext).as_ref() {
+        if let Some(PValue::Map(params)) = meta.get_field_by_name("params").as_deref() {
+            for (k, v) in params {
+                if let (MapKey::String(k), PValue::String(v)) = (k, v) {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Connect's Decimal for a `confluent.type.Decimal` field: the scale from the field's
+/// metadata (0 without), the precision too when it says one.
+fn decimal_schema(f: &FieldDescriptor) -> SchemaBuilder {
+    let meta = field_meta(f);
+    let scale = meta
+        .get(SCALE_PARAM)
+        .and_then(|s| s.parse::<i32>().ok())
+        .unwrap_or(0);
+    let mut b = logical_schemas::decimal(scale);
+    if let Some(p) = meta
+        .get(PRECISION_PARAM)
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        b = b.parameter(DECIMAL_PRECISION, p.to_string());
+    }
+    b
+}
+
+fn scale_of(schema: &Schema) -> i32 {
+    schema
+        .parameters
+        .get(logical::DECIMAL_SCALE)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn int_field(m: &DynamicMessage, name: &str) -> i64 {
+    match m.get_field_by_name(name).as_deref() {
+        Some(PValue::I32(i)) => i64::from(*i),
+        Some(PValue::I64(i)) => *i,
+        Some(PValue::U32(i)) => i64::from(*i),
+        Some(PValue::U64(i)) => *i as i64,
+        _ => 0,
+    }
+}
+
+/// A `confluent.type.Decimal` as Decimal bytes at the schema's scale.
+fn decimal_from_message(m: &DynamicMessage, scale: i32) -> Result<Value, String> {
+    let bytes = match m.get_field_by_name("value").as_deref() {
+        Some(PValue::Bytes(b)) => b.to_vec(),
+        _ => Vec::new(),
+    };
+    let unscaled = decimal::from_bytes(&bytes)
+        .ok_or_else(|| format!("a Decimal of {} bytes is wider than 38 digits", bytes.len()))?;
+    let written_scale = int_field(m, "scale") as i32;
+    if written_scale == scale {
+        return Ok(Value::Bytes(bytes));
+    }
+    // The message carries its own scale; Connect's Decimal has the schema's.
+    let rescaled = if written_scale < scale {
+        10i128
+            .checked_pow((scale - written_scale) as u32)
+            .and_then(|f| unscaled.checked_mul(f))
+    } else {
+        10i128
+            .checked_pow((written_scale - scale) as u32)
+            .filter(|f| unscaled % f == 0)
+            .map(|f| unscaled / f)
+    };
+    let rescaled = rescaled.ok_or_else(|| {
+        format!(
+            "the Decimal {} (scale {written_scale}) does not fit the schema's scale {scale}",
+            decimal::format_unscaled(unscaled, written_scale)
+        )
+    })?;
+    Ok(Value::Bytes(decimal::to_bytes(rescaled)))
+}
+
+/// A `google.type.Date` as days since the epoch.
+fn date_from_message(m: &DynamicMessage) -> Result<Value, String> {
+    let (y, mo, d) = (
+        int_field(m, "year"),
+        int_field(m, "month"),
+        int_field(m, "day"),
+    );
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)
+        .ok_or_else(|| format!("{y:04}-{mo:02}-{d:02} is not a valid date"))?;
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date");
+    let days = (date - epoch).num_days();
+    Ok(Value::Int32(i32::try_from(days).map_err(|_| {
+        format!("{date} is too far from the epoch for a Date")
+    })?))
+}
+
+/// A `google.type.TimeOfDay` as milliseconds since midnight.
+fn time_from_message(m: &DynamicMessage) -> Result<Value, String> {
+    let (h, mi, s, n) = (
+        int_field(m, "hours"),
+        int_field(m, "minutes"),
+        int_field(m, "seconds"),
+        int_field(m, "nanos"),
+    );
+    if !(0..24).contains(&h)
+        || !(0..60).contains(&mi)
+        || !(0..60).contains(&s)
+        || !(0..1_000_000_000).contains(&n)
+    {
+        return Err(format!(
+            "{h:02}:{mi:02}:{s:02}.{n:09} is not a valid time of day"
+        ));
+    }
+    Ok(Value::Int32(
+        (h * 3_600_000 + mi * 60_000 + s * 1000 + n / 1_000_000) as i32,
+    ))
+}
 
 /// The Connect schema of a message.
 pub fn to_connect_schema(message: &MessageDescriptor) -> Result<SchemaRef, String> {
@@ -108,7 +247,10 @@ fn kind_schema(f: &FieldDescriptor, optional: bool, depth: usize) -> Result<Sche
             b
         }
         Kind::Message(m) => match m.full_name() {
-            TIMESTAMP => crate::data::logical_schemas::timestamp(),
+            TIMESTAMP => logical_schemas::timestamp(),
+            DECIMAL_TYPE => decimal_schema(f),
+            DATE_TYPE => logical_schemas::date(),
+            TIME_TYPE => logical_schemas::time(),
             "google.protobuf.StringValue" => SchemaBuilder::new(SchemaType::String),
             "google.protobuf.BytesValue" => SchemaBuilder::new(SchemaType::Bytes),
             "google.protobuf.BoolValue" => SchemaBuilder::new(SchemaType::Boolean),
@@ -252,6 +394,22 @@ fn scalar(schema: &SchemaRef, v: &PValue) -> Result<Value, String> {
                 .and_then(|v| v.as_i32())
                 .unwrap_or(0);
             Value::Int64(seconds * 1000 + i64::from(nanos) / 1_000_000)
+        }
+        (SchemaType::Bytes, PValue::Message(m))
+            if schema.is_logical(logical::DECIMAL)
+                && m.descriptor().full_name() == DECIMAL_TYPE =>
+        {
+            decimal_from_message(m, scale_of(schema))?
+        }
+        (SchemaType::Int32, PValue::Message(m))
+            if schema.is_logical(logical::DATE) && m.descriptor().full_name() == DATE_TYPE =>
+        {
+            date_from_message(m)?
+        }
+        (SchemaType::Int32, PValue::Message(m))
+            if schema.is_logical(logical::TIME) && m.descriptor().full_name() == TIME_TYPE =>
+        {
+            time_from_message(m)?
         }
         (SchemaType::Struct, PValue::Message(m)) => to_connect_value(schema, m)?,
         (_, PValue::Message(m)) if m.descriptor().full_name().starts_with("google.protobuf.") => {
@@ -401,6 +559,50 @@ fn to_pvalue(
             ),
             _ => PValue::EnumNumber(int()?.try_into().map_err(|_| mismatch())?),
         },
+        Kind::Message(m) if m.full_name() == DECIMAL_TYPE => {
+            let Value::Bytes(b) = v else {
+                return Err(mismatch());
+            };
+            let unscaled = decimal::from_bytes(b)
+                .ok_or_else(|| format!("a Decimal of {} bytes is wider than 38 digits", b.len()))?;
+            let mut d = DynamicMessage::new(m.clone());
+            d.set_field_by_name("value", PValue::Bytes(decimal::to_bytes(unscaled).into()));
+            // As Java's BigDecimal.precision(): the digits of the unscaled value, 1 for zero.
+            let precision = unscaled
+                .unsigned_abs()
+                .checked_ilog10()
+                .map_or(1, |d| d + 1);
+            d.set_field_by_name("precision", PValue::U32(precision));
+            d.set_field_by_name("scale", PValue::I32(scale_of(schema)));
+            PValue::Message(d)
+        }
+        Kind::Message(m) if m.full_name() == DATE_TYPE => {
+            let days = int()?;
+            let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date");
+            let date = epoch
+                .checked_add_signed(chrono::TimeDelta::days(days))
+                .ok_or_else(|| format!("{days} days from the epoch is not a date"))?;
+            let mut d = DynamicMessage::new(m.clone());
+            d.set_field_by_name("year", PValue::I32(chrono::Datelike::year(&date)));
+            d.set_field_by_name("month", PValue::I32(chrono::Datelike::month(&date) as i32));
+            d.set_field_by_name("day", PValue::I32(chrono::Datelike::day(&date) as i32));
+            PValue::Message(d)
+        }
+        Kind::Message(m) if m.full_name() == TIME_TYPE => {
+            let millis = int()?;
+            if !(0..MILLIS_PER_DAY).contains(&millis) {
+                return Err(
+                    "Time values must use number of millis greater than 0 and less than 86400000"
+                        .into(),
+                );
+            }
+            let mut t = DynamicMessage::new(m.clone());
+            t.set_field_by_name("hours", PValue::I32((millis / 3_600_000) as i32));
+            t.set_field_by_name("minutes", PValue::I32((millis / 60_000 % 60) as i32));
+            t.set_field_by_name("seconds", PValue::I32((millis / 1000 % 60) as i32));
+            t.set_field_by_name("nanos", PValue::I32((millis % 1000 * 1_000_000) as i32));
+            PValue::Message(t)
+        }
         Kind::Message(m) if m.full_name() == TIMESTAMP => {
             let millis = int()?;
             let mut ts = DynamicMessage::new(m.clone());

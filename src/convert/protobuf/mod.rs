@@ -7,6 +7,7 @@
 //! [`AvroConverter`](super::avro::AvroConverter).
 
 pub mod data;
+pub mod known;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -342,5 +343,164 @@ mod tests {
         let e = c.to_connect("users", Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("for id 1"), "{e}");
         assert!(e.contains("com.example.User"), "{e}");
+    }
+
+    #[test]
+    fn logical_types_are_confluent_and_google_messages() {
+        use crate::data::logical_schemas;
+        use prost_reflect::ReflectMessage;
+        let reg = Arc::new(Registry::in_memory(RegistrySettings::default()));
+        let c = converter(&reg);
+        let schema = SchemaBuilder::struct_()
+            .name("com.example.Payment")
+            .field(
+                "amount",
+                logical_schemas::decimal(2)
+                    .parameter(schema::DECIMAL_PRECISION, "10")
+                    .build(),
+            )
+            .field("fee", logical_schemas::decimal(3).optional().build())
+            .field("day", logical_schemas::date().build())
+            .field("at", logical_schemas::time().build())
+            .field("ts", logical_schemas::timestamp().build())
+            .build();
+        let (text, _) = schema::proto_text(&schema).unwrap();
+        for import in [
+            "confluent/meta.proto",
+            "confluent/type/decimal.proto",
+            "google/type/date.proto",
+            "google/type/timeofday.proto",
+            "google/protobuf/timestamp.proto",
+        ] {
+            assert!(text.contains(&format!("import \"{import}\";")), "{text}");
+        }
+        assert!(
+            text.contains(r#"confluent.type.Decimal amount = 1 [(confluent.field_meta) = { params: [{ key: "precision", value: "10" }, { key: "scale", value: "2" }] }];"#),
+            "{text}"
+        );
+        assert!(text.contains("google.type.Date day = 3;"), "{text}");
+        assert!(text.contains("google.type.TimeOfDay at = 4;"), "{text}");
+        assert!(text.contains("google.protobuf.Timestamp ts = 5;"), "{text}");
+
+        let mut s = Struct::new(schema.clone());
+        s.put(
+            "amount",
+            Value::Bytes(crate::data::decimal::to_bytes(-1234)),
+        )
+        .unwrap();
+        s.put("day", Value::Int32(19_782)).unwrap(); // 2024-02-29
+        s.put("at", Value::Int32(49_530_123)).unwrap(); // 13:45:30.123
+        s.put("ts", Value::Int64(-1)).unwrap();
+        let bytes = c
+            .to_bytes("payments", Some(&schema), &Value::Struct(s))
+            .unwrap()
+            .unwrap();
+        // The message, read with the registered schema's own descriptors.
+        let file = c.file(1).unwrap();
+        let desc = file
+            .pool
+            .get_message_by_name("com.example.Payment")
+            .unwrap();
+        let m = DynamicMessage::decode(desc, &bytes[6..]).unwrap();
+        let field =
+            |m: &DynamicMessage, name: &str| m.get_field_by_name(name).unwrap().into_owned();
+        let prost_reflect::Value::Message(amount) = field(&m, "amount") else {
+            panic!()
+        };
+        assert_eq!(amount.descriptor().full_name(), "confluent.type.Decimal");
+        assert_eq!(
+            field(&amount, "value").as_bytes().unwrap().as_ref(),
+            crate::data::decimal::to_bytes(-1234).as_slice()
+        );
+        assert_eq!(field(&amount, "precision").as_u32(), Some(4));
+        assert_eq!(field(&amount, "scale").as_i32(), Some(2));
+        assert!(!m.has_field_by_name("fee"));
+        let prost_reflect::Value::Message(day) = field(&m, "day") else {
+            panic!()
+        };
+        assert_eq!(
+            ["year", "month", "day"].map(|f| field(&day, f).as_i32().unwrap()),
+            [2024, 2, 29]
+        );
+        let prost_reflect::Value::Message(at) = field(&m, "at") else {
+            panic!()
+        };
+        assert_eq!(
+            ["hours", "minutes", "seconds", "nanos"].map(|f| field(&at, f).as_i32().unwrap()),
+            [13, 45, 30, 123_000_000]
+        );
+        let prost_reflect::Value::Message(ts) = field(&m, "ts") else {
+            panic!()
+        };
+        assert_eq!(field(&ts, "seconds").as_i64(), Some(-1));
+        assert_eq!(field(&ts, "nanos").as_i32(), Some(999_000_000));
+
+        // And back to Connect, with the logical types and the Decimal's precision and scale.
+        let back = converter(&reg)
+            .to_connect("payments", Some(&bytes))
+            .unwrap();
+        let read = back.schema.unwrap();
+        let amount_schema = &read.fields[0].schema;
+        assert!(amount_schema.is_logical(crate::data::logical::DECIMAL));
+        assert_eq!(amount_schema.parameters["scale"], "2");
+        assert_eq!(amount_schema.parameters[schema::DECIMAL_PRECISION], "10");
+        assert!(read.fields[2].schema.is_logical(crate::data::logical::DATE));
+        assert!(read.fields[3].schema.is_logical(crate::data::logical::TIME));
+        assert!(read.fields[4]
+            .schema
+            .is_logical(crate::data::logical::TIMESTAMP));
+        let Value::Struct(v) = back.value else {
+            panic!()
+        };
+        assert_eq!(
+            v.get("amount"),
+            Some(&Value::Bytes(crate::data::decimal::to_bytes(-1234)))
+        );
+        assert_eq!(v.get("fee"), Some(&Value::Null));
+        assert_eq!(v.get("day"), Some(&Value::Int32(19_782)));
+        assert_eq!(v.get("at"), Some(&Value::Int32(49_530_123)));
+        assert_eq!(v.get("ts"), Some(&Value::Int64(-1)));
+    }
+
+    #[test]
+    fn a_serialized_descriptor_keeps_the_decimal_metadata() {
+        // As confluent-kafka registers it: a base64 FileDescriptorProto importing the built-in
+        // files without references, the field's options carrying precision and scale.
+        let text = r#"syntax = "proto3";
+package x;
+import "confluent/meta.proto";
+import "confluent/type/decimal.proto";
+message P {
+  confluent.type.Decimal amount = 1 [(confluent.field_meta) = { params: [{ key: "scale", value: "3" }] }];
+}
+"#;
+        let b64 = schema::serialized(text, &[]).unwrap();
+        let compiled = schema::compile(&b64, &[]).unwrap();
+        let desc = compiled.pool.get_message_by_name("x.P").unwrap();
+        let connect = data::to_connect_schema(&desc).unwrap();
+        assert_eq!(connect.fields[0].schema.parameters["scale"], "3");
+        // A message with a different scale is rescaled to the schema's; one that would lose
+        // digits is refused, naming the value.
+        let decimal = compiled
+            .pool
+            .get_message_by_name("confluent.type.Decimal")
+            .unwrap();
+        let mut d = DynamicMessage::new(decimal);
+        d.set_field_by_name("value", prost_reflect::Value::Bytes(vec![0x4b].into()));
+        d.set_field_by_name("scale", prost_reflect::Value::I32(1));
+        let mut m = DynamicMessage::new(desc.clone());
+        m.set_field_by_name("amount", prost_reflect::Value::Message(d.clone()));
+        let Value::Struct(v) = data::to_connect_value(&connect, &m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            v.get("amount"),
+            Some(&Value::Bytes(crate::data::decimal::to_bytes(7500)))
+        );
+        d.set_field_by_name("scale", prost_reflect::Value::I32(5));
+        d.set_field_by_name("value", prost_reflect::Value::Bytes(vec![0x7b].into()));
+        m.set_field_by_name("amount", prost_reflect::Value::Message(d));
+        let e = data::to_connect_value(&connect, &m).unwrap_err();
+        assert!(e.contains("0.00123") && e.contains("amount"), "{e}");
     }
 }

@@ -1,7 +1,8 @@
 //! Protobuf schemas as the registry holds them — `.proto` text, or a base64
 //! `FileDescriptorProto` as confluent-kafka's serializers register them — compiled (with
-//! protox) into a descriptor pool, with their references as imports and Google's well-known
-//! types available; and `.proto` text written for a Connect schema.
+//! protox) into a descriptor pool, with their references as imports and the built-in files
+//! (Google's well-known types, and the Confluent and `google.type` files of [`known`](super::known))
+//! available; and `.proto` text written for a Connect schema.
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, FileDescriptor};
 use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
 
+use super::known;
 use crate::data::{logical, Schema, SchemaType};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -35,13 +37,15 @@ fn as_descriptor(text: &str) -> Option<prost_types::FileDescriptorProto> {
 }
 
 fn open(name: &str, text: &str) -> Result<File, String> {
-    match as_descriptor(text) {
-        Some(mut fd) => {
-            fd.name = Some(name.to_string());
-            Ok(File::from_file_descriptor_proto(fd))
-        }
-        None => File::from_source(name, text).map_err(|e| e.to_string()),
+    if as_descriptor(text).is_none() {
+        return File::from_source(name, text).map_err(|e| e.to_string());
     }
+    let mut bytes = B64.decode(text.trim()).map_err(|e| e.to_string())?;
+    // Decoding keeps the last occurrence of a singular field, so appending the name renames
+    // the file without re-encoding it through prost-types, which would drop extension options
+    // such as a Decimal's `confluent.field_meta`.
+    prost::encoding::string::encode(1, &name.to_string(), &mut bytes);
+    File::decode_file_descriptor_proto(bytes.as_slice()).map_err(|e| e.to_string())
 }
 
 struct Sources(HashMap<String, String>);
@@ -50,6 +54,18 @@ impl FileResolver for Sources {
     fn open_file(&self, name: &str) -> Result<File, protox::Error> {
         match self.0.get(name) {
             Some(text) => open(name, text).map_err(|e| protox::Error::new(ParseText(e))),
+            None => Err(protox::Error::file_not_found(name)),
+        }
+    }
+}
+
+/// The Confluent and `google.type` files Confluent's serializers import without references.
+struct KnownTypes;
+
+impl FileResolver for KnownTypes {
+    fn open_file(&self, name: &str) -> Result<File, protox::Error> {
+        match super::known::source(name) {
+            Some(text) => File::from_source(name, text),
             None => Err(protox::Error::file_not_found(name)),
         }
     }
@@ -74,6 +90,7 @@ pub fn compile(text: &str, references: &[(String, String)]) -> Result<ProtoSchem
     sources.insert(main.clone(), text.to_string());
     let mut chain = ChainFileResolver::new();
     chain.add(Sources(sources));
+    chain.add(KnownTypes);
     chain.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(chain);
     compiler.include_imports(true);
@@ -94,7 +111,8 @@ pub fn serialized(text: &str, references: &[(String, String)]) -> Result<String,
         return Ok(text.trim().to_string());
     }
     let compiled = compile(text, references)?;
-    Ok(B64.encode(compiled.file.file_descriptor_proto().encode_to_vec()))
+    // The descriptor's own encoding keeps extension options (prost-types would drop them).
+    Ok(B64.encode(compiled.file.encode_to_vec()))
 }
 
 /// The message indexes of a message: its position in the file and in each enclosing message.
@@ -139,6 +157,19 @@ pub fn message_at(
 pub const TAG: &str = "protobuf.field.tag";
 /// The package and message name of unnamed structs.
 pub const DEFAULT_NAME: &str = "ConnectDefault";
+/// The message a Connect Decimal is written as.
+pub const DECIMAL_TYPE: &str = "confluent.type.Decimal";
+/// The message a Connect Date is written as.
+pub const DATE_TYPE: &str = "google.type.Date";
+/// The message a Connect Time is written as.
+pub const TIME_TYPE: &str = "google.type.TimeOfDay";
+/// The message a Connect Timestamp is written as.
+pub const TIMESTAMP_TYPE: &str = "google.protobuf.Timestamp";
+/// The Connect parameter with a Decimal's precision.
+pub const DECIMAL_PRECISION: &str = "connect.decimal.precision";
+/// The `confluent.field_meta` parameters with a Decimal's precision and scale.
+pub const PRECISION_PARAM: &str = "precision";
+pub const SCALE_PARAM: &str = "scale";
 
 /// `.proto` text for a Connect struct schema; the root message is the first in the file.
 pub fn proto_text(schema: &Schema) -> Result<(String, String), String> {
@@ -163,6 +194,7 @@ pub fn proto_text(schema: &Schema) -> Result<(String, String), String> {
     let mut body = String::new();
     let mut imports = Vec::new();
     message(schema, &name, 0, &mut body, &mut imports)?;
+    imports.sort_unstable();
     for i in imports {
         out.push_str(&format!("import \"{i}\";\n"));
     }
@@ -186,6 +218,53 @@ fn ident(name: &str) -> String {
         s.insert(0, '_');
     }
     s
+}
+
+/// The Protobuf message a Connect logical type is written as (after Confluent's
+/// `ProtobufData`), with the file it is imported from.
+fn logical_message(schema: &Schema) -> Option<(&'static str, &'static str)> {
+    let name = schema.name.as_deref()?;
+    Some(match (schema.schema_type, name) {
+        (SchemaType::Bytes, logical::DECIMAL) => (DECIMAL_TYPE, known::DECIMAL),
+        (SchemaType::Int32, logical::DATE) => (DATE_TYPE, known::DATE),
+        (SchemaType::Int32, logical::TIME) => (TIME_TYPE, known::TIME_OF_DAY),
+        (SchemaType::Int64, logical::TIMESTAMP) => {
+            (TIMESTAMP_TYPE, "google/protobuf/timestamp.proto")
+        }
+        _ => return None,
+    })
+}
+
+fn import(imports: &mut Vec<&'static str>, file: &'static str) {
+    if !imports.contains(&file) {
+        imports.push(file);
+    }
+}
+
+/// The field options that keep what the Protobuf type cannot say: a Decimal's precision and
+/// scale in `confluent.field_meta`, as Confluent writes them.
+fn field_options(schema: &Schema, imports: &mut Vec<&'static str>) -> String {
+    if !schema.is_logical(logical::DECIMAL) {
+        return String::new();
+    }
+    let params: Vec<String> = [
+        (PRECISION_PARAM, DECIMAL_PRECISION),
+        (SCALE_PARAM, logical::DECIMAL_SCALE),
+    ]
+    .iter()
+    .filter_map(|(key, connect)| {
+        let value = schema.parameters.get(*connect)?;
+        Some(format!("{{ key: \"{key}\", value: \"{value}\" }}"))
+    })
+    .collect();
+    if params.is_empty() {
+        return String::new();
+    }
+    import(imports, known::META);
+    format!(
+        " [(confluent.field_meta) = {{ params: [{}] }}]",
+        params.join(", ")
+    )
 }
 
 fn message(
@@ -216,7 +295,7 @@ fn message(
             }
             format!("{n}{suffix}")
         };
-        let (label, ty) = match f.schema.schema_type {
+        let (label, ty, options) = match f.schema.schema_type {
             SchemaType::Array => {
                 let items = f
                     .schema
@@ -225,7 +304,7 @@ fn message(
                     .ok_or("array without items")?;
                 let ty = field_type(items, &nested_name("Item"), depth, out, imports)
                     .map_err(|e| format!("field {}: {e}", f.name))?;
-                ("repeated ", ty)
+                ("repeated ", ty, field_options(items, imports))
             }
             SchemaType::Map => {
                 let k = f.schema.key_schema.as_deref().ok_or("map without keys")?;
@@ -249,20 +328,27 @@ fn message(
                 };
                 let vt = field_type(v, &nested_name("Value"), depth, out, imports)
                     .map_err(|e| format!("field {}: {e}", f.name))?;
-                ("", format!("map<{kt}, {vt}>"))
+                ("", format!("map<{kt}, {vt}>"), String::new())
             }
             SchemaType::Struct => (
                 "",
                 field_type(&f.schema, &nested_name(""), depth, out, imports)?,
+                String::new(),
             ),
             _ => {
                 let ty = field_type(&f.schema, "", depth, out, imports)
                     .map_err(|e| format!("field {}: {e}", f.name))?;
-                // Explicit presence keeps a null apart from 0 or "".
-                (if f.schema.optional { "optional " } else { "" }, ty)
+                // Explicit presence keeps a null apart from 0 or ""; message types (the
+                // logical types) have it already.
+                let optional = f.schema.optional && logical_message(&f.schema).is_none();
+                (
+                    if optional { "optional " } else { "" },
+                    ty,
+                    field_options(&f.schema, imports),
+                )
             }
         };
-        out.push_str(&format!("{pad}  {label}{ty} {fname} = {tag};\n"));
+        out.push_str(&format!("{pad}  {label}{ty} {fname} = {tag}{options};\n"));
     }
     out.push_str(&format!("{pad}}}\n"));
     Ok(())
@@ -275,20 +361,17 @@ fn field_type(
     out: &mut String,
     imports: &mut Vec<&'static str>,
 ) -> Result<String, String> {
+    if let Some((message, file)) = logical_message(schema) {
+        import(imports, file);
+        return Ok(message.into());
+    }
     Ok(match schema.schema_type {
         SchemaType::Int8 | SchemaType::Int16 | SchemaType::Int32 => "int32".into(),
-        SchemaType::Int64 if schema.is_logical(logical::TIMESTAMP) => {
-            if !imports.contains(&"google/protobuf/timestamp.proto") {
-                imports.push("google/protobuf/timestamp.proto");
-            }
-            "google.protobuf.Timestamp".into()
-        }
         SchemaType::Int64 => "int64".into(),
         SchemaType::Float32 => "float".into(),
         SchemaType::Float64 => "double".into(),
         SchemaType::Boolean => "bool".into(),
         SchemaType::String => "string".into(),
-        SchemaType::Bytes if schema.is_logical(logical::DECIMAL) => "string".into(),
         SchemaType::Bytes => "bytes".into(),
         SchemaType::Struct => {
             let mut nested_out = String::new();
