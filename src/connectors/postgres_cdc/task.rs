@@ -191,11 +191,25 @@ impl PostgresCdcTask {
             || text.contains("pg_hba.conf")
         {
             ConnectError::Config(format!("{at}: {text}: the user {} needs the REPLICATION attribute (ALTER ROLE {} REPLICATION) and a pg_hba.conf entry for replication connections", config.user, config.user))
-        } else if text.contains("does not exist") {
+        } else if text.contains("does not exist")
+            || text.contains("can no longer get changes")
+            || text.contains("has been invalidated")
+        {
             ConnectError::Config(format!("{at}: {text}"))
         } else {
             ConnectError::Retriable(format!("{at}: {text}"))
         }
+    }
+
+    /// The replication slot disappeared while the connector ran: the changes since its last
+    /// confirmed position are lost to it, so the task cannot go on by itself.
+    fn slot_dropped(config: &CdcConfig, lsn: u64, cause: &ConnectError) -> ConnectError {
+        ConnectError::Config(format!(
+            "The replication slot {} no longer exists in {}: it was dropped while the connector was running (last position {}), and the changes since are lost to it. Restart the connector with snapshot.mode=when_needed (or always) to take a new snapshot, or delete the connector's offsets ({cause})",
+            config.slot_name,
+            config.display(),
+            Lsn::from_u64(lsn).to_pg_string(),
+        ))
     }
 
     /// Checks `wal_level` and creates or updates the publication as
@@ -398,7 +412,15 @@ impl PostgresCdcTask {
                     tracing::info!(slot = %config.slot_name, error = %e, "the slot is still in use; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(Self::replication_error(config, e)),
+                Err(e) => {
+                    let error = Self::replication_error(config, e);
+                    // The slot was there when the task started (or it created it): gone now,
+                    // it was dropped under the running connector.
+                    if !error.is_retriable() && matches!(self.slot(config).await, Ok(None)) {
+                        return Err(Self::slot_dropped(config, self.returned.lsn_commit, &error));
+                    }
+                    return Err(error);
+                }
             }
         };
         tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
