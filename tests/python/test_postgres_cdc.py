@@ -751,8 +751,9 @@ def test_slot_dropped_while_streaming_fails_the_task_with_the_reason(broker, cdc
     reader.read(2)
     reader.close()
     wait_until(
-        lambda: query(cdcdb, f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'")
-        == [(True,)],
+        lambda: (
+            query(cdcdb, f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'") == [(True,)]
+        ),
         30,
         what="the slot in use by the task",
     )

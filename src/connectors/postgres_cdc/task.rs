@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use serde_json::{json, Value as Json};
 use tokio_postgres::SimpleQueryMessage;
@@ -859,16 +860,30 @@ impl PostgresCdcTask {
         let mut out = Vec::new();
         let result: Result<()> = async {
             while out.len() < config.max_batch_size {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let event = match tokio::time::timeout(left, stream.repl.recv()).await {
-                    Err(_) => break,
-                    Ok(Ok(Some(e))) => e,
-                    Ok(Ok(None)) => {
+                let received = if out.is_empty() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, stream.repl.recv()).await {
+                        Err(_) => break,
+                        Ok(r) => r,
+                    }
+                } else {
+                    // Records in hand go out as soon as nothing more is ready, as from
+                    // Debezium's queue: holding them until `max.batch.size` or
+                    // `poll.interval.ms` would leave the producer idle while PostgreSQL
+                    // decodes the next transaction.
+                    match stream.repl.recv().now_or_never() {
+                        None => break,
+                        Some(r) => r,
+                    }
+                };
+                let event = match received {
+                    Ok(Some(e)) => e,
+                    Ok(None) => {
                         return Err(ConnectError::Retriable(
                             "the replication stream ended".into(),
                         ))
                     }
-                    Ok(Err(e)) => return Err(Self::replication_error(&config, e)),
+                    Err(e) => return Err(Self::replication_error(&config, e)),
                 };
                 match event {
                     ReplicationEvent::Begin {
