@@ -106,11 +106,7 @@ impl WrittenSchemas {
         let text = match cached {
             Some(t) => t,
             None => {
-                let text: Arc<[u8]> = serde_json::to_vec(&JsonSchema {
-                    conv,
-                    schema: &**schema,
-                })?
-                .into();
+                let text: Arc<[u8]> = serde_json::to_vec(&JsonSchema { conv, schema })?.into();
                 if self.capacity > 0 {
                     let mut map = self.by_address.lock();
                     if map.len() >= self.capacity {
@@ -1111,11 +1107,11 @@ mod tests {
         let expected = serde_json::to_vec(&Envelope {
             schema: Some(JsonSchema {
                 conv: &c,
-                schema: &*schema,
+                schema: &schema,
             }),
             payload: Payload {
                 conv: &c,
-                schema: Some(&*schema),
+                schema: Some(&schema),
                 value: &value,
             },
         })
