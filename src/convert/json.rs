@@ -79,9 +79,12 @@ impl SchemaCache {
 #[derive(Debug, Default)]
 struct WrittenSchemas {
     capacity: usize,
-    last: Mutex<Option<(SchemaRef, Arc<[u8]>)>>,
-    by_address: Mutex<HashMap<usize, (SchemaRef, Arc<[u8]>)>>,
+    last: Mutex<Option<Written>>,
+    by_address: Mutex<HashMap<usize, Written>>,
 }
+
+/// A schema and its JSON text.
+type Written = (SchemaRef, Arc<[u8]>);
 
 impl WrittenSchemas {
     fn new(capacity: usize) -> Self {
