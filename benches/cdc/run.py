@@ -10,8 +10,10 @@ one), on a fresh database:
 - streaming: then ``--rows`` row updates, in transactions of 10,000 rows, are streamed; time
   from the first update to the last event in Kafka.
 
-Events/s for both phases and the peak RSS of the process (Conveyor's worker, Connect's JVM),
-sampled every 0.2 s. Both use JsonConverter with schemas.
+Events/s for both phases, the peak RSS of the process (Conveyor's worker, Connect's JVM),
+sampled every 0.2 s, and the CPU time that process used per event (user plus system, all
+threads; the snapshot's includes start-up), which a loaded machine disturbs less than events/s.
+Both use JsonConverter with schemas.
 
     python benches/cdc/run.py [--rows 1000000] [--only conveyor|debezium]
 """
@@ -49,6 +51,15 @@ JSON = {
     "value.converter.schemas.enable": "true",
 }
 BATCH = 10_000
+
+
+def cpu_s(pid: int) -> float:
+    """User plus system CPU seconds the process (all its threads) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -186,14 +197,17 @@ def run(who: str, rows: int, bootstrap: str, tmp: Path) -> dict:
     try:
         snapshot_done = wait_offset(bootstrap, topic, rows, 1800)
         snapshot_s = snapshot_done - started
+        snapshot_cpu = cpu_s(proc.pid)
         time.sleep(2)
         with psycopg.connect(dbname=db, autocommit=True, **PG) as conn:
+            cpu0 = cpu_s(proc.pid)
             t0 = time.time()
             for lo in range(1, rows + 1, BATCH):
                 conn.execute(
                     "UPDATE bench SET qty = qty + 1 WHERE id BETWEEN %s AND %s", (lo, lo + BATCH - 1)
                 )
         stream_s = wait_offset(bootstrap, topic, 2 * rows, 1800) - t0
+        stream_cpu = cpu_s(proc.pid) - cpu0
     finally:
         rss = peak.stop()
         stop()
@@ -201,7 +215,13 @@ def run(who: str, rows: int, bootstrap: str, tmp: Path) -> dict:
         with psycopg.connect(dbname="test", autocommit=True, **PG) as admin:
             admin.execute(f"SELECT pg_drop_replication_slot('slot_{prefix}')")
             admin.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    return {"snapshot": rows / snapshot_s, "stream": rows / stream_s, "rss": rss}
+    return {
+        "snapshot": rows / snapshot_s,
+        "stream": rows / stream_s,
+        "rss": rss,
+        "snapshot_cpu_us": snapshot_cpu * 1e6 / rows,
+        "stream_cpu_us": stream_cpu * 1e6 / rows,
+    }
 
 
 def main() -> None:
@@ -231,7 +251,9 @@ def main() -> None:
             r = results[who]
             print(
                 f"  snapshot {r['snapshot']:>10,.0f} events/s   streaming {r['stream']:>10,.0f} events/s"
-                f"   peak RSS {r['rss']:,.0f} MB",
+                f"   peak RSS {r['rss']:,.0f} MB\n"
+                f"  CPU per event: snapshot {r['snapshot_cpu_us']:,.0f} us (with start-up)"
+                f"   streaming {r['stream_cpu_us']:,.0f} us",
                 flush=True,
             )
         if {"conveyor", "debezium"} <= set(results):

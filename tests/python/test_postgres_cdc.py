@@ -708,3 +708,71 @@ def test_missing_permissions_fail_the_task_with_the_reason(broker, cdcdb, start_
             execute("test", f"DROP ROLE IF EXISTS {role}")
         except psycopg.Error:
             pass  # still connected: the role goes with the test cluster
+
+
+def test_wal_level_not_logical_fails_the_task_with_the_reason(broker, start_worker, tmp_path):
+    """A server with ``wal_level=replica`` (a second test-owned cluster): the task fails and
+    names the setting, instead of creating a slot that cannot be made."""
+    from postgres import TestPostgres
+
+    replica_pg = TestPostgres.start(tmp_path / "pg-replica", wal_level="replica")
+    try:
+        with psycopg.connect(
+            host="127.0.0.1", port=replica_pg.port, user="postgres", dbname="test", autocommit=True
+        ) as conn:
+            conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+            conn.execute("INSERT INTO t VALUES (1)")
+        worker = start_worker(extra=JSON_CONVERTERS)
+        config = {**cdc_config("test", "nowal"), "database.port": str(replica_pg.port)}
+        worker.create("nowal", config)
+        trace = worker.rest.wait_state("nowal", "FAILED")["tasks"][0]["trace"]
+        assert "wal_level=replica" in trace and "wal_level=logical" in trace, trace
+        with psycopg.connect(
+            host="127.0.0.1", port=replica_pg.port, user="postgres", dbname="test", autocommit=True
+        ) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_replication_slots").fetchone()[0] == 0
+    finally:
+        replica_pg.stop()
+
+
+def test_slot_dropped_while_streaming_fails_the_task_with_the_reason(broker, cdcdb, start_worker):
+    """The slot dropped under a running task (its walsender ended first, as PostgreSQL only
+    drops an inactive slot): the task does not recreate it and stream on from the new slot's
+    position, which would silently skip the changes in between; it fails with the reason."""
+    execute(cdcdb, "CREATE TABLE t (id int PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+    prefix = f"srv{uuid.uuid4().hex[:6]}"
+    config = cdc_config(cdcdb, prefix)
+    slot = config["slot.name"]
+    worker = start_worker(extra=JSON_CONVERTERS)
+    worker.create("cdc", config)
+    reader = Reader(broker, f"{prefix}.public.t")
+    reader.read(1)
+    execute(cdcdb, "INSERT INTO t VALUES (2)")
+    reader.read(2)
+    reader.close()
+    wait_until(
+        lambda: (
+            query(cdcdb, f"SELECT active FROM pg_replication_slots WHERE slot_name = '{slot}'") == [(True,)]
+        ),
+        30,
+        what="the slot in use by the task",
+    )
+
+    def drop() -> bool:
+        try:
+            execute(
+                cdcdb,
+                "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+                f"WHERE slot_name = '{slot}' AND active",
+                f"SELECT pg_drop_replication_slot('{slot}')",
+            )
+            return True
+        except psycopg.Error:
+            return False  # the walsender had not ended yet, or the task got the slot back
+
+    wait_until(drop, 30, interval=0.05, what="the slot dropped")
+    trace = worker.rest.wait_state("cdc", "FAILED")["tasks"][0]["trace"]
+    assert "dropped while the connector was running" in trace and "snapshot.mode=when_needed" in trace, trace
+    assert not query(cdcdb, f"SELECT 1 FROM pg_replication_slots WHERE slot_name = '{slot}'"), (
+        "the task must not recreate the slot"
+    )

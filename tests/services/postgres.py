@@ -74,7 +74,9 @@ class TestPostgres:
         return f"host=127.0.0.1 port={self.port} user={user} dbname={dbname}"
 
     @classmethod
-    def start(cls, directory: Path) -> TestPostgres:
+    def start(cls, directory: Path, wal_level: str = "logical") -> TestPostgres:
+        """Makes and starts a cluster in ``directory``; ``wal_level`` other than ``logical``
+        is for tests of what change data capture does without it."""
         from certs import CertificateAuthority
 
         directory = Path(directory)
@@ -120,7 +122,7 @@ class TestPostgres:
             "listen_addresses": "'127.0.0.1'",
             "port": str(pg.port),
             "unix_socket_directories": f"'{directory}'",
-            "wal_level": "logical",
+            "wal_level": wal_level,
             "max_wal_senders": "20",
             "max_replication_slots": "20",
             "max_connections": "200",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::FutureExt;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationConfig, ReplicationEvent, TlsConfig};
 use serde_json::{json, Value as Json};
 use tokio_postgres::SimpleQueryMessage;
@@ -191,11 +192,25 @@ impl PostgresCdcTask {
             || text.contains("pg_hba.conf")
         {
             ConnectError::Config(format!("{at}: {text}: the user {} needs the REPLICATION attribute (ALTER ROLE {} REPLICATION) and a pg_hba.conf entry for replication connections", config.user, config.user))
-        } else if text.contains("does not exist") {
+        } else if text.contains("does not exist")
+            || text.contains("can no longer get changes")
+            || text.contains("has been invalidated")
+        {
             ConnectError::Config(format!("{at}: {text}"))
         } else {
             ConnectError::Retriable(format!("{at}: {text}"))
         }
+    }
+
+    /// The replication slot disappeared while the connector ran: the changes since its last
+    /// confirmed position are lost to it, so the task cannot go on by itself.
+    fn slot_dropped(config: &CdcConfig, lsn: u64, cause: &ConnectError) -> ConnectError {
+        ConnectError::Config(format!(
+            "The replication slot {} no longer exists in {}: it was dropped while the connector was running (last position {}), and the changes since are lost to it. Restart the connector with snapshot.mode=when_needed (or always) to take a new snapshot, or delete the connector's offsets ({cause})",
+            config.slot_name,
+            config.display(),
+            Lsn::from_u64(lsn).to_pg_string(),
+        ))
     }
 
     /// Checks `wal_level` and creates or updates the publication as
@@ -398,7 +413,15 @@ impl PostgresCdcTask {
                     tracing::info!(slot = %config.slot_name, error = %e, "the slot is still in use; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                Err(e) => return Err(Self::replication_error(config, e)),
+                Err(e) => {
+                    let error = Self::replication_error(config, e);
+                    // The slot was there when the task started (or it created it): gone now,
+                    // it was dropped under the running connector.
+                    if !error.is_retriable() && matches!(self.slot(config).await, Ok(None)) {
+                        return Err(Self::slot_dropped(config, self.returned.lsn_commit, &error));
+                    }
+                    return Err(error);
+                }
             }
         };
         tracing::info!(slot = %config.slot_name, publication = %config.publication_name, "streaming changes");
@@ -837,16 +860,30 @@ impl PostgresCdcTask {
         let mut out = Vec::new();
         let result: Result<()> = async {
             while out.len() < config.max_batch_size {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let event = match tokio::time::timeout(left, stream.repl.recv()).await {
-                    Err(_) => break,
-                    Ok(Ok(Some(e))) => e,
-                    Ok(Ok(None)) => {
+                let received = if out.is_empty() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, stream.repl.recv()).await {
+                        Err(_) => break,
+                        Ok(r) => r,
+                    }
+                } else {
+                    // Records in hand go out as soon as nothing more is ready, as from
+                    // Debezium's queue: holding them until `max.batch.size` or
+                    // `poll.interval.ms` would leave the producer idle while PostgreSQL
+                    // decodes the next transaction.
+                    match stream.repl.recv().now_or_never() {
+                        None => break,
+                        Some(r) => r,
+                    }
+                };
+                let event = match received {
+                    Ok(Some(e)) => e,
+                    Ok(None) => {
                         return Err(ConnectError::Retriable(
                             "the replication stream ended".into(),
                         ))
                     }
-                    Ok(Err(e)) => return Err(Self::replication_error(&config, e)),
+                    Err(e) => return Err(Self::replication_error(&config, e)),
                 };
                 match event {
                     ReplicationEvent::Begin {
