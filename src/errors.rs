@@ -1,5 +1,12 @@
 //! Conveyor's error type, with Kafka Connect's exception kinds.
 
+use std::sync::Arc;
+
+/// The error a [`ConnectError::Plugin`] was made from: for a Python failure, the `PyErr`
+/// itself (with its traceback), so that `conveyor.testing` can raise the plugin's own
+/// exception again. Shared, so that the error stays cheap to clone.
+pub type ErrorSource = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// What went wrong, by kind. Each kind maps to an HTTP status in REST and to a Python
 /// exception class at the FFI boundary.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -31,12 +38,17 @@ pub enum ConnectError {
     /// Code in a plugin (a Python connector, task or transform) failed; `trace` is its
     /// traceback, and `exception` the module-qualified class of the Python exception it
     /// raised (`builtins.ValueError`, `mypkg.errors.FetchError`), `None` when the failure is
-    /// not a Python exception (a wrong return type, say).
+    /// not a Python exception (a wrong return type, say). `retriable` when the plugin raised
+    /// Connect's `RetriableException` (`conveyor.errors.RetriableError`): the operation may be
+    /// retried, as for [`ConnectError::Retriable`]. `source` is the exception itself.
     #[error("{message}")]
     Plugin {
         message: String,
         trace: String,
         exception: Option<String>,
+        retriable: bool,
+        #[source]
+        source: Option<ErrorSource>,
     },
     /// Anything else (Connect's `ConnectException`).
     #[error("{0}")]
@@ -89,7 +101,37 @@ impl ConnectError {
     }
 
     pub fn is_retriable(&self) -> bool {
-        matches!(self, ConnectError::Retriable(_))
+        matches!(
+            self,
+            ConnectError::Retriable(_)
+                | ConnectError::Plugin {
+                    retriable: true,
+                    ..
+                }
+        )
+    }
+
+    /// A plugin failure that is not an exception (a wrong return type, say): no traceback,
+    /// no exception class, no source.
+    pub fn plugin_misuse(message: impl Into<String>) -> ConnectError {
+        ConnectError::Plugin {
+            message: message.into(),
+            trace: String::new(),
+            exception: None,
+            retriable: false,
+            source: None,
+        }
+    }
+
+    /// The error this one was made from, when it is of type `E` (for a Python failure,
+    /// `pyo3::PyErr`), through any [`ConnectError::context`] added since.
+    pub fn source_as<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            ConnectError::Plugin {
+                source: Some(s), ..
+            } => s.downcast_ref::<E>(),
+            _ => None,
+        }
     }
 
     /// Prefixes the message with what was being done, keeping the kind.
@@ -111,19 +153,18 @@ impl ConnectError {
                 message,
                 trace,
                 exception,
-            } if message.starts_with("error calling") => ConnectError::Plugin {
-                message,
-                trace,
-                exception,
-            },
-            ConnectError::Plugin {
-                message,
-                trace,
-                exception,
+                retriable,
+                source,
             } => ConnectError::Plugin {
-                message: wrap(message),
+                message: if message.starts_with("error calling") {
+                    message
+                } else {
+                    wrap(message)
+                },
                 trace,
                 exception,
+                retriable,
+                source,
             },
             ConnectError::Other(m) => ConnectError::Other(wrap(m)),
         }
@@ -154,12 +195,26 @@ mod tests {
 
     #[test]
     fn a_python_failure_is_named_by_its_python_class_and_keeps_it_through_context() {
+        let cause = std::io::Error::other("the original");
         let e = ConnectError::Plugin {
             message: "boom".into(),
             trace: "Traceback (most recent call last):\n...".into(),
             exception: Some("builtins.ValueError".into()),
+            retriable: false,
+            source: Some(Arc::new(cause)),
         }
         .context("while converting");
+        // The source survives the context, and is what `Error::source` reports.
+        assert_eq!(
+            e.source_as::<std::io::Error>().unwrap().to_string(),
+            "the original"
+        );
+        assert!(e.source_as::<std::fmt::Error>().is_none());
+        assert_eq!(
+            std::error::Error::source(&e).unwrap().to_string(),
+            "the original"
+        );
+        assert!(!e.is_retriable());
         assert_eq!(e.class_name(), "builtins.ValueError");
         assert!(
             e.trace()
@@ -167,11 +222,16 @@ mod tests {
             "{}",
             e.trace()
         );
-        let misuse = ConnectError::Plugin {
-            message: "poll() must return a list".into(),
+        let misuse = ConnectError::plugin_misuse("poll() must return a list");
+        assert!(misuse.source_as::<std::io::Error>().is_none());
+        let retriable = ConnectError::Plugin {
+            message: "try later".into(),
             trace: String::new(),
-            exception: None,
+            exception: Some("conveyor.errors.RetriableError".into()),
+            retriable: true,
+            source: None,
         };
+        assert!(retriable.clone().context("polling").is_retriable());
         assert_eq!(
             misuse.class_name(),
             "org.apache.kafka.connect.errors.ConnectException"

@@ -2,7 +2,9 @@
 //!
 //! The crate is both the Python extension `conveyor._native` and a Rust library. Layers, from
 //! the bottom: [`data`] ← [`convert`]/[`transform`] ← [`plugin`] ← [`connectors`]/[`python`]
-//! ← [`runtime`] ← [`herder`] ← [`rest`]/[`cli`].
+//! ← [`runtime`] ← [`herder`] ← [`rest`]/[`cli`]/[`python_api`] (the Python-facing entry
+//! points: the extension module, the console script, the in-process `Worker`, `peek` and the
+//! testing harness). [`python`] holds only the plugin adapters, below [`runtime`].
 
 pub mod app;
 pub mod cli;
@@ -16,9 +18,9 @@ pub mod java;
 pub mod kafka;
 pub mod logging;
 pub mod metrics;
-pub mod peek;
 pub mod plugin;
 pub mod python;
+pub mod python_api;
 pub mod rest;
 pub mod runtime;
 pub mod schema_registry;

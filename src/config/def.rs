@@ -689,6 +689,19 @@ impl ConfigDef {
             .collect()
     }
 
+    /// The value of `name` in `props`, or else its default here: for cross-key checks on a
+    /// raw map, so that they assume the same default as [`ConfigDef::parse`]. `None` when the
+    /// key is unset and has no default (or is not defined).
+    pub fn raw_or_default<'a>(&'a self, props: &'a ConfigMap, name: &str) -> Option<&'a str> {
+        props
+            .get(name)
+            .map(String::as_str)
+            .or_else(|| match &self.key(name)?.default {
+                DefaultValue::Value(d) => Some(d.as_str()),
+                _ => None,
+            })
+    }
+
     /// Names of PASSWORD keys, for masking.
     pub fn password_keys(&self) -> impl Iterator<Item = &str> {
         self.keys
@@ -762,6 +775,38 @@ impl ParsedConfig {
         }
     }
 
+    /// The value of a key that is required or has a default, so [`ConfigDef::parse`] always
+    /// gives it one: the single source of a default is the `ConfigDef`, never a fallback in
+    /// the code reading it. An error (naming the key) means the key is not defined, is
+    /// defined with a null default, or has another type: a bug in the caller, not the config.
+    fn defined<T>(name: &str, what: &str, value: Option<T>) -> Result<T, ConfigErrors> {
+        value.ok_or_else(|| {
+            ConfigErrors(vec![format!(
+                "Configuration \"{name}\" has no {what} value: it is not defined with a default"
+            )])
+        })
+    }
+
+    /// A STRING (or CLASS, PASSWORD) key that is required or has a default.
+    pub fn string_value(&self, name: &str) -> Result<&str, ConfigErrors> {
+        Self::defined(name, "string", self.string(name))
+    }
+
+    /// An INT (or SHORT) key that is required or has a default.
+    pub fn int_value(&self, name: &str) -> Result<i32, ConfigErrors> {
+        Self::defined(name, "int", self.int(name))
+    }
+
+    /// A LONG (or INT, SHORT) key that is required or has a default.
+    pub fn long_value(&self, name: &str) -> Result<i64, ConfigErrors> {
+        Self::defined(name, "long", self.long(name))
+    }
+
+    /// A BOOLEAN key that is required or has a default.
+    pub fn boolean_value(&self, name: &str) -> Result<bool, ConfigErrors> {
+        Self::defined(name, "boolean", self.boolean(name))
+    }
+
     /// The raw map this was parsed from.
     pub fn originals(&self) -> &ConfigMap {
         &self.originals
@@ -807,6 +852,26 @@ mod tests {
     }
 
     use crate::config::test_support::map;
+
+    #[test]
+    fn defaults_come_from_the_definition_alone() {
+        let d = def();
+        let parsed = d.parse(&map(&[("file", "/tmp/x")])).unwrap();
+        assert_eq!(parsed.int_value("tasks.max").unwrap(), 1);
+        assert_eq!(parsed.string_value("mode").unwrap(), "bulk");
+        assert_eq!(parsed.string_value("file").unwrap(), "/tmp/x");
+        // A key the definition does not have is the reader's bug, and says which key.
+        let err = parsed.int_value("batch.size").unwrap_err();
+        assert!(err.to_string().contains("batch.size"), "{err}");
+        // The wrong type is one too.
+        assert!(parsed.boolean_value("tasks.max").is_err());
+
+        let raw = map(&[("mode", "incrementing")]);
+        assert_eq!(d.raw_or_default(&raw, "mode"), Some("incrementing"));
+        assert_eq!(d.raw_or_default(&raw, "tasks.max"), Some("1"));
+        assert_eq!(d.raw_or_default(&raw, "file"), None);
+        assert_eq!(d.raw_or_default(&raw, "undefined"), None);
+    }
 
     #[test]
     fn parse_reports_every_error_with_connect_texts() {

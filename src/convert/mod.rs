@@ -1,4 +1,5 @@
-//! Converters between Connect data and the bytes stored in Kafka.
+//! Converters between Connect data and the bytes stored in Kafka. [`builtins`] lists the
+//! built-in ones, the one place to add a new one (the plugin registry takes them from there).
 
 pub mod avro;
 pub mod confluent;
@@ -12,7 +13,7 @@ pub mod protobuf;
 use std::sync::Arc;
 
 use crate::config::ConfigMap;
-use crate::data::{Header, SchemaRef, Value};
+use crate::data::{Header, SchemaRef, SchemaType, Value};
 use crate::errors::ConnectError;
 
 pub use header::SimpleHeaderConverter;
@@ -45,6 +46,9 @@ pub trait Converter: Send + Sync {
 
     /// Serializes a value the caller no longer needs. Converters that can reuse its buffer
     /// (strings, bytes) override this to avoid a copy; on failure the value is handed back.
+    // Large because it hands the value back; failing is the cold path, and boxing would cost
+    // an allocation per failure to save nothing on the hot one.
+    #[allow(clippy::result_large_err)]
     fn to_bytes_owned(
         &self,
         topic: &str,
@@ -56,6 +60,36 @@ pub trait Converter: Send + Sync {
 
     /// Deserializes Kafka bytes; `None` is a Kafka null.
     fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue, ConnectError>;
+
+    /// Whether the runtime should hand this converter whole batches
+    /// ([`Converter::to_bytes_batch`], [`Converter::to_connect_batch`]): true for converters
+    /// that pay per call (a Python converter crosses the FFI boundary and takes the GIL).
+    /// Others keep the per-record calls, and [`Converter::to_bytes_owned`]'s saved copy.
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Serializes a batch of `(topic, schema, value)`, one result per item, in order.
+    fn to_bytes_batch(
+        &self,
+        items: &[(&str, Option<&SchemaRef>, &Value)],
+    ) -> Vec<Result<Option<Vec<u8>>, ConnectError>> {
+        items
+            .iter()
+            .map(|(topic, schema, value)| self.to_bytes(topic, *schema, value))
+            .collect()
+    }
+
+    /// Deserializes a batch of `(topic, bytes)`, one result per item, in order.
+    fn to_connect_batch(
+        &self,
+        items: &[(&str, Option<&[u8]>)],
+    ) -> Vec<Result<SchemaAndValue, ConnectError>> {
+        items
+            .iter()
+            .map(|(topic, data)| self.to_connect(topic, *data))
+            .collect()
+    }
 }
 
 /// Converts header values (Connect's `HeaderConverter`).
@@ -81,6 +115,126 @@ pub type ConverterFactory =
 /// Builds a header converter from its config.
 pub type HeaderConverterFactory =
     Arc<dyn Fn(&ConfigMap) -> Result<Arc<dyn HeaderConverter>, ConnectError> + Send + Sync>;
+
+/// Makes the schema registry client a registry-backed converter (Avro, Protobuf, JSON Schema)
+/// talks to, from the converter's settings. Passed in so that converters stay free of HTTP
+/// (see [`confluent`]).
+pub type RegistryClientFactory =
+    fn(&ConfigMap) -> Result<Arc<dyn confluent::RegistryClient>, ConnectError>;
+
+/// A built-in converter class: its Kafka Connect class name and how to build it as a
+/// converter, a header converter, or both. The plugin registry adds the aliases and the
+/// version.
+pub struct BuiltinConverter {
+    pub class: &'static str,
+    pub new: Option<ConverterFactory>,
+    pub new_header: Option<HeaderConverterFactory>,
+}
+
+/// Every built-in converter and header converter.
+pub fn builtins(registry_client: RegistryClientFactory) -> Vec<BuiltinConverter> {
+    let both =
+        |class, new: ConverterFactory, new_header: HeaderConverterFactory| BuiltinConverter {
+            class,
+            new: Some(new),
+            new_header: Some(new_header),
+        };
+    let mut out = vec![
+        both(
+            "org.apache.kafka.connect.json.JsonConverter",
+            Arc::new(|cfg, _| Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn Converter>)),
+            Arc::new(|cfg| {
+                Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
+            }),
+        ),
+        both(
+            "org.apache.kafka.connect.storage.StringConverter",
+            Arc::new(|cfg, _| {
+                Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn Converter>)
+            }),
+            Arc::new(|cfg| {
+                Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
+            }),
+        ),
+        both(
+            "org.apache.kafka.connect.converters.ByteArrayConverter",
+            Arc::new(|_, _| Ok(Arc::new(ByteArrayConverter) as Arc<dyn Converter>)),
+            Arc::new(|_| Ok(Arc::new(ByteArrayConverter) as Arc<dyn HeaderConverter>)),
+        ),
+        BuiltinConverter {
+            class: "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            new: None,
+            new_header: Some(Arc::new(|_| {
+                Ok(Arc::new(SimpleHeaderConverter) as Arc<dyn HeaderConverter>)
+            })),
+        },
+        BuiltinConverter {
+            class: avro::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(Arc::new(avro::AvroConverter::new(client, cfg, is_key)?) as Arc<dyn Converter>)
+            })),
+            new_header: None,
+        },
+        BuiltinConverter {
+            class: protobuf::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(
+                    Arc::new(protobuf::ProtobufConverter::new(client, cfg, is_key)?)
+                        as Arc<dyn Converter>,
+                )
+            })),
+            new_header: None,
+        },
+        BuiltinConverter {
+            class: json_schema::CLASS,
+            new: Some(Arc::new(move |cfg, is_key| {
+                let client = registry_client(cfg)?;
+                Ok(
+                    Arc::new(json_schema::JsonSchemaConverter::new(client, cfg, is_key)?)
+                        as Arc<dyn Converter>,
+                )
+            })),
+            new_header: None,
+        },
+    ];
+    for (class, ty) in [
+        (
+            "org.apache.kafka.connect.converters.ShortConverter",
+            SchemaType::Int16,
+        ),
+        (
+            "org.apache.kafka.connect.converters.IntegerConverter",
+            SchemaType::Int32,
+        ),
+        (
+            "org.apache.kafka.connect.converters.LongConverter",
+            SchemaType::Int64,
+        ),
+        (
+            "org.apache.kafka.connect.converters.FloatConverter",
+            SchemaType::Float32,
+        ),
+        (
+            "org.apache.kafka.connect.converters.DoubleConverter",
+            SchemaType::Float64,
+        ),
+        (
+            "org.apache.kafka.connect.converters.BooleanConverter",
+            SchemaType::Boolean,
+        ),
+    ] {
+        out.push(BuiltinConverter {
+            class,
+            new: Some(Arc::new(move |_, _| {
+                Ok(Arc::new(NumberConverter::new(ty)) as Arc<dyn Converter>)
+            })),
+            new_header: None,
+        });
+    }
+    out
+}
 
 /// Reads a boolean converter setting, naming the key when it is not `true`/`false`.
 pub(crate) fn bool_setting(

@@ -1,135 +1,26 @@
-//! Registration of the built-in converters, transformations and predicates.
-
-use std::sync::Arc;
+//! Adds the built-in converters, transformations and predicates, which their own modules list
+//! ([`crate::convert::builtins`], [`crate::transform::builtin_transforms`],
+//! [`crate::transform::builtin_predicates`]), under their Kafka Connect class names and
+//! simple-name aliases.
 
 use super::registry::{
-    default_aliases, ConverterPlugin, PluginRegistry, PredicateFactory, PredicatePlugin,
-    TransformFactory, TransformPlugin,
+    default_aliases, ConverterPlugin, PluginRegistry, PredicatePlugin, TransformPlugin,
 };
 use super::VERSION;
-use crate::config::ConfigDef;
-use crate::convert::{
-    ByteArrayConverter, Converter, HeaderConverter, JsonConverter, NumberConverter,
-    SimpleHeaderConverter, StringConverter,
-};
-use crate::data::SchemaType;
-use crate::transform::{self, predicates, Predicate, Target, Transformation};
+use crate::convert::RegistryClientFactory;
+use crate::transform;
 
-fn converter_plugin(
-    class: &str,
-    new: Option<crate::convert::ConverterFactory>,
-    new_header: Option<crate::convert::HeaderConverterFactory>,
-) -> ConverterPlugin {
-    ConverterPlugin {
-        class: class.to_string(),
-        aliases: default_aliases(class, "Converter"),
-        version: VERSION.to_string(),
-        new,
-        new_header,
-    }
-}
-
-/// Adds the built-in converters and header converters.
-pub fn register_converters(reg: &mut PluginRegistry) {
-    reg.add_converter(converter_plugin(
-        "org.apache.kafka.connect.json.JsonConverter",
-        Some(Arc::new(|cfg, _| {
-            Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn Converter>)
-        })),
-        Some(Arc::new(|cfg| {
-            Ok(Arc::new(JsonConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
-        })),
-    ));
-    reg.add_converter(converter_plugin(
-        "org.apache.kafka.connect.storage.StringConverter",
-        Some(Arc::new(|cfg, _| {
-            Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn Converter>)
-        })),
-        Some(Arc::new(|cfg| {
-            Ok(Arc::new(StringConverter::from_config(cfg)?) as Arc<dyn HeaderConverter>)
-        })),
-    ));
-    reg.add_converter(converter_plugin(
-        "org.apache.kafka.connect.converters.ByteArrayConverter",
-        Some(Arc::new(|_, _| {
-            Ok(Arc::new(ByteArrayConverter) as Arc<dyn Converter>)
-        })),
-        Some(Arc::new(|_| {
-            Ok(Arc::new(ByteArrayConverter) as Arc<dyn HeaderConverter>)
-        })),
-    ));
-    reg.add_converter(converter_plugin(
-        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
-        None,
-        Some(Arc::new(|_| {
-            Ok(Arc::new(SimpleHeaderConverter) as Arc<dyn HeaderConverter>)
-        })),
-    ));
-    reg.add_converter(converter_plugin(
-        crate::convert::avro::CLASS,
-        Some(Arc::new(|cfg, is_key| {
-            let client = crate::schema_registry::client::client_from_config(cfg)?;
-            Ok(Arc::new(crate::convert::avro::AvroConverter::new(
-                client, cfg, is_key,
-            )?) as Arc<dyn Converter>)
-        })),
-        None,
-    ));
-    reg.add_converter(converter_plugin(
-        crate::convert::protobuf::CLASS,
-        Some(Arc::new(|cfg, is_key| {
-            let client = crate::schema_registry::client::client_from_config(cfg)?;
-            Ok(Arc::new(crate::convert::protobuf::ProtobufConverter::new(
-                client, cfg, is_key,
-            )?) as Arc<dyn Converter>)
-        })),
-        None,
-    ));
-    reg.add_converter(converter_plugin(
-        crate::convert::json_schema::CLASS,
-        Some(Arc::new(|cfg, is_key| {
-            let client = crate::schema_registry::client::client_from_config(cfg)?;
-            Ok(
-                Arc::new(crate::convert::json_schema::JsonSchemaConverter::new(
-                    client, cfg, is_key,
-                )?) as Arc<dyn Converter>,
-            )
-        })),
-        None,
-    ));
-    for (class, ty) in [
-        (
-            "org.apache.kafka.connect.converters.ShortConverter",
-            SchemaType::Int16,
-        ),
-        (
-            "org.apache.kafka.connect.converters.IntegerConverter",
-            SchemaType::Int32,
-        ),
-        (
-            "org.apache.kafka.connect.converters.LongConverter",
-            SchemaType::Int64,
-        ),
-        (
-            "org.apache.kafka.connect.converters.FloatConverter",
-            SchemaType::Float32,
-        ),
-        (
-            "org.apache.kafka.connect.converters.DoubleConverter",
-            SchemaType::Float64,
-        ),
-        (
-            "org.apache.kafka.connect.converters.BooleanConverter",
-            SchemaType::Boolean,
-        ),
-    ] {
-        reg.add_converter(converter_plugin(
-            class,
-            Some(Arc::new(move |_, _| {
-                Ok(Arc::new(NumberConverter::new(ty)) as Arc<dyn Converter>)
-            })),
-            None,
-        ));
+/// Adds the built-in converters and header converters; the registry-backed ones get their
+/// schema registry client from `registry_client`.
+pub fn register_converters(reg: &mut PluginRegistry, registry_client: RegistryClientFactory) {
+    for c in crate::convert::builtins(registry_client) {
+        reg.add_converter(ConverterPlugin {
+            class: c.class.to_string(),
+            aliases: default_aliases(c.class, "Converter"),
+            version: VERSION.to_string(),
+            new: c.new,
+            new_header: c.new_header,
+        });
     }
 }
 
@@ -139,96 +30,35 @@ fn aliases(class: &str) -> Vec<String> {
     out
 }
 
-fn transform_plugin(
-    class: String,
-    config_def: ConfigDef,
-    new: TransformFactory,
-) -> TransformPlugin {
-    TransformPlugin {
-        aliases: aliases(&class),
-        class,
-        version: VERSION.to_string(),
-        config_def,
-        new,
-    }
-}
-
-fn predicate_plugin(class: &str, config_def: ConfigDef, new: PredicateFactory) -> PredicatePlugin {
-    PredicatePlugin {
-        aliases: aliases(class),
-        class: class.to_string(),
-        version: VERSION.to_string(),
-        config_def,
-        new,
-    }
-}
-
-/// Registers `X$Key` and `X$Value` for an SMT built as `X::new(target, config)`.
-macro_rules! keyed_transform {
-    ($reg:expr, $module:ident :: $ty:ident) => {
-        for target in Target::ALL {
-            $reg.add_transform(transform_plugin(
-                target.class(transform::$module::CLASS),
-                transform::$ty::config_def(),
-                Arc::new(move |cfg| {
-                    Ok(Box::new(transform::$ty::new(target, cfg)?) as Box<dyn Transformation>)
-                }),
-            ));
-        }
-    };
-}
-
-/// Registers an SMT that has no key/value variants, built as `X::new(config)`.
-macro_rules! plain_transform {
-    ($reg:expr, $module:ident :: $ty:ident) => {
-        $reg.add_transform(transform_plugin(
-            transform::$module::CLASS.to_string(),
-            transform::$ty::config_def(),
-            Arc::new(|cfg| Ok(Box::new(transform::$ty::new(cfg)?) as Box<dyn Transformation>)),
-        ));
-    };
-}
-
-/// Registers a predicate built as `X::new(config)`.
-macro_rules! predicate {
-    ($reg:expr, $class:expr, $ty:ident) => {
-        $reg.add_predicate(predicate_plugin(
-            $class,
-            transform::$ty::config_def(),
-            Arc::new(|cfg| Ok(Box::new(transform::$ty::new(cfg)?) as Box<dyn Predicate>)),
-        ));
-    };
-}
-
 /// Adds Kafka Connect's built-in transformations (`$Key`/`$Value` variants where Connect has
-/// them) and predicates, under their Connect class names and simple-name aliases.
+/// them) and predicates.
 pub fn register_transforms(reg: &mut PluginRegistry) {
-    keyed_transform!(reg, cast::Cast);
-    plain_transform!(reg, drop_headers::DropHeaders);
-    keyed_transform!(reg, extract_field::ExtractField);
-    plain_transform!(reg, extract_new_record_state::ExtractNewRecordState);
-    plain_transform!(reg, filter::Filter);
-    keyed_transform!(reg, flatten::Flatten);
-    keyed_transform!(reg, header_from::HeaderFrom);
-    keyed_transform!(reg, hoist_field::HoistField);
-    keyed_transform!(reg, insert_field::InsertField);
-    plain_transform!(reg, insert_header::InsertHeader);
-    keyed_transform!(reg, mask_field::MaskField);
-    plain_transform!(reg, regex_router::RegexRouter);
-    keyed_transform!(reg, replace_field::ReplaceField);
-    keyed_transform!(reg, set_schema_metadata::SetSchemaMetadata);
-    keyed_transform!(reg, timestamp_converter::TimestampConverter);
-    plain_transform!(reg, timestamp_router::TimestampRouter);
-    plain_transform!(reg, value_to_key::ValueToKey);
-
-    predicate!(reg, predicates::TOPIC_NAME_MATCHES, TopicNameMatches);
-    predicate!(reg, predicates::HAS_HEADER_KEY, HasHeaderKey);
-    predicate!(reg, predicates::RECORD_IS_TOMBSTONE, RecordIsTombstone);
+    for t in transform::builtin_transforms() {
+        reg.add_transform(TransformPlugin {
+            aliases: aliases(&t.class),
+            class: t.class,
+            version: VERSION.to_string(),
+            config_def: t.config_def,
+            new: t.new,
+        });
+    }
+    for p in transform::builtin_predicates() {
+        reg.add_predicate(PredicatePlugin {
+            aliases: aliases(&p.class),
+            class: p.class,
+            version: VERSION.to_string(),
+            config_def: p.config_def,
+            new: p.new,
+        });
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::config::ConfigDef;
     use crate::config::ConfigMap;
     use crate::data::{Headers, OffsetMap, Record, Value};
 

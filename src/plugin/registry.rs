@@ -10,10 +10,9 @@ use serde::Serialize;
 use super::api::{Connector, Task};
 use super::suggest::did_you_mean;
 use crate::config::connector::ConnectorType;
-use crate::config::{ConfigDef, ConfigMap};
+use crate::config::ConfigDef;
 use crate::convert::{ConverterFactory, HeaderConverterFactory};
 use crate::errors::{ConnectError, Result};
-use crate::transform::{Predicate, Transformation};
 
 /// Plugin kinds, with the names REST uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,9 +53,7 @@ pub struct PluginInfo {
 
 pub type ConnectorFactory = Arc<dyn Fn() -> Result<Box<dyn Connector>> + Send + Sync>;
 pub type TaskFactory = Arc<dyn Fn() -> Result<Task> + Send + Sync>;
-pub type TransformFactory =
-    Arc<dyn Fn(&ConfigMap) -> Result<Box<dyn Transformation>> + Send + Sync>;
-pub type PredicateFactory = Arc<dyn Fn(&ConfigMap) -> Result<Box<dyn Predicate>> + Send + Sync>;
+pub use crate::transform::{PredicateFactory, TransformFactory};
 
 /// A connector class.
 #[derive(Clone)]

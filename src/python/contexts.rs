@@ -56,11 +56,8 @@ pub fn partitions_to_py<'py>(
 /// The error a plugin passes to `raise_error` or `report`, with its traceback.
 fn exception_to_error(py: Python<'_>, error: &Bound<'_, PyAny>, what: &str) -> ConnectError {
     let err = PyErr::from_value(error.clone());
-    plugin_error(
-        py,
-        &err,
-        format!("{what}: {}", describe_exception(py, &err)),
-    )
+    let message = format!("{what}: {}", describe_exception(py, &err));
+    plugin_error(py, err, message)
 }
 
 /// Lets a connector ask the runtime for things (Connect's `ConnectorContext`).

@@ -1,5 +1,6 @@
 //! A Python `conveyor.Converter` as a Rust [`Converter`] and/or [`HeaderConverter`].
-//! Converters are called once per record, from the task's thread.
+//! Converters are called from the task's thread; keys and values a batch at a time (one GIL
+//! acquisition per batch, as for transformations), headers once per record.
 
 use std::sync::Arc;
 
@@ -37,28 +38,76 @@ impl PyConverter {
         ))
     }
 
+    /// The bound method `method`, looked up once per call or batch.
+    fn method<'py>(&self, py: Python<'py>, method: &'static str) -> Result<Bound<'py, PyAny>> {
+        self.obj
+            .bind(py)
+            .getattr(method)
+            .map_err(|e| self.error(py, method, e))
+    }
+
+    /// Calls `f(*args)`, which must return bytes or None.
+    fn serialize_with<'py>(
+        &self,
+        py: Python<'py>,
+        method: &'static str,
+        f: &Bound<'py, PyAny>,
+        args: PyResult<Bound<'py, PyTuple>>,
+    ) -> Result<Option<Vec<u8>>> {
+        let out = args
+            .and_then(|a| f.call1(a))
+            .map_err(|e| self.error(py, method, e))?;
+        if out.is_none() {
+            return Ok(None);
+        }
+        match out.cast::<PyBytes>() {
+            Ok(b) => Ok(Some(b.as_bytes().to_vec())),
+            Err(_) => Err(self.misuse(
+                method,
+                format!(
+                    "{method}() must return bytes or None, got {}",
+                    type_name(&out)
+                ),
+            )),
+        }
+    }
+
+    /// Calls `f(*args)`, which must return a `(schema, value)` tuple.
+    fn deserialize_with<'py>(
+        &self,
+        py: Python<'py>,
+        method: &'static str,
+        f: &Bound<'py, PyAny>,
+        args: PyResult<Bound<'py, PyTuple>>,
+    ) -> Result<SchemaAndValue> {
+        let out = args
+            .and_then(|a| f.call1(a))
+            .map_err(|e| self.error(py, method, e))?;
+        let (schema, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+            out.extract().map_err(|_| {
+                self.misuse(
+                    method,
+                    format!(
+                        "{method}() must return a (schema, value) tuple, got {}",
+                        type_name(&out)
+                    ),
+                )
+            })?;
+        let schema =
+            schema_arg(Some(&schema), "the schema").map_err(|e| self.error(py, method, e))?;
+        let (schema, value) = to_value_and_schema(&value, schema.as_ref(), &Path::Root("value"))
+            .map_err(|e| self.error(py, method, e))?;
+        Ok(SchemaAndValue::new(schema, value))
+    }
+
     fn serialize(
         &self,
         method: &'static str,
         args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
     ) -> Result<Option<Vec<u8>>> {
         Python::attach(|py| {
-            let out = args(py)
-                .and_then(|a| self.obj.bind(py).call_method1(method, a))
-                .map_err(|e| self.error(py, method, e))?;
-            if out.is_none() {
-                return Ok(None);
-            }
-            match out.cast::<PyBytes>() {
-                Ok(b) => Ok(Some(b.as_bytes().to_vec())),
-                Err(_) => Err(self.misuse(
-                    method,
-                    format!(
-                        "{method}() must return bytes or None, got {}",
-                        type_name(&out)
-                    ),
-                )),
-            }
+            let f = self.method(py, method)?;
+            self.serialize_with(py, method, &f, args(py))
         })
     }
 
@@ -68,27 +117,37 @@ impl PyConverter {
         args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
     ) -> Result<SchemaAndValue> {
         Python::attach(|py| {
-            let out = args(py)
-                .and_then(|a| self.obj.bind(py).call_method1(method, a))
-                .map_err(|e| self.error(py, method, e))?;
-            let (schema, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
-                out.extract().map_err(|_| {
-                    self.misuse(
-                        method,
-                        format!(
-                            "{method}() must return a (schema, value) tuple, got {}",
-                            type_name(&out)
-                        ),
-                    )
-                })?;
-            let schema =
-                schema_arg(Some(&schema), "the schema").map_err(|e| self.error(py, method, e))?;
-            let (schema, value) =
-                to_value_and_schema(&value, schema.as_ref(), &Path::Root("value"))
-                    .map_err(|e| self.error(py, method, e))?;
-            Ok(SchemaAndValue::new(schema, value))
+            let f = self.method(py, method)?;
+            self.deserialize_with(py, method, &f, args(py))
         })
     }
+}
+
+fn from_connect_args<'py>(
+    py: Python<'py>,
+    topic: &str,
+    schema: Option<&SchemaRef>,
+    value: &Value,
+) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(
+        py,
+        [
+            topic.into_pyobject(py)?.into_any(),
+            schema_to_py(py, schema)?,
+            to_py(py, value, schema)?,
+        ],
+    )
+}
+
+fn to_connect_args<'py>(
+    py: Python<'py>,
+    topic: &str,
+    data: Option<&[u8]>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(
+        py,
+        [topic.into_pyobject(py)?.into_any(), data_to_py(py, data)],
+    )
 }
 
 fn data_to_py<'py>(py: Python<'py>, data: Option<&[u8]>) -> Bound<'py, PyAny> {
@@ -106,23 +165,51 @@ impl Converter for PyConverter {
         value: &Value,
     ) -> Result<Option<Vec<u8>>> {
         self.serialize("from_connect_data", |py| {
-            PyTuple::new(
-                py,
-                [
-                    topic.into_pyobject(py)?.into_any(),
-                    schema_to_py(py, schema)?,
-                    to_py(py, value, schema)?,
-                ],
-            )
+            from_connect_args(py, topic, schema, value)
         })
     }
 
     fn to_connect(&self, topic: &str, data: Option<&[u8]>) -> Result<SchemaAndValue> {
-        self.deserialize("to_connect_data", |py| {
-            PyTuple::new(
-                py,
-                [topic.into_pyobject(py)?.into_any(), data_to_py(py, data)],
-            )
+        self.deserialize("to_connect_data", |py| to_connect_args(py, topic, data))
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    /// One GIL acquisition and one method look-up for the whole batch; a failure stays with
+    /// its record.
+    fn to_bytes_batch(
+        &self,
+        items: &[(&str, Option<&SchemaRef>, &Value)],
+    ) -> Vec<Result<Option<Vec<u8>>>> {
+        let method = "from_connect_data";
+        Python::attach(|py| match self.method(py, method) {
+            Ok(f) => items
+                .iter()
+                .map(|(topic, schema, value)| {
+                    self.serialize_with(
+                        py,
+                        method,
+                        &f,
+                        from_connect_args(py, topic, *schema, value),
+                    )
+                })
+                .collect(),
+            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
+        })
+    }
+
+    fn to_connect_batch(&self, items: &[(&str, Option<&[u8]>)]) -> Vec<Result<SchemaAndValue>> {
+        let method = "to_connect_data";
+        Python::attach(|py| match self.method(py, method) {
+            Ok(f) => items
+                .iter()
+                .map(|(topic, data)| {
+                    self.deserialize_with(py, method, &f, to_connect_args(py, topic, *data))
+                })
+                .collect(),
+            Err(e) => items.iter().map(|_| Err(e.clone())).collect(),
         })
     }
 }

@@ -76,6 +76,9 @@ fn to_py_err_with(py: Python<'_>, error: ConnectError) -> PyErr {
         ConnectError::BadRequest(_) => ErrorClass::BadRequest,
         ConnectError::Conflict(_) => ErrorClass::Conflict,
         ConnectError::Kafka(_) => ErrorClass::Kafka,
+        ConnectError::Plugin {
+            retriable: true, ..
+        } => ErrorClass::Retriable,
         ConnectError::Plugin { message, trace, .. } => {
             return match ErrorClass::Plugin.get(py) {
                 Some(cls) => PyErr::from_type(cls.clone(), (message.clone(), trace.clone())),
@@ -121,14 +124,25 @@ pub fn exception_class_name(py: Python<'_>, err: &PyErr) -> String {
     }
 }
 
-/// A plugin failure for the Python exception `err`: `message`, the traceback and the
-/// exception's class.
-pub fn plugin_error(py: Python<'_>, err: &PyErr, message: String) -> ConnectError {
+/// A plugin failure for the Python exception `err`: `message`, the traceback, the
+/// exception's class, and the exception itself as the error's source (so that
+/// `conveyor.testing` can raise it again, see [`original_exception`]).
+pub fn plugin_error(py: Python<'_>, err: PyErr, message: String) -> ConnectError {
+    let retriable = ErrorClass::Retriable
+        .get(py)
+        .is_some_and(|r| err.is_instance(py, r.as_any()));
     ConnectError::Plugin {
         message,
-        trace: format_traceback(py, err),
-        exception: Some(exception_class_name(py, err)),
+        trace: format_traceback(py, &err),
+        exception: Some(exception_class_name(py, &err)),
+        retriable,
+        source: Some(std::sync::Arc::new(err)),
     }
+}
+
+/// The Python exception a [`ConnectError`] was made from, if any.
+pub fn original_exception(py: Python<'_>, error: &ConnectError) -> Option<PyErr> {
+    error.source_as::<PyErr>().map(|e| e.clone_ref(py))
 }
 
 /// The formatted Python traceback of `err` (`Traceback (most recent call last): ...`),
@@ -146,19 +160,14 @@ pub fn format_traceback(py: Python<'_>, err: &PyErr) -> String {
 }
 
 /// A Python exception raised by `method` (for example `SourceTask.poll`) of the plugin
-/// described by `owner` (for example `connector ticker task 0`). `RetriableError` stays
-/// retriable; everything else is a plugin failure that carries the Python traceback.
+/// described by `owner` (for example `connector ticker task 0`): a plugin failure that
+/// carries the Python traceback and exception; `RetriableError` stays retriable.
 pub fn from_py_err(py: Python<'_>, err: PyErr, method: &str, owner: &str) -> ConnectError {
     let message = format!(
         "error calling `{method}` in {owner}: {}",
         describe_exception(py, &err)
     );
-    if let Some(retriable) = ErrorClass::Retriable.get(py) {
-        if err.is_instance(py, retriable.as_any()) {
-            return ConnectError::Retriable(message);
-        }
-    }
-    plugin_error(py, &err, message)
+    plugin_error(py, err, message)
 }
 
 /// A `conveyor.errors.DataError` (bad record content; the message names the field).

@@ -27,9 +27,6 @@ pub struct PluginInstance {
     /// Who the object is: `connector X task 0`, `transformation mypkg.Upper`...
     owner: String,
     event_loop: Option<Py<PyAny>>,
-    /// The last exception, kept only for `conveyor.testing` (it holds the traceback's frames).
-    last_error: Option<PyErr>,
-    keep_errors: bool,
 }
 
 impl PluginInstance {
@@ -39,8 +36,6 @@ impl PluginInstance {
             kind,
             owner: owner.into(),
             event_loop: None,
-            last_error: None,
-            keep_errors: false,
         }
     }
 
@@ -62,34 +57,12 @@ impl PluginInstance {
         from_py_err(py, err, &format!("{}.{method}", self.kind), &self.owner)
     }
 
-    /// Like [`PluginInstance::error`], keeping the exception when asked to.
-    pub fn record_error(&mut self, py: Python<'_>, method: &str, err: PyErr) -> ConnectError {
-        if self.keep_errors {
-            self.last_error = Some(err.clone_ref(py));
-        }
-        self.error(py, method, err)
-    }
-
-    /// Keeps the Python exception of failed calls for [`PluginInstance::take_last_error`].
-    pub fn keep_errors(&mut self) {
-        self.keep_errors = true;
-    }
-
-    /// The exception of the last failed call, if kept.
-    pub fn take_last_error(&mut self) -> Option<PyErr> {
-        self.last_error.take()
-    }
-
     /// A plugin error that is not a Python exception (a wrong return type, say).
     pub fn misuse(&self, method: &str, message: impl std::fmt::Display) -> ConnectError {
-        ConnectError::Plugin {
-            message: format!(
-                "error calling `{}.{method}` in {}: {message}",
-                self.kind, self.owner
-            ),
-            trace: String::new(),
-            exception: None,
-        }
+        ConnectError::plugin_misuse(format!(
+            "error calling `{}.{method}` in {}: {message}",
+            self.kind, self.owner
+        ))
     }
 
     /// Calls `method(*args)`, awaiting the result when it is awaitable.
@@ -104,7 +77,7 @@ impl PluginInstance {
             .bind(py)
             .call_method1(method, args)
             .and_then(|r| self.resolve(py, r));
-        result.map_err(|e| self.record_error(py, method, e))
+        result.map_err(|e| self.error(py, method, e))
     }
 
     /// Sets attributes the base classes document (`config`, `context`).

@@ -156,14 +156,11 @@ impl PythonPlugins {
                         e.value(py).to_string(),
                     )))
                 } else {
-                    Err(LoadError::Import(plugin_error(
-                        py,
-                        &e,
-                        format!(
-                            "could not load the Python plugin {name}: {}",
-                            describe_exception(py, &e)
-                        ),
-                    )))
+                    let message = format!(
+                        "could not load the Python plugin {name}: {}",
+                        describe_exception(py, &e)
+                    );
+                    Err(LoadError::Import(plugin_error(py, e, message)))
                 }
             }
         }

@@ -38,16 +38,6 @@ pub struct PySinkTask {
 }
 
 impl PySinkTask {
-    /// Keeps Python exceptions for `take_last_error` (`conveyor.testing`).
-    pub fn keep_errors(&mut self) {
-        self.inst.keep_errors();
-    }
-
-    /// The exception of the last failed call, if kept.
-    pub fn take_last_error(&mut self) -> Option<PyErr> {
-        self.inst.take_last_error()
-    }
-
     pub fn new(obj: Py<PyAny>, class: &str) -> Self {
         PySinkTask {
             inst: PluginInstance::new(obj, "SinkTask", format!("task {class}")),

@@ -28,16 +28,6 @@ pub struct PySourceTask {
 }
 
 impl PySourceTask {
-    /// Keeps Python exceptions for `take_last_error` (`conveyor.testing`).
-    pub fn keep_errors(&mut self) {
-        self.inst.keep_errors();
-    }
-
-    /// The exception of the last failed call, if kept.
-    pub fn take_last_error(&mut self) -> Option<PyErr> {
-        self.inst.take_last_error()
-    }
-
     pub fn new(obj: Py<PyAny>, class: &str) -> Self {
         PySourceTask {
             inst: PluginInstance::new(obj, "SourceTask", format!("task {class}")),

@@ -25,15 +25,6 @@ impl PyTransformation {
         PyTransformation { inst, batch }
     }
 
-    /// Keeps Python exceptions for [`PyTransformation::take_last_error`] (`conveyor.testing`).
-    pub fn keep_errors(&mut self) {
-        self.inst.keep_errors();
-    }
-
-    pub fn take_last_error(&mut self) -> Option<PyErr> {
-        self.inst.take_last_error()
-    }
-
     /// The record an `apply` returned (checked), or `None` when it dropped it.
     fn output(
         &self,
@@ -78,7 +69,7 @@ impl PyTransformation {
             let is_sink = record.is_sink();
             let result = match record_to_py(py, record).and_then(|r| apply.call1((r,))) {
                 Ok(o) => self.output("apply", &o, is_sink),
-                Err(e) => Err(self.inst.record_error(py, "apply", e)),
+                Err(e) => Err(self.inst.error(py, "apply", e)),
             };
             out.push(result);
         }
@@ -193,7 +184,7 @@ impl Predicate for PyPredicate {
                         .and_then(|r| test.call1((r,)))
                         .and_then(|out| self.inst.resolve(py, out))
                         .and_then(|out| out.is_truthy())
-                        .map_err(|e| self.inst.record_error(py, "test", e))
+                        .map_err(|e| self.inst.error(py, "test", e))
                 })
                 .collect()
         })

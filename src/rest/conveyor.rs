@@ -15,7 +15,7 @@ use super::{query_values, AppState};
 use crate::config::ConfigMap;
 use crate::herder::distributed::forward::FORWARDED_HEADER;
 use crate::herder::WorkerInfo;
-use crate::peek::{Decoder, Window};
+use crate::runtime::peek::{Decoder, Window};
 
 /// How long a worker waits for another one's answer on the console's behalf.
 const PEER_TIMEOUT: Duration = Duration::from_secs(3);
@@ -212,7 +212,7 @@ pub async fn peek(State(s): State<AppState>, RawQuery(q): RawQuery) -> RestResul
     let kafka = s.kafka.clone();
     let read_topic = topic.clone();
     let records = tokio::task::spawn_blocking(move || {
-        let raw = crate::peek::fetch(
+        let raw = crate::runtime::peek::fetch(
             &kafka.bootstrap,
             &read_topic,
             window,
@@ -221,7 +221,7 @@ pub async fn peek(State(s): State<AppState>, RawQuery(q): RawQuery) -> RestResul
         )?;
         Ok::<_, crate::errors::ConnectError>(
             raw.iter()
-                .map(|m| crate::peek::to_display_json(m, &key, &value))
+                .map(|m| crate::runtime::peek::to_display_json(m, &key, &value))
                 .collect::<Vec<_>>(),
         )
     })

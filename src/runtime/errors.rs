@@ -354,6 +354,9 @@ pub fn tolerance_exceeded(failure: &Failure<'_>) -> ConnectError {
         ),
         trace: format!("Caused by: {cause}"),
         exception: None,
+        // The task fails: retrying would not make the record tolerable.
+        retriable: false,
+        source: Some(std::sync::Arc::new(failure.error.clone())),
     }
 }
 

@@ -5,6 +5,7 @@ pub mod converters;
 pub mod dead_letter;
 pub mod errors;
 pub mod offsets;
+pub mod peek;
 pub mod shared_producer;
 pub mod sink_task;
 pub mod source_task;

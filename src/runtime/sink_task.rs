@@ -20,6 +20,7 @@ use super::errors::{ErrantReporter, ErrorHandler, Failure, RawRecord, Stage};
 use super::state::TargetState;
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
+use crate::convert::{Converter, SchemaAndValue};
 use crate::data::{Headers, KafkaPosition, Origin, Record, TimestampType, TopicPartition};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole, LoggingContext};
@@ -523,8 +524,24 @@ impl SinkTaskLoop {
         let keep_raw = self.errors.has_reporters() && !self.chain.is_empty();
         let mut raws = Vec::new();
         let mut failure = None;
+        // Converters that pay per call (Python) convert the whole batch first; each record
+        // then takes its result as its first attempt.
+        let c = &self.converters;
+        let first_tries =
+            |conv: &dyn Converter,
+             data: for<'m, 'c> fn(&'m BorrowedMessage<'c>) -> Option<&'m [u8]>| {
+                conv.batches().then(|| {
+                    let items: Vec<(&str, Option<&[u8]>)> =
+                        batch.iter().map(|m| (m.topic(), data(m))).collect();
+                    conv.to_connect_batch(&items).into_iter()
+                })
+            };
+        let mut keys = first_tries(&*c.key, |m| m.key());
+        let mut values = first_tries(&*c.value, |m| m.payload());
         for msg in batch {
-            match self.convert(msg) {
+            let key = keys.as_mut().and_then(Iterator::next);
+            let value = values.as_mut().and_then(Iterator::next);
+            match self.convert(msg, key, value) {
                 Ok(Some(r)) => {
                     records.push(r);
                     if keep_raw {
@@ -701,8 +718,14 @@ impl SinkTaskLoop {
         }
     }
 
-    /// A consumed message as a record, or `None` when it failed and was tolerated.
-    fn convert(&self, msg: &BorrowedMessage<'_>) -> Result<Option<Record>> {
+    /// A consumed message as a record, or `None` when it failed and was tolerated. `key` and
+    /// `value` are the first attempts' results when the batch was converted at once.
+    fn convert(
+        &self,
+        msg: &BorrowedMessage<'_>,
+        mut key: Option<Result<SchemaAndValue>>,
+        mut value: Option<Result<SchemaAndValue>>,
+    ) -> Result<Option<Record>> {
         let c = &self.converters;
         let topic = msg.topic();
         let fail = |stage: Stage, class: &str, e: ConnectError| -> Result<Option<Record>> {
@@ -717,11 +740,18 @@ impl SinkTaskLoop {
             })?;
             Ok(None)
         };
-        let key = match self.retrying(|| c.key.to_connect(topic, msg.key())) {
+        let key = match self.retrying(|| {
+            key.take()
+                .unwrap_or_else(|| c.key.to_connect(topic, msg.key()))
+        }) {
             Ok(k) => k,
             Err(e) => return fail(Stage::KeyConverter, &c.key_class, e),
         };
-        let value = match self.retrying(|| c.value.to_connect(topic, msg.payload())) {
+        let value = match self.retrying(|| {
+            value
+                .take()
+                .unwrap_or_else(|| c.value.to_connect(topic, msg.payload()))
+        }) {
             Ok(v) => v,
             Err(e) => return fail(Stage::ValueConverter, &c.value_class, e),
         };
@@ -846,7 +876,7 @@ impl SinkTaskLoop {
             self.last_commit = Instant::now();
             if let Err(e) = self.shared.commit(&self.consumer, None, CommitMode::Async) {
                 tracing::error!(error = %e, "offset commit failed");
-                if matches!(e, ConnectError::Plugin { .. }) {
+                if matches!(e, ConnectError::Plugin { .. }) && !e.is_retriable() {
                     self.shared.fail(e);
                 }
             }

@@ -23,7 +23,8 @@ use super::transactions::{
 use super::transform_chain::TransformChain;
 use super::worker::TaskEnv;
 use crate::config::connector::TransactionBoundary;
-use crate::data::{OffsetMap, Origin, Record, SourcePartition};
+use crate::convert::Converter;
+use crate::data::{OffsetMap, Origin, Record, SchemaRef, SourcePartition, Value};
 use crate::errors::{ConnectError, Result};
 use crate::kafka::{build_client_config, ClientRole};
 use crate::plugin::TransactionRequest;
@@ -85,6 +86,55 @@ struct OutgoingRecord {
     key: Option<Vec<u8>>,
     value: Option<Vec<u8>>,
     headers: Option<OwnedHeaders>,
+}
+
+impl OutgoingRecord {
+    fn new(
+        record: Record,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        headers: Option<OwnedHeaders>,
+    ) -> Self {
+        let Record {
+            topic,
+            kafka_partition,
+            timestamp,
+            ..
+        } = record;
+        OutgoingRecord {
+            topic,
+            partition: kafka_partition,
+            timestamp,
+            key,
+            value,
+            headers,
+        }
+    }
+}
+
+type Converted = Result<Option<Vec<u8>>>;
+
+/// A batch's key and value bytes, converted at once (see [`Converter::batches`]); `None`
+/// for a converter that is called per record.
+struct FirstTries {
+    keys: Option<std::vec::IntoIter<Converted>>,
+    values: Option<std::vec::IntoIter<Converted>>,
+}
+
+impl FirstTries {
+    /// The next record's results.
+    fn next(&mut self) -> FirstTry {
+        FirstTry {
+            key: self.keys.as_mut().and_then(Iterator::next),
+            value: self.values.as_mut().and_then(Iterator::next),
+        }
+    }
+}
+
+/// One record's first attempts at conversion, when its batch was converted at once.
+struct FirstTry {
+    key: Option<Converted>,
+    value: Option<Converted>,
 }
 
 /// Records sent but not yet committed, per source partition, in send order. An offset is
@@ -555,11 +605,35 @@ impl SourceTaskLoop {
         }
     }
 
+    /// For converters that pay per call (Python): the key and value bytes of `records`,
+    /// converted a batch at a time, for each record to take as its first attempt.
+    fn first_tries<'r>(&self, records: impl Iterator<Item = &'r Record> + Clone) -> FirstTries {
+        let c = &self.converters;
+        let convert = |conv: &dyn Converter, part: fn(&Record) -> (Option<&SchemaRef>, &Value)| {
+            conv.batches().then(|| {
+                let items: Vec<(&str, Option<&SchemaRef>, &Value)> = records
+                    .clone()
+                    .map(|r| {
+                        let (schema, value) = part(r);
+                        (r.topic.as_str(), schema, value)
+                    })
+                    .collect();
+                conv.to_bytes_batch(&items).into_iter()
+            })
+        };
+        FirstTries {
+            keys: convert(&*c.key, |r| (r.key_schema.as_ref(), &r.key)),
+            values: convert(&*c.value, |r| (r.value_schema.as_ref(), &r.value)),
+        }
+    }
+
     fn send_batch(&mut self, mut records: Vec<Record>) -> Result<()> {
         if self.chain.is_empty() {
+            let mut first = self.first_tries(records.iter());
             for mut record in records {
                 let position = take_position(&mut record);
-                self.send(record, position)?;
+                let tries = first.next();
+                self.send(record, position, tries)?;
             }
             return Ok(());
         }
@@ -571,13 +645,17 @@ impl SourceTaskLoop {
         } else {
             Vec::new()
         };
-        for (i, (position, result)) in positions
-            .into_iter()
-            .zip(self.chain.apply(records))
-            .enumerate()
-        {
+        let results = self.chain.apply(records);
+        let mut first = self.first_tries(results.iter().filter_map(|r| match r {
+            Ok(Some(record)) => Some(record),
+            _ => None,
+        }));
+        for (i, (position, result)) in positions.into_iter().zip(results).enumerate() {
             match result {
-                Ok(Some(record)) => self.send(record, position)?,
+                Ok(Some(record)) => {
+                    let tries = first.next();
+                    self.send(record, position, tries)?
+                }
                 Ok(None) => self.skip(position),
                 Err(f) => {
                     self.errors.handle(Failure {
@@ -607,7 +685,17 @@ impl SourceTaskLoop {
     }
 
     /// Key, value and headers as bytes; `None` when a converter failed and it was tolerated.
-    fn convert(&self, mut record: Record, position: &Position) -> Result<Option<OutgoingRecord>> {
+    /// `first` holds the first attempts' results when the batch was converted at once.
+    fn convert(
+        &self,
+        mut record: Record,
+        position: &Position,
+        first: FirstTry,
+    ) -> Result<Option<OutgoingRecord>> {
+        let FirstTry {
+            key: mut first_key,
+            value: first_value,
+        } = first;
         let c = &self.converters;
         let fail =
             |stage: Stage, class: &str, e: ConnectError, record: &Record| -> Result<Option<_>> {
@@ -622,8 +710,10 @@ impl SourceTaskLoop {
                 Ok(None)
             };
         let key = match self.retrying(|| {
-            c.key
-                .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
+            first_key.take().unwrap_or_else(|| {
+                c.key
+                    .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
+            })
         }) {
             Ok(k) => k,
             Err(e) => return fail(Stage::KeyConverter, &c.key_class, e, &record),
@@ -647,6 +737,19 @@ impl SourceTaskLoop {
         };
         // The value goes last and by value: string and byte converters can hand over its
         // buffer instead of copying it.
+        if let Some(result) = first_value {
+            let mut first_value = Some(result);
+            let value = match self.retrying(|| {
+                first_value.take().unwrap_or_else(|| {
+                    c.value
+                        .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
+                })
+            }) {
+                Ok(v) => v,
+                Err(e) => return fail(Stage::ValueConverter, &c.value_class, e, &record),
+            };
+            return Ok(Some(OutgoingRecord::new(record, key, value, headers)));
+        }
         let value = std::mem::take(&mut record.value);
         let value = match c
             .value
@@ -668,20 +771,7 @@ impl SourceTaskLoop {
                 return fail(Stage::ValueConverter, &c.value_class, e, &record);
             }
         };
-        let Record {
-            topic,
-            kafka_partition,
-            timestamp,
-            ..
-        } = record;
-        Ok(Some(OutgoingRecord {
-            topic,
-            partition: kafka_partition,
-            timestamp,
-            key,
-            value,
-            headers,
-        }))
+        Ok(Some(OutgoingRecord::new(record, key, value, headers)))
     }
 
     /// Runs a conversion again while it fails with a retriable error (a schema registry that
@@ -702,7 +792,7 @@ impl SourceTaskLoop {
         )
     }
 
-    fn send(&mut self, record: Record, position: Position) -> Result<()> {
+    fn send(&mut self, record: Record, position: Position, first: FirstTry) -> Result<()> {
         if !self.seen_topics.contains(&record.topic) {
             self.first_use_of_topic(&record.topic);
         }
@@ -713,7 +803,7 @@ impl SourceTaskLoop {
             key,
             value,
             headers,
-        }) = self.convert(record, &position)?
+        }) = self.convert(record, &position, first)?
         else {
             self.skip(position);
             return Ok(());

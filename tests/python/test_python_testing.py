@@ -99,6 +99,36 @@ def test_the_plugins_own_exception_propagates():
         r.poll()
 
 
+class Boom(Exception):
+    pass
+
+
+class Later(RetriableError):
+    pass
+
+
+class RaisesItsOwn(SourceTask):
+    raised: list[BaseException] = []
+
+    def poll(self):
+        error: BaseException = Later("not yet") if len(self.raised) % 2 else Boom("mine")
+        error.detail = len(self.raised)  # type: ignore[attr-defined]
+        self.raised.append(error)
+        raise error
+
+
+def test_the_exception_raised_is_the_plugins_own_object():
+    with SourceTaskRunner(RaisesItsOwn, {}) as r:
+        with pytest.raises(Boom) as first:
+            r.poll()
+        assert first.value is RaisesItsOwn.raised[0]
+        assert first.value.detail == 0  # type: ignore[attr-defined]
+        # A retriable exception keeps its own (sub)class too.
+        with pytest.raises(Later) as second:
+            r.poll()
+        assert second.value is RaisesItsOwn.raised[1]
+
+
 def test_a_class_that_is_not_a_task_is_refused_with_its_name():
     class NotATask:
         def poll(self):

@@ -291,3 +291,48 @@ def test_python_converter_predicate_and_connector_context(broker, worker_config)
         )
         trace = status["connector"]["trace"]
         assert "ConnectionError: the upstream API is gone" in trace, trace
+
+
+class FailsOnBad(conveyor.Converter):
+    """Upper-cases on the way out and lower-cases on the way in; refuses one value each way."""
+
+    def from_connect_data(self, topic, schema, value):
+        if value == "bad":
+            raise ValueError("cannot write 'bad'")
+        return str(value).upper().encode()
+
+    def to_connect_data(self, topic, data):
+        if data == b"BOOM":
+            raise ValueError("cannot read 'BOOM'")
+        return Schema.string(), data.decode().lower()
+
+
+class FiveAtOnce(SourceTask):
+    def start(self, config):
+        self.sent = False
+
+    def poll(self):
+        if self.sent:
+            time.sleep(0.05)
+            return []
+        self.sent = True
+        return [SourceRecord(self.config["topic"], v) for v in ["a", "bad", "b", "boom", "c"]]
+
+
+class FiveAtOnceSource(SourceConnector):
+    task_class = FiveAtOnce
+
+
+def test_a_python_converter_failure_stays_with_its_record_in_a_batch(broker, worker_config):
+    # The converter gets each poll's and each consumed batch's records at once: a failing
+    # record is skipped (errors.tolerance=all) and the others of its batch go through, in order.
+    topic, sink = broker.create_topic(unique("batch")), unique("batch-sink")
+    tolerant = {"value.converter": FailsOnBad, "errors.tolerance": "all"}
+    with conveyor.Worker(broker.bootstrap, config=worker_config) as worker:
+        worker.create_connector("five", {"connector.class": FiveAtOnceSource, "topic": topic, **tolerant})
+        wait_until(lambda: len(worker.peek(topic, 4)) == 4, 30, what="four records written")
+        raw = worker.peek(topic, 5, value_converter="StringConverter")
+        assert [r.value for r in raw] == ["A", "B", "BOOM", "C"]
+        worker.create_connector(sink, {"connector.class": Collector, "topics": topic, **tolerant})
+        wait_until(lambda: len(RECEIVED.get(sink, [])) == 3, 30, what="three records read")
+        assert RECEIVED[sink] == ["a", "b", "c"]

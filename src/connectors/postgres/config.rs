@@ -241,9 +241,10 @@ impl std::fmt::Debug for ConnectionSettings {
 impl ConnectionSettings {
     /// Reads the connection keys; `connection.user`/`connection.password` take precedence
     /// over `user`/`password` in the URL. Other properties may be in the URL or be
-    /// `connection.<property>` configs, but not both with different values.
+    /// `connection.<property>` configs, but not both with different values. `parsed` comes
+    /// from a ConfigDef with [`define_connection_keys`] and [`db_timezone_key`].
     pub fn from_parsed(parsed: &ParsedConfig) -> Result<Self> {
-        let url = parsed.string(CONNECTION_URL).unwrap_or_default();
+        let url = parsed.string_value(CONNECTION_URL)?;
         let invalid_url = |e: String| {
             ConnectError::Config(format!(
                 "Invalid value {url} for configuration {CONNECTION_URL}: {e}"
@@ -282,16 +283,14 @@ impl ConnectionSettings {
         if pg.get_user().is_none() {
             pg.user("postgres");
         }
-        let timezone = parsed.string(DB_TIMEZONE).unwrap_or("UTC").to_string();
+        let timezone = parsed.string_value(DB_TIMEZONE)?.to_string();
         let display = display_of(&pg);
         Ok(ConnectionSettings {
             pg,
             tls,
             login_timeout,
-            attempts: parsed.int(CONNECTION_ATTEMPTS).unwrap_or(3).max(1) as u32,
-            backoff: Duration::from_millis(
-                parsed.long(CONNECTION_BACKOFF_MS).unwrap_or(10_000).max(0) as u64,
-            ),
+            attempts: parsed.int_value(CONNECTION_ATTEMPTS)?.max(1) as u32,
+            backoff: Duration::from_millis(parsed.long_value(CONNECTION_BACKOFF_MS)?.max(0) as u64),
             timezone,
             display,
         })
@@ -299,11 +298,13 @@ impl ConnectionSettings {
 }
 
 /// `quote.sql.identifiers` as parsed.
-pub fn quoting(parsed: &ParsedConfig) -> Quoting {
-    parsed
-        .string(QUOTE_SQL_IDENTIFIERS)
-        .and_then(Quoting::parse)
-        .unwrap_or(Quoting::Always)
+pub fn quoting(parsed: &ParsedConfig) -> Result<Quoting> {
+    let raw = parsed.string_value(QUOTE_SQL_IDENTIFIERS)?;
+    Quoting::parse(raw).ok_or_else(|| {
+        ConnectError::Config(format!(
+            "Invalid value {raw} for configuration {QUOTE_SQL_IDENTIFIERS}: must be always or never"
+        ))
+    })
 }
 
 fn display_of(pg: &tokio_postgres::Config) -> String {
@@ -646,7 +647,8 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let def = define_connection_keys(ConfigDef::new(), "Connection");
+        let def = define_connection_keys(ConfigDef::new(), "Connection")
+            .define(db_timezone_key("Connection", 99));
         ConnectionSettings::from_parsed(&def.parse(&config)?)
     }
 

@@ -4,7 +4,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::json;
@@ -17,7 +17,7 @@ use crate::plugin::OffsetReader;
 
 use super::connection::{error_text, PgClient};
 use super::decode::{decode, integer, timestamp_micros, Raw};
-use super::identifier::{quote, TableId};
+use super::identifier::{quote, Quoting, TableId};
 use super::source_config::{Mode, SourceConfig, TIMESTAMP_INITIAL_CURRENT};
 use super::table;
 use super::types::{Decoder, PgType};
@@ -317,60 +317,21 @@ impl TableQuerier {
         let naive = timestamp_types
             .iter()
             .all(|t| matches!(t, PgType::Timestamp | PgType::Date));
-        let ts_expr = match self.config.timestamp_columns.as_slice() {
-            [] => String::new(),
-            [one] => q.ident(one),
-            many => format!(
-                "COALESCE({})",
-                many.iter()
-                    .map(|c| q.ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let ts_type = if naive { "timestamp" } else { "timestamptz" };
-        let ts_param = format!(
-            "({} 'epoch' + $1::int8 * INTERVAL '1 microsecond')",
-            ts_type.to_uppercase()
-        );
-        let upper = format!(
-            "CURRENT_TIMESTAMP - INTERVAL '{} milliseconds'",
-            self.config.delay.as_millis()
-        );
-        let mut timestamp_index = None;
-        let mut incrementing_index = None;
-        if mode.uses_timestamp() {
-            timestamp_index = Some(select.len());
-            select.push(format!(
-                "({ts_expr})::{ts_type} AS conveyor_offset_timestamp"
-            ));
-        }
-        let inc_ident = incrementing
-            .as_deref()
-            .map(|c| q.ident(c))
-            .unwrap_or_default();
-        if mode.uses_incrementing() {
-            incrementing_index = Some(select.len());
-            select.push(format!(
-                "({inc_ident})::int8 AS conveyor_offset_incrementing"
-            ));
-        }
-        let head = format!("SELECT {} FROM {from}", select.join(", "));
-        let body = match mode {
-            Mode::Bulk => head,
-            Mode::Incrementing => format!("{head} WHERE {inc_ident} > $1::int8 ORDER BY {inc_ident} ASC"),
-            Mode::Timestamp => format!(
-                "{head} WHERE {ts_expr} > {ts_param} AND {ts_expr} < {upper} ORDER BY {ts_expr} ASC"
-            ),
-            Mode::TimestampIncrementing => format!(
-                "{head} WHERE {ts_expr} < {upper} AND (({ts_expr} = {ts_param} AND {inc_ident} > $2::int8) OR {ts_expr} > {ts_param}) ORDER BY {ts_expr}, {inc_ident} ASC"
-            ),
-        };
-        let sql = if self.config.query_suffix.is_empty() {
-            body
-        } else {
-            format!("{body} {}", self.config.query_suffix)
-        };
+        let SourceSql {
+            sql,
+            timestamp_index,
+            incrementing_index,
+        } = source_sql(&SourceQuery {
+            mode,
+            from: &from,
+            select,
+            timestamp_columns: &self.config.timestamp_columns,
+            incrementing: incrementing.as_deref(),
+            naive_timestamps: naive,
+            delay: self.config.delay,
+            suffix: &self.config.query_suffix,
+            quoting: q,
+        });
         tracing::debug!(source = ?self.source, sql = %sql, "prepared source query");
         self.prepared = Some(Prepared {
             sql,
@@ -488,6 +449,104 @@ impl TableQuerier {
     }
 }
 
+/// What a source query is built from: the columns read (already as select expressions), and
+/// how the mode picks up where the last query stopped.
+struct SourceQuery<'a> {
+    mode: Mode,
+    /// The table, or the user's query as a subquery.
+    from: &'a str,
+    select: Vec<String>,
+    timestamp_columns: &'a [String],
+    incrementing: Option<&'a str>,
+    /// Whether every timestamp column is without a time zone (`timestamp`, `date`), so the
+    /// offset is compared as a wall-clock value.
+    naive_timestamps: bool,
+    /// `timestamp.delay.interval.ms`.
+    delay: Duration,
+    /// `query.suffix`.
+    suffix: &'a str,
+    quoting: Quoting,
+}
+
+/// A source query's text, and where its offset columns are among the selected ones.
+#[derive(Debug, PartialEq)]
+struct SourceSql {
+    sql: String,
+    timestamp_index: Option<usize>,
+    incrementing_index: Option<usize>,
+}
+
+/// The SQL a source task runs for each poll: `$1` is the timestamp offset in microseconds
+/// since the epoch (or the incrementing offset in incrementing mode), `$2` the incrementing
+/// offset in timestamp+incrementing mode. Pure, so the statement can be tested without a
+/// database.
+fn source_sql(query: &SourceQuery<'_>) -> SourceSql {
+    let q = query.quoting;
+    let mode = query.mode;
+    let mut select = query.select.clone();
+    let from = query.from;
+    let ts_expr = match query.timestamp_columns {
+        [] => String::new(),
+        [one] => q.ident(one),
+        many => format!(
+            "COALESCE({})",
+            many.iter()
+                .map(|c| q.ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let ts_type = if query.naive_timestamps {
+        "timestamp"
+    } else {
+        "timestamptz"
+    };
+    let ts_param = format!(
+        "({} 'epoch' + $1::int8 * INTERVAL '1 microsecond')",
+        ts_type.to_uppercase()
+    );
+    let upper = format!(
+        "CURRENT_TIMESTAMP - INTERVAL '{} milliseconds'",
+        query.delay.as_millis()
+    );
+    let mut timestamp_index = None;
+    let mut incrementing_index = None;
+    if mode.uses_timestamp() {
+        timestamp_index = Some(select.len());
+        select.push(format!(
+            "({ts_expr})::{ts_type} AS conveyor_offset_timestamp"
+        ));
+    }
+    let inc_ident = query.incrementing.map(|c| q.ident(c)).unwrap_or_default();
+    if mode.uses_incrementing() {
+        incrementing_index = Some(select.len());
+        select.push(format!(
+            "({inc_ident})::int8 AS conveyor_offset_incrementing"
+        ));
+    }
+    let head = format!("SELECT {} FROM {from}", select.join(", "));
+    let body = match mode {
+        Mode::Bulk => head,
+        Mode::Incrementing => format!("{head} WHERE {inc_ident} > $1::int8 ORDER BY {inc_ident} ASC"),
+        Mode::Timestamp => format!(
+            "{head} WHERE {ts_expr} > {ts_param} AND {ts_expr} < {upper} ORDER BY {ts_expr} ASC"
+        ),
+        Mode::TimestampIncrementing => format!(
+            "{head} WHERE {ts_expr} < {upper} AND (({ts_expr} = {ts_param} AND {inc_ident} > $2::int8) OR {ts_expr} > {ts_param}) ORDER BY {ts_expr}, {inc_ident} ASC"
+        ),
+    };
+    let sql = if query.suffix.is_empty() {
+        body
+    } else {
+        format!("{body} {}", query.suffix)
+    };
+    SourceSql {
+        sql,
+        timestamp_index,
+        incrementing_index,
+    }
+}
+
 fn pg_error(what: &str, e: &tokio_postgres::Error) -> ConnectError {
     let text = format!("{what}: {}", error_text(e));
     // Bad SQL, missing columns or privileges will not fix themselves.
@@ -513,5 +572,64 @@ mod tests {
         assert_eq!(m["timestamp_nanos"], json!(123_456_000));
         assert_eq!(m["incrementing"], json!(42));
         assert_eq!(TrackedOffset::from_map(&m), o);
+    }
+
+    fn query<'a>(mode: Mode, timestamps: &'a [String], naive: bool) -> SourceQuery<'a> {
+        SourceQuery {
+            mode,
+            from: "\"public\".\"orders\"",
+            select: vec!["\"id\"".into(), "\"at\"::timestamptz AS \"at\"".into()],
+            timestamp_columns: timestamps,
+            incrementing: Some("id"),
+            naive_timestamps: naive,
+            delay: Duration::from_millis(250),
+            suffix: "",
+            quoting: Quoting::Always,
+        }
+    }
+
+    #[test]
+    fn source_queries_per_mode() {
+        let none: Vec<String> = Vec::new();
+        let bulk = source_sql(&query(Mode::Bulk, &none, false));
+        assert_eq!(
+            bulk,
+            SourceSql {
+                sql: "SELECT \"id\", \"at\"::timestamptz AS \"at\" FROM \"public\".\"orders\""
+                    .into(),
+                timestamp_index: None,
+                incrementing_index: None,
+            }
+        );
+
+        let inc = source_sql(&query(Mode::Incrementing, &none, false));
+        assert_eq!(
+            inc.sql,
+            "SELECT \"id\", \"at\"::timestamptz AS \"at\", (\"id\")::int8 AS conveyor_offset_incrementing FROM \"public\".\"orders\" WHERE \"id\" > $1::int8 ORDER BY \"id\" ASC"
+        );
+        assert_eq!(inc.incrementing_index, Some(2));
+
+        let at = vec!["at".to_string()];
+        let ts = source_sql(&query(Mode::Timestamp, &at, false));
+        assert_eq!(
+            ts.sql,
+            "SELECT \"id\", \"at\"::timestamptz AS \"at\", (\"at\")::timestamptz AS conveyor_offset_timestamp FROM \"public\".\"orders\" WHERE \"at\" > (TIMESTAMPTZ 'epoch' + $1::int8 * INTERVAL '1 microsecond') AND \"at\" < CURRENT_TIMESTAMP - INTERVAL '250 milliseconds' ORDER BY \"at\" ASC"
+        );
+        assert_eq!((ts.timestamp_index, ts.incrementing_index), (Some(2), None));
+
+        // Several timestamp columns: the first non-null one; wall-clock columns compare as
+        // `timestamp`; the incrementing column breaks ties; the suffix goes last.
+        let two = vec!["updated".to_string(), "created".to_string()];
+        let mut both = query(Mode::TimestampIncrementing, &two, true);
+        both.suffix = "LIMIT 10";
+        let both = source_sql(&both);
+        assert_eq!(
+            both.sql,
+            "SELECT \"id\", \"at\"::timestamptz AS \"at\", (COALESCE(\"updated\", \"created\"))::timestamp AS conveyor_offset_timestamp, (\"id\")::int8 AS conveyor_offset_incrementing FROM \"public\".\"orders\" WHERE COALESCE(\"updated\", \"created\") < CURRENT_TIMESTAMP - INTERVAL '250 milliseconds' AND ((COALESCE(\"updated\", \"created\") = (TIMESTAMP 'epoch' + $1::int8 * INTERVAL '1 microsecond') AND \"id\" > $2::int8) OR COALESCE(\"updated\", \"created\") > (TIMESTAMP 'epoch' + $1::int8 * INTERVAL '1 microsecond')) ORDER BY COALESCE(\"updated\", \"created\"), \"id\" ASC LIMIT 10"
+        );
+        assert_eq!(
+            (both.timestamp_index, both.incrementing_index),
+            (Some(2), Some(3))
+        );
     }
 }

@@ -235,13 +235,14 @@ impl SinkConfig {
         if let Some(problem) = cross_check(config).into_iter().next() {
             return Err(ConnectError::Config(problem.1));
         }
-        let lower = |key: &str| parsed.string(key).unwrap_or_default().to_ascii_lowercase();
-        let insert_mode = match lower(INSERT_MODE).as_str() {
+        let lower =
+            |key: &str| -> Result<String> { Ok(parsed.string_value(key)?.to_ascii_lowercase()) };
+        let insert_mode = match lower(INSERT_MODE)?.as_str() {
             "upsert" => InsertMode::Upsert,
             "update" => InsertMode::Update,
             _ => InsertMode::Insert,
         };
-        let pk_mode = pk_mode_of(&lower(PK_MODE));
+        let pk_mode = pk_mode_of(&lower(PK_MODE)?);
         let mut fields_whitelist = parsed.list(FIELDS_WHITELIST);
         for f in parsed.list(FIELDS_INCLUDE) {
             if !fields_whitelist.contains(&f) {
@@ -261,31 +262,23 @@ impl SinkConfig {
             pk_mode,
             pk_fields,
             fields_whitelist,
-            table_name_format: parsed
-                .string(TABLE_NAME_FORMAT)
-                .unwrap_or("${topic}")
-                .to_string(),
-            auto_create: parsed.boolean(AUTO_CREATE).unwrap_or(false),
-            auto_evolve: parsed.boolean(AUTO_EVOLVE).unwrap_or(false),
-            delete_enabled: parsed.boolean(DELETE_ENABLED).unwrap_or(false),
-            batch_size: match parsed.int(BATCH_SIZE).unwrap_or(3000) {
+            table_name_format: parsed.string_value(TABLE_NAME_FORMAT)?.to_string(),
+            auto_create: parsed.boolean_value(AUTO_CREATE)?,
+            auto_evolve: parsed.boolean_value(AUTO_EVOLVE)?,
+            delete_enabled: parsed.boolean_value(DELETE_ENABLED)?,
+            batch_size: match parsed.int_value(BATCH_SIZE)? {
                 n if n <= 0 => usize::MAX,
                 n => n as usize,
             },
-            max_retries: parsed.int(MAX_RETRIES).unwrap_or(10).max(0) as u32,
-            retry_backoff: Duration::from_millis(
-                parsed.int(RETRY_BACKOFF_MS).unwrap_or(3000).max(0) as u64,
-            ),
-            quoting: quoting(&parsed),
-            delivery: if lower(DELIVERY_GUARANTEE) == "exactly_once" {
+            max_retries: parsed.int_value(MAX_RETRIES)?.max(0) as u32,
+            retry_backoff: Duration::from_millis(parsed.int_value(RETRY_BACKOFF_MS)?.max(0) as u64),
+            quoting: quoting(&parsed)?,
+            delivery: if lower(DELIVERY_GUARANTEE)? == "exactly_once" {
                 DeliveryGuarantee::ExactlyOnce
             } else {
                 DeliveryGuarantee::AtLeastOnce
             },
-            offsets_table: parsed
-                .string(OFFSETS_TABLE_NAME)
-                .unwrap_or("connect_offsets")
-                .to_string(),
+            offsets_table: parsed.string_value(OFFSETS_TABLE_NAME)?.to_string(),
         })
     }
 
@@ -306,11 +299,17 @@ fn pk_mode_of(s: &str) -> PkMode {
 
 /// Combinations of keys that cannot work, as (key to report on, message).
 pub fn cross_check(config: &ConfigMap) -> Vec<(&'static str, String)> {
-    let get = |k: &str| config.get(k).map(|v| v.trim().to_ascii_lowercase());
-    let pk_mode = pk_mode_of(get(PK_MODE).as_deref().unwrap_or("none"));
-    let insert_mode = get(INSERT_MODE).unwrap_or_else(|| "insert".into());
+    // Unset keys read as the ConfigDef's defaults, the ones `parse` applies.
+    let def = config_def();
+    let get = |k: &str| {
+        def.raw_or_default(config, k)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let pk_mode = pk_mode_of(&get(PK_MODE));
+    let insert_mode = get(INSERT_MODE);
     let mut out = connection_cross_check(config);
-    if get(DELETE_ENABLED).as_deref() == Some("true") && pk_mode != PkMode::RecordKey {
+    if get(DELETE_ENABLED) == "true" && pk_mode != PkMode::RecordKey {
         out.push((
             DELETE_ENABLED,
             "Primary key mode must be 'record_key' when delete support is enabled: set pk.mode=record_key or delete.enabled=false".to_string(),
@@ -353,6 +352,34 @@ mod tests {
     use super::*;
 
     use crate::config::test_support::map;
+
+    /// `base` plus every key the ConfigDef gives a default, set explicitly to that default.
+    fn defaults_spelt_out(def: &ConfigDef, base: &ConfigMap) -> ConfigMap {
+        let mut out = base.clone();
+        for key in def.keys() {
+            if let crate::config::def::DefaultValue::Value(d) = &key.default {
+                out.entry(key.name.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_unset_key_means_its_config_def_default() {
+        let base = map(&[
+            ("connection.url", "jdbc:postgresql://localhost:5432/mydb"),
+            ("pk.mode", "record_key"),
+        ]);
+        let full = defaults_spelt_out(&config_def(), &base);
+        assert!(full.len() > base.len() + 10);
+        let implicit = SinkConfig::parse(&base).unwrap();
+        let explicit = SinkConfig::parse(&full).unwrap();
+        assert_eq!(format!("{implicit:?}"), format!("{explicit:?}"));
+        assert_eq!(implicit.connection.timezone, explicit.connection.timezone);
+        assert_eq!(implicit.connection.attempts, explicit.connection.attempts);
+        assert_eq!(implicit.connection.backoff, explicit.connection.backoff);
+        assert_eq!(cross_check(&base), cross_check(&full));
+    }
 
     #[test]
     fn seed_config_parses_with_jdbc_defaults() {

@@ -316,7 +316,7 @@ impl SourceConfig {
         if let Some((_, problem)) = cross_check(config).into_iter().next() {
             return Err(ConnectError::Config(problem));
         }
-        let mode = match parsed.string(MODE).unwrap_or_default() {
+        let mode = match parsed.string_value(MODE)? {
             "incrementing" => Mode::Incrementing,
             "timestamp" => Mode::Timestamp,
             "timestamp+incrementing" => Mode::TimestampIncrementing,
@@ -373,21 +373,19 @@ impl SourceConfig {
                 .map(String::from),
             timestamp_columns: parsed.list(TIMESTAMP_COLUMN_NAME),
             timestamp_initial: parsed.long(TIMESTAMP_INITIAL),
-            validate_non_null: parsed.boolean(VALIDATE_NON_NULL).unwrap_or(true),
+            validate_non_null: parsed.boolean_value(VALIDATE_NON_NULL)?,
             query: parsed.non_empty_string(QUERY).map(String::from),
-            query_suffix: parsed.string(QUERY_SUFFIX).unwrap_or_default().to_string(),
-            quoting: quoting(&parsed),
+            query_suffix: parsed.string_value(QUERY_SUFFIX)?.to_string(),
+            quoting: quoting(&parsed)?,
             delay: Duration::from_millis(
-                parsed.long(TIMESTAMP_DELAY_INTERVAL_MS).unwrap_or(0).max(0) as u64,
+                parsed.long_value(TIMESTAMP_DELAY_INTERVAL_MS)?.max(0) as u64
             ),
-            poll_interval: Duration::from_millis(
-                parsed.int(POLL_INTERVAL_MS).unwrap_or(5000).max(0) as u64,
-            ),
-            batch_max_rows: parsed.int(BATCH_MAX_ROWS).unwrap_or(100).max(1) as usize,
+            poll_interval: Duration::from_millis(parsed.int_value(POLL_INTERVAL_MS)?.max(0) as u64),
+            batch_max_rows: parsed.int_value(BATCH_MAX_ROWS)?.max(1) as usize,
             table_poll_interval: Duration::from_millis(
-                parsed.long(TABLE_POLL_INTERVAL_MS).unwrap_or(60_000).max(0) as u64,
+                parsed.long_value(TABLE_POLL_INTERVAL_MS)?.max(0) as u64,
             ),
-            topic_prefix: parsed.string(TOPIC_PREFIX).unwrap_or_default().to_string(),
+            topic_prefix: parsed.string_value(TOPIC_PREFIX)?.to_string(),
             tables,
         })
     }
@@ -412,6 +410,35 @@ mod tests {
     use super::*;
 
     use crate::config::test_support::map;
+
+    /// `base` plus every key the ConfigDef gives a default, set explicitly to that default.
+    fn defaults_spelt_out(def: &ConfigDef, base: &ConfigMap) -> ConfigMap {
+        let mut out = base.clone();
+        for key in def.keys() {
+            if let crate::config::def::DefaultValue::Value(d) = &key.default {
+                out.entry(key.name.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn an_unset_key_means_its_config_def_default() {
+        let base = map(&[
+            ("connection.url", "jdbc:postgresql://localhost/db"),
+            ("mode", "incrementing"),
+            ("topic.prefix", "pg-"),
+        ]);
+        let full = defaults_spelt_out(&config_def(), &base);
+        assert!(full.len() > base.len() + 10);
+        let implicit = SourceConfig::parse(&base).unwrap();
+        let explicit = SourceConfig::parse(&full).unwrap();
+        assert_eq!(format!("{implicit:?}"), format!("{explicit:?}"));
+        assert_eq!(implicit.connection.timezone, explicit.connection.timezone);
+        assert_eq!(implicit.connection.attempts, explicit.connection.attempts);
+        assert_eq!(implicit.connection.backoff, explicit.connection.backoff);
+        assert_eq!(cross_check(&base), cross_check(&full));
+    }
 
     #[test]
     fn parses_and_checks() {

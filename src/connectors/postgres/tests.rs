@@ -1338,7 +1338,7 @@ mod tls {
     use openssl::x509::extension::BasicConstraints;
     use openssl::x509::{X509NameBuilder, X509};
 
-    use super::super::config::{define_connection_keys, ConnectionSettings};
+    use super::super::config::{db_timezone_key, define_connection_keys, ConnectionSettings};
     use super::super::connection::{self, PgClient};
     use super::*;
     use crate::config::ConfigDef;
@@ -1367,7 +1367,8 @@ mod tls {
         for (k, v) in extra {
             c.insert(k.to_string(), v.to_string());
         }
-        let def = define_connection_keys(ConfigDef::new(), "Connection");
+        let def = define_connection_keys(ConfigDef::new(), "Connection")
+            .define(db_timezone_key("Connection", 99));
         ConnectionSettings::from_parsed(&def.parse(&c)?)
     }
 

@@ -11,15 +11,15 @@ use pyo3::prelude::*;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
-use super::errors::{config_error, ErrorClass};
-use super::gil::wait_detached;
-use super::values::{config_from_py, json_to_py, py_to_json, Path};
 use crate::app::{StandaloneApp, StandaloneOptions};
 use crate::config::{ConfigMap, WorkerConfig, WorkerMode};
 use crate::errors::{ConnectError, Result};
 use crate::herder::standalone::StandaloneHerder;
 use crate::herder::{ConnectorOffsets, Herder, RestartRequest};
 use crate::plugin::{PluginType, TaskId};
+use crate::python::errors::{config_error, ErrorClass};
+use crate::python::gil::wait_detached;
+use crate::python::values::{config_from_py, json_to_py, py_to_json, Path};
 use crate::runtime::TargetState;
 
 struct Running {
@@ -194,7 +194,7 @@ impl PyWorker {
         )
         .map_err(|e| config_error(py, e.to_string()))?;
         let registry = crate::connectors::builtin_registry();
-        super::plugins::install(&registry, &worker.plugin_path, false);
+        crate::python::plugins::install(&registry, &worker.plugin_path, false);
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

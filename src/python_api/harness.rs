@@ -11,20 +11,20 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::contexts::{partitions_to_py, topic_partition_from_py, topic_partition_to_py};
-use super::errors::to_py_err;
-use super::instance::PluginInstance;
-use super::records::{record_from_py, records_to_py, unwrap_record};
-use super::sink_task::PySinkTask;
-use super::source_task::PySourceTask;
-use super::transform::PyTransformation;
-use super::values::{config_from_py, offset_map_arg, Path};
 use crate::data::{OffsetMap, Origin, Record, TopicPartition};
 use crate::errors::{ConnectError, Result};
 use crate::plugin::{
     OffsetReader, SinkContextState, SinkTask, SinkTaskContext, SourceTask, SourceTaskContext,
     TaskId,
 };
+use crate::python::contexts::{partitions_to_py, topic_partition_from_py, topic_partition_to_py};
+use crate::python::errors::{original_exception, to_py_err};
+use crate::python::instance::PluginInstance;
+use crate::python::records::{record_from_py, records_to_py, unwrap_record};
+use crate::python::sink_task::PySinkTask;
+use crate::python::source_task::PySourceTask;
+use crate::python::transform::PyTransformation;
+use crate::python::values::{config_from_py, offset_map_arg, Path};
 use crate::runtime::offsets::partition_id;
 use crate::transform::Transformation;
 
@@ -44,8 +44,13 @@ impl OffsetReader for MemoryOffsets {
 
 /// Errors from plugin code come back as the original Python exception when it is still
 /// around, otherwise as the `conveyor.errors` exception.
-fn raise(e: ConnectError, original: Option<PyErr>) -> PyErr {
-    original.unwrap_or_else(|| to_py_err(e))
+/// The exception for a failed call: the plugin's own exception when it raised one (kept in
+/// the error as its source), else the `conveyor.errors` exception for the error.
+fn raise(e: ConnectError) -> PyErr {
+    match Python::attach(|py| original_exception(py, &e)) {
+        Some(original) => original,
+        None => to_py_err(e),
+    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
@@ -88,8 +93,7 @@ impl PySourceTaskRunner {
                 store.0.lock().insert(partition_id(&p), (p, o));
             }
         }
-        let mut runner = PySourceTask::new(task.clone().unbind(), &class);
-        runner.keep_errors();
+        let runner = PySourceTask::new(task.clone().unbind(), &class);
         Ok(PySourceTaskRunner {
             task: Some(runner),
             offsets: Arc::new(store),
@@ -105,20 +109,14 @@ impl PySourceTaskRunner {
             transaction_context: None,
         };
         let task = self.task()?;
-        block_on(task.start(config, ctx)).map_err(|e| {
-            let original = task.take_last_error();
-            raise(e, original)
-        })
+        block_on(task.start(config, ctx)).map_err(raise)
     }
 
     /// One `poll`; the records' offsets count as committed (as if Kafka acknowledged them),
     /// then `commit` is called.
     fn poll<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let task = self.task()?;
-        let records = block_on(task.poll()).map_err(|e| {
-            let original = task.take_last_error();
-            raise(e, original)
-        })?;
+        let records = block_on(task.poll()).map_err(raise)?;
         {
             let mut store = self.offsets.0.lock();
             for r in &records {
@@ -133,10 +131,7 @@ impl PySourceTaskRunner {
             }
         }
         let task = self.task()?;
-        block_on(task.commit()).map_err(|e| {
-            let original = task.take_last_error();
-            raise(e, original)
-        })?;
+        block_on(task.commit()).map_err(raise)?;
         records_to_py(py, records)
     }
 
@@ -147,8 +142,8 @@ impl PySourceTaskRunner {
         entries.sort_by_key(|(p, _)| partition_id(p));
         for (p, o) in entries {
             out.append((
-                super::records::offset_map_to_py(py, &p)?,
-                super::records::offset_map_to_py(py, &o)?,
+                crate::python::records::offset_map_to_py(py, &p)?,
+                crate::python::records::offset_map_to_py(py, &o)?,
             ))?;
         }
         Ok(out)
@@ -158,10 +153,7 @@ impl PySourceTaskRunner {
         let Some(mut task) = self.task.take() else {
             return Ok(());
         };
-        block_on(task.stop()).map_err(|e| {
-            let original = task.take_last_error();
-            raise(e, original)
-        })
+        block_on(task.stop()).map_err(raise)
     }
 }
 
@@ -185,10 +177,7 @@ impl PySinkTaskRunner {
 
     fn run<T>(&mut self, f: impl FnOnce(&mut PySinkTask) -> Result<T>) -> PyResult<T> {
         let task = self.task()?;
-        f(task).map_err(|e| {
-            let original = task.take_last_error();
-            raise(e, original)
-        })
+        f(task).map_err(raise)
     }
 }
 
@@ -198,8 +187,7 @@ impl PySinkTaskRunner {
     #[pyo3(signature = (task, connector="test-connector", task_number=0))]
     fn new(task: &Bound<'_, PyAny>, connector: &str, task_number: i32) -> PyResult<Self> {
         let class: String = task.get_type().qualname()?.to_string();
-        let mut runner = PySinkTask::new(task.clone().unbind(), &class);
-        runner.keep_errors();
+        let runner = PySinkTask::new(task.clone().unbind(), &class);
         Ok(PySinkTaskRunner {
             task: Some(runner),
             state: Arc::default(),
@@ -308,8 +296,7 @@ impl PyTransformationRunner {
             format!("transformation {class}"),
         );
         let batch = inst.overrides(py, "apply_batch");
-        let mut transform = PyTransformation::new(inst, batch);
-        transform.keep_errors();
+        let transform = PyTransformation::new(inst, batch);
         Ok(PyTransformationRunner {
             transform: Some(transform),
         })
@@ -336,12 +323,9 @@ impl PyTransformationRunner {
         let out = PyList::empty(py);
         for result in t.apply_batch(batch) {
             match result {
-                Ok(Some(r)) => out.append(super::records::record_to_py(py, r)?)?,
+                Ok(Some(r)) => out.append(crate::python::records::record_to_py(py, r)?)?,
                 Ok(None) => out.append(py.None())?,
-                Err(e) => {
-                    let original = t.take_last_error();
-                    return Err(raise(e, original));
-                }
+                Err(e) => return Err(raise(e)),
             }
         }
         Ok(out)

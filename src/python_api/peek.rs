@@ -1,4 +1,4 @@
-//! `conveyor.peek`: records of a topic (see [`crate::peek`]) as `SinkRecord`s: the first,
+//! `conveyor.peek`: records of a topic (see [`crate::runtime::peek`]) as `SinkRecord`s: the first,
 //! the last, or the first from an offset or a time.
 
 use std::time::Duration;
@@ -6,11 +6,11 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::errors::{to_py_err, ErrorClass};
-use super::records::record_to_py;
-use super::values::config_from_py;
 use crate::config::ConfigMap;
-use crate::peek::{decode, fetch, Decoder, Window};
+use crate::python::errors::{to_py_err, ErrorClass};
+use crate::python::records::record_to_py;
+use crate::python::values::config_from_py;
+use crate::runtime::peek::{decode, fetch, Decoder, Window};
 
 /// Records of `topic` as `SinkRecord`s (see `conveyor.peek`): the first `n`, or with `from`
 /// `"end"` the last `n`, `"offset"` the first `n` from offset `at`, `"timestamp"` the first
