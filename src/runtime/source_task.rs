@@ -1092,6 +1092,7 @@ impl SourceTaskLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
     use crate::plugin::{PluginRegistry, TransformPlugin};
     use crate::transform::Transformation;
     use serde_json::json;
