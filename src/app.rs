@@ -336,6 +336,7 @@ impl StandaloneApp {
                 status: statuses.clone(),
                 embedded_topics: embedded.as_ref().and_then(EmbeddedBroker::topics),
                 providers: Arc::new(ConfigProviders::from_worker_config(&worker_config.raw)?),
+                offset_topics: None,
             },
             tokio::runtime::Handle::current(),
         );
@@ -440,7 +441,9 @@ impl DistributedApp {
     pub async fn start(worker: WorkerConfig, registry: PluginRegistry) -> Result<DistributedApp> {
         use crate::herder::distributed::config_store::ConfigStore;
         use crate::herder::distributed::internal_topics;
-        use crate::herder::distributed::offset_store::KafkaOffsetStore;
+        use crate::herder::distributed::offset_store::{
+            KafkaConnectorOffsetTopics, KafkaOffsetStore,
+        };
         use crate::herder::distributed::status_store::KafkaStatusStore;
         use crate::herder::distributed::topic_log::LogClients;
 
@@ -509,6 +512,14 @@ impl DistributedApp {
                 status: statuses.clone(),
                 embedded_topics: None,
                 providers: Arc::new(ConfigProviders::from_worker_config(&worker_config.raw)?),
+                offset_topics: Some(Arc::new(KafkaConnectorOffsetTopics {
+                    bootstrap: bootstrap.clone(),
+                    admin: worker_config.admin.clone(),
+                    consumer: worker_config.consumer.clone(),
+                    producer: worker_config.producer.clone(),
+                    partitions: settings.offset_partitions,
+                    replication_factor: settings.offset_replication_factor,
+                })),
             },
             tokio::runtime::Handle::current(),
         );

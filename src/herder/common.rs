@@ -202,7 +202,9 @@ pub async fn connector_offsets(
     let offsets = match connector_type {
         ConnectorType::Unknown => Vec::new(),
         ConnectorType::Source => worker
-            .offsets()
+            .source_offsets(config)
+            .await?
+            .0
             .connector_offsets(&parsed.name)
             .into_iter()
             .map(|(partition, offset)| ConnectorOffset {
@@ -270,7 +272,8 @@ pub async fn alter_offsets(
                 .into_iter()
                 .map(|o| (o.partition, o.offset))
                 .collect();
-            worker.offsets().put(&parsed.name, entries).await?;
+            let (store, _) = worker.source_offsets(config).await?;
+            store.put(&parsed.name, entries).await?;
         }
         ConnectorType::Sink => {
             let mut commits = Vec::new();
@@ -323,13 +326,17 @@ pub async fn reset_offsets(
     match connector_type {
         ConnectorType::Unknown => return Err(unknown_type(&parsed.name)),
         ConnectorType::Source => {
-            let entries = worker
-                .offsets()
+            let (store, own_topic) = worker.source_offsets(config).await?;
+            let entries: Vec<_> = store
                 .connector_offsets(&parsed.name)
                 .into_iter()
                 .map(|(p, _)| (p, None))
                 .collect();
-            worker.offsets().put(&parsed.name, entries).await?;
+            store.put(&parsed.name, entries.clone()).await?;
+            // Offsets in the worker's topic would show through the connector's again.
+            if own_topic {
+                worker.offsets().put(&parsed.name, entries).await?;
+            }
         }
         ConnectorType::Sink => {
             group_offsets::delete_group(

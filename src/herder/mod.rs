@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{ConfigKeyInfo, ConfigMap};
-use crate::errors::Result;
+use crate::errors::{ConnectError, Result};
 use crate::plugin::{PluginInfo, PluginRegistry, TaskId};
 use crate::runtime::supervise::FatalError;
 use crate::runtime::TargetState;
@@ -100,6 +100,14 @@ pub trait Herder: Send + Sync {
     ) -> Result<Option<ConnectorStateInfo>>;
 
     async fn restart_task(&self, id: &TaskId) -> Result<()>;
+
+    /// `PUT /connectors/{c}/fence`, between workers only: the leader's round of zombie fencing
+    /// for an exactly-once source connector's new task generation (KIP-618).
+    async fn fence_zombies(&self, name: &str) -> Result<()> {
+        Err(ConnectError::BadRequest(format!(
+            "Cannot fence the tasks of connector {name}: zombie fencing is done by the leader of a distributed cluster only"
+        )))
+    }
 
     async fn connector_offsets(&self, name: &str) -> Result<ConnectorOffsets>;
 

@@ -273,6 +273,16 @@ pub async fn task_status(
     Ok(Json(s.herder.task_status(&id).await?).into_response())
 }
 
+/// `PUT /connectors/{name}/fence`: a worker asks the leader for a round of zombie fencing
+/// (Connect's internal endpoint; writes reach the leader through `forward_writes`).
+pub async fn fence_zombies(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+) -> RestResult<Response> {
+    s.herder.fence_zombies(&name).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 pub async fn restart_task(
     State(s): State<AppState>,
     Path((name, task)): Path<(String, String)>,

@@ -363,6 +363,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connectors/{name}/pause", put(c::pause))
         .route("/connectors/{name}/resume", put(c::resume))
         .route("/connectors/{name}/stop", put(c::stop))
+        .route("/connectors/{name}/fence", put(c::fence_zombies))
         .route(
             "/connectors/{name}/offsets",
             get(c::get_offsets)

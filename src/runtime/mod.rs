@@ -17,7 +17,9 @@ pub mod transactions;
 pub mod transform_chain;
 pub mod worker;
 
-pub use offsets::{FileOffsetStore, MemoryOffsetStore, OffsetStore};
+pub use offsets::{
+    ConnectorOffsetTopics, FileOffsetStore, LayeredOffsetStore, MemoryOffsetStore, OffsetStore,
+};
 pub use state::{State, TargetState};
 pub use status::{Status, StatusListener};
 pub use worker::{AbandonedWork, Worker, WorkerServices};

@@ -135,6 +135,57 @@ pub trait OffsetStore: Send + Sync {
     }
 }
 
+/// Opens connector-specific offsets topics (`offsets.storage.topic`), in distributed mode.
+#[async_trait]
+pub trait ConnectorOffsetTopics: Send + Sync {
+    /// A store that reads `topic` (created, compacted, when missing) into memory; it stops
+    /// reading when dropped.
+    async fn open(&self, topic: &str) -> Result<Arc<dyn OffsetStore>>;
+}
+
+/// A source connector's offsets with a connector-specific offsets topic (Connect's
+/// `ConnectorOffsetBackingStore`): reads look in the connector's store first, then in the
+/// worker's; writes go to the connector's store.
+pub struct LayeredOffsetStore {
+    pub connector: Arc<dyn OffsetStore>,
+    pub worker: Arc<dyn OffsetStore>,
+}
+
+#[async_trait]
+impl OffsetStore for LayeredOffsetStore {
+    fn get(&self, connector: &str, partition: &OffsetMap) -> Option<OffsetMap> {
+        self.connector
+            .get(connector, partition)
+            .or_else(|| self.worker.get(connector, partition))
+    }
+
+    async fn put(
+        &self,
+        connector: &str,
+        entries: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()> {
+        self.connector.put(connector, entries).await
+    }
+
+    fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
+        let mut merged: HashMap<String, (OffsetMap, OffsetMap)> = self
+            .worker
+            .connector_offsets(connector)
+            .into_iter()
+            .map(|(p, o)| (partition_id(&p), (p, o)))
+            .collect();
+        for (p, o) in self.connector.connector_offsets(connector) {
+            merged.insert(partition_id(&p), (p, o));
+        }
+        merged.into_values().collect()
+    }
+
+    async fn read_to_end(&self, timeout: std::time::Duration) -> Result<()> {
+        self.connector.read_to_end(timeout).await?;
+        self.worker.read_to_end(timeout).await
+    }
+}
+
 /// Offsets in memory only (tests, and workers that need no persistence).
 #[derive(Default)]
 pub struct MemoryOffsetStore {
@@ -360,6 +411,65 @@ mod tests {
         assert!(
             err.to_string().contains("not a Conveyor offset file"),
             "{err}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod layered_tests {
+    use super::*;
+
+    fn map(v: Json) -> OffsetMap {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_connector_store_comes_first() {
+        let worker = Arc::new(MemoryOffsetStore::default());
+        let connector = Arc::new(MemoryOffsetStore::default());
+        let (a, b) = (
+            map(serde_json::json!({"p": "a"})),
+            map(serde_json::json!({"p": "b"})),
+        );
+        worker
+            .put(
+                "c",
+                vec![
+                    (a.clone(), Some(map(serde_json::json!({"n": 1})))),
+                    (b.clone(), Some(map(serde_json::json!({"n": 2})))),
+                ],
+            )
+            .await
+            .unwrap();
+        let layered = LayeredOffsetStore {
+            connector: connector.clone(),
+            worker: worker.clone(),
+        };
+        layered
+            .put(
+                "c",
+                vec![(a.clone(), Some(map(serde_json::json!({"n": 10}))))],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            layered.get("c", &a),
+            Some(map(serde_json::json!({"n": 10})))
+        );
+        assert_eq!(layered.get("c", &b), Some(map(serde_json::json!({"n": 2}))));
+        assert_eq!(
+            worker.get("c", &a),
+            Some(map(serde_json::json!({"n": 1}))),
+            "writes stay in the connector's store"
+        );
+        let mut all = layered.connector_offsets("c");
+        all.sort_by_key(|(p, _)| partition_id(p));
+        assert_eq!(
+            all,
+            vec![
+                (a, map(serde_json::json!({"n": 10}))),
+                (b, map(serde_json::json!({"n": 2})))
+            ]
         );
     }
 }

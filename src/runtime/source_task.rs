@@ -273,7 +273,19 @@ impl SourceTaskLoop {
                 // transaction.boundary=poll at ~10 transactions a second. The Java producer
                 // retries that case after 20 ms; so does this one.
                 ("retry.backoff.ms", "20"),
+                // Each transaction ends with a few small requests (AddPartitionsToTxn, the
+                // last produce, EndTxn) whose answers the task waits for: send them at once,
+                // as the Java client does (TCP_NODELAY), rather than behind Nagle's algorithm.
+                ("socket.nagle.disable", "true"),
             ]);
+            if transactions
+                .as_ref()
+                .is_some_and(|t| t.boundary == TransactionBoundary::Poll)
+            {
+                // With a transaction per poll the batch is the poll's, and the commit waits
+                // for every record: lingering would only add its delay to each commit.
+                defaults.push(("linger.ms", "0"));
+            }
         } else {
             defaults.extend([
                 ("enable.idempotence", "false"),

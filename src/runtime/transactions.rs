@@ -99,7 +99,8 @@ impl Transactions {
         Some(Transactions {
             boundary,
             interval,
-            offsets_topic: distributed.offset_topic.clone(),
+            offsets_topic: connector_offsets_topic(worker, connector)
+                .unwrap_or_else(|| distributed.offset_topic.clone()),
             context: (boundary == TransactionBoundary::Connector)
                 .then(|| Arc::new(TransactionContext::default())),
             open: false,
@@ -114,6 +115,22 @@ impl Transactions {
             && self.boundary == TransactionBoundary::Interval
             && self.opened_at.elapsed() >= self.interval
     }
+}
+
+/// The connector-specific offsets topic (`offsets.storage.topic`) a source connector's tasks
+/// write their offsets to, in their transactions: set, on a worker with exactly-once support
+/// enabled, and not the worker's own offsets topic.
+pub fn connector_offsets_topic(worker: &WorkerConfig, connector: &ConfigMap) -> Option<String> {
+    use crate::config::worker::ExactlyOnceSourceSupport;
+    if worker.exactly_once_source_support != ExactlyOnceSourceSupport::Enabled {
+        return None;
+    }
+    let global = &worker.distributed.as_ref()?.offset_topic;
+    connector
+        .get(crate::config::connector::OFFSETS_STORAGE_TOPIC)
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty() && *t != global)
+        .map(str::to_string)
 }
 
 /// Fences out the producers of `ids`: a short-lived producer per id initializes transactions
@@ -194,5 +211,19 @@ mod tests {
         assert_eq!(t.boundary, TransactionBoundary::Connector);
         assert_eq!(t.interval, Duration::from_millis(50));
         assert!(t.context.is_some());
+        connector.insert("offsets.storage.topic".into(), "o".into());
+        assert_eq!(
+            connector_offsets_topic(&enabled, &connector),
+            None,
+            "the worker's own topic"
+        );
+        connector.insert("offsets.storage.topic".into(), "seq-offsets".into());
+        assert_eq!(
+            Transactions::for_task(&enabled, &connector)
+                .unwrap()
+                .offsets_topic,
+            "seq-offsets"
+        );
+        assert_eq!(connector_offsets_topic(&disabled, &connector), None);
     }
 }

@@ -144,6 +144,8 @@ pub struct WorkerServices {
     pub embedded_topics: Option<crate::kafka::EmbeddedTopics>,
     /// Resolves `${provider:path:key}` references when connectors and tasks start.
     pub providers: Arc<ConfigProviders>,
+    /// Connector-specific offsets topics (`offsets.storage.topic`), in distributed mode.
+    pub offset_topics: Option<Arc<dyn super::offsets::ConnectorOffsetTopics>>,
 }
 
 /// Runs connectors and tasks.
@@ -208,6 +210,23 @@ impl Worker {
 
     pub fn offsets(&self) -> &Arc<dyn OffsetStore> {
         &self.services.offsets
+    }
+
+    /// The offsets of a source connector with `config`: with a connector-specific offsets
+    /// topic, that topic's (opened for the call) layered over the worker's; else the worker's.
+    /// The second value is true when the connector has its own topic.
+    pub async fn source_offsets(&self, config: &ConfigMap) -> Result<(Arc<dyn OffsetStore>, bool)> {
+        let topic = super::transactions::connector_offsets_topic(&self.services.config, config);
+        match (topic, &self.services.offset_topics) {
+            (Some(topic), Some(topics)) => Ok((
+                Arc::new(super::offsets::LayeredOffsetStore {
+                    connector: topics.open(&topic).await?,
+                    worker: self.services.offsets.clone(),
+                }),
+                true,
+            )),
+            _ => Ok((self.services.offsets.clone(), false)),
+        }
     }
 
     pub fn bootstrap(&self) -> &str {
@@ -409,6 +428,7 @@ impl Worker {
             self.rt.clone(),
             self.topics.clone(),
             self.producers.clone(),
+            self.services.offset_topics.clone(),
         );
         let thread_id = id.clone();
         let control = TaskControl {
@@ -420,7 +440,7 @@ impl Worker {
         let finished_in_thread = finished.clone();
         let spawn = std::thread::Builder::new().name(thread_name(&id)).spawn(move || {
             let id = thread_id;
-            let (worker, bootstrap, offsets, rt, topics, producers) = env_parts;
+            let (worker, bootstrap, offsets, rt, topics, producers, offset_topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
             let _entered = span.enter();
             tracing::info!("task starting");
@@ -441,6 +461,22 @@ impl Worker {
                     Task::Sink(_) => ConnectorType::Sink,
                 };
                 let connector = ConnectorConfig::parse(&connector_cfg, Some(connector_type))?;
+                let offsets = match (
+                    connector_type,
+                    super::transactions::connector_offsets_topic(&worker, &connector.raw),
+                    &offset_topics,
+                ) {
+                    (ConnectorType::Source, Some(topic), Some(topics)) => {
+                        let own = rt.block_on(topics.open(&topic)).map_err(|e| {
+                            e.context(format!("could not open the connector's offsets topic {topic}"))
+                        })?;
+                        Arc::new(super::offsets::LayeredOffsetStore {
+                            connector: own,
+                            worker: offsets,
+                        }) as Arc<dyn OffsetStore>
+                    }
+                    _ => offsets,
+                };
                 let env = TaskEnv {
                     id: id.clone(),
                     worker,
@@ -638,6 +674,7 @@ pub(crate) mod test_support {
                 offsets: Arc::new(MemoryOffsetStore::default()),
                 status,
                 embedded_topics: None,
+                offset_topics: None,
             },
             Handle::current(),
         )

@@ -236,11 +236,16 @@ def test_every_number_exactly_once_through_kills_and_a_task_count_change(eos_clu
     assert counts and counts[-1] == 2, counts
 
 
-def broker_records(broker, topic: str) -> list[tuple[str, str]]:
+def broker_records(broker, topic: str, isolation: str = "read_committed") -> list[tuple[str, str]]:
     from confluent_kafka import Consumer, TopicPartition
 
     c = Consumer(
-        {"bootstrap.servers": broker.bootstrap, "group.id": unique("cfg"), "enable.auto.commit": False}
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": unique("cfg"),
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
     )
     md = c.list_topics(topic, timeout=10)
     c.assign([TopicPartition(topic, p, 0) for p in md.topics[topic].partitions])
@@ -350,6 +355,114 @@ def test_a_fenced_zombie_fails_with_connects_message(eos_cluster, broker):
     assert "ProducerFencedException: There is a newer producer with the same transactionalId" in task["trace"]
     seqs = per_task(read_committed(broker, topic))[0]
     assert seqs == list(range(len(seqs)))
+
+
+def test_the_leader_fences_the_previous_generation_before_the_next_starts(eos_cluster, broker):
+    """Connect's zombie fencing: a producer left over from the previous generation (task 1 of
+    2) holds an open transaction when the connector goes down to 1 task. Before the new task
+    starts, the group's leader fences every transactional id of the previous generation (asked
+    by the workers whose tasks wait, through ``PUT /connectors/seq/fence``), so the leftover
+    can never commit, and writes the task-count record."""
+    from confluent_kafka import KafkaException, Producer
+
+    topic = broker.create_topic(unique("fence"), partitions=2)
+    w1, w2 = eos_cluster("w1"), eos_cluster("w2")
+    config = {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, "batch.size": 5, **JSON_VALUES}
+    w1.create("seq", config)
+    wait_until(lambda: running(w1, "seq", 2), 60, what="2 tasks running")
+    leftover_id = f"{eos_cluster.group}-seq-1"
+    zombie = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": leftover_id})
+    zombie.init_transactions(30)
+    zombie.begin_transaction()
+    zombie.produce(topic, json.dumps({"task": 1, "seq": -1, "zombie": True}).encode())
+    zombie.flush(30)
+
+    r = w2.rest.put("/connectors/seq/config", {**{k: str(v) for k, v in config.items()}, "tasks.max": "1"})
+    assert r.status_code == 200, r.text
+    wait_until(lambda: running(w1, "seq", 1), 60, what="the new generation's task running")
+    with pytest.raises(KafkaException):
+        zombie.commit_transaction(30)
+    del zombie
+
+    values = read_committed(broker, topic)
+    assert not [v for v in values if v.get("zombie")], "the leftover producer's record was committed"
+    assert per_task(values)[0] == list(range(len(per_task(values)[0])))
+    records = broker_records(broker, f"{eos_cluster.group}-configs")
+    counts = [json.loads(v)["task-count"] for k, v in records if k == "tasks-fencing-seq"]
+    assert counts[-2:] == [2, 1], counts
+
+    # One worker fenced, and it was the leader; the other asked it to.
+    fenced = [w for w in (w1, w2) if "Fencing out 2 task producers for source connector seq" in w.log_text()]
+    assert len(fenced) == 1, [w.log.name for w in fenced]
+    assert "leader computed the assignment" in fenced[0].log_text()
+    follower = w2 if fenced[0] is w1 else w1
+    if "Performing preflight zombie check for connector seq" in follower.log_text():
+        assert "Forwarding zombie fencing request for connector seq to leader" in follower.log_text()
+
+    # The internal endpoint: reached through any worker, answered by the leader.
+    for w in (w1, w2):
+        assert w.rest.put("/connectors/seq/fence").status_code == 204
+        r = w.rest.put("/connectors/nope/fence")
+        assert r.status_code == 404, r.text
+        assert r.json()["message"] == "Connector nope not found"
+
+
+def test_a_connector_offsets_topic_holds_the_offsets_and_resumes_the_task(eos_cluster, broker):
+    """``offsets.storage.topic``: the task writes its offsets to the connector's own topic
+    (created, compacted) in its transactions, not to the worker's; after a stop and a resume
+    the task goes on from them."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    topic = broker.create_topic(unique("own_offsets"))
+    own = unique("seq-offsets")
+    w = eos_cluster("w")
+    config = {
+        "connector.class": RUST_SEQ,
+        "topic": topic,
+        "batch.size": 10,
+        "offsets.storage.topic": own,
+        **JSON_VALUES,
+    }
+    w.create("seq", config)
+    wait_until(lambda: running(w, "seq", 1), 60, what="task running")
+    time.sleep(2)
+
+    def stop():
+        r = w.rest.put("/connectors/seq/stop")
+        assert r.status_code in (202, 204), r.text
+        wait_until(lambda: task_states(w, "seq") == [], 60, what="connector stopped")
+
+    stop()
+    first = per_task(read_committed(broker, topic))[0]
+    assert len(first) >= 10
+
+    def seq_offsets(offsets_topic: str) -> list[int]:
+        return [
+            json.loads(v)["seq"]
+            for k, v in broker_records(broker, offsets_topic, isolation="read_committed")
+            if v and json.loads(k) == ["seq", {"task": 0}]
+        ]
+
+    committed = seq_offsets(own)
+    assert committed and committed[-1] == first[-1], (committed[-3:], first[-3:])
+    assert seq_offsets(f"{eos_cluster.group}-offsets") == [], "offsets went to the worker's topic"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, own)])
+    configs = next(iter(described.values())).result(30)
+    assert configs["cleanup.policy"].value == "compact"
+    r = w.rest.get("/connectors/seq/offsets")
+    assert r.status_code == 200, r.text
+    assert r.json()["offsets"] == [{"partition": {"task": 0}, "offset": {"seq": first[-1]}}]
+
+    r = w.rest.put("/connectors/seq/resume")
+    assert r.status_code in (202, 204), r.text
+    wait_until(lambda: running(w, "seq", 1), 60, what="task running again")
+    time.sleep(2)
+    stop()
+    both = per_task(read_committed(broker, topic))[0]
+    assert len(both) > len(first)
+    assert both == list(range(len(both))), "the task did not resume from the connector's offsets"
+    assert seq_offsets(own)[-1] == both[-1]
 
 
 def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):

@@ -344,16 +344,41 @@ pub async fn restart_task_on(forwarder: &Forwarder, base_url: &str, id: &TaskId)
                 "Cannot restart task {id}: worker {worker_id} that runs it did not answer ({e})"
             ))
         })?;
+    answer(status, &body)
+}
+
+/// Asks the leader at `base_url` for a round of zombie fencing of `connector`'s exactly-once
+/// source tasks (Connect's internal `PUT /connectors/{connector}/fence`).
+pub async fn fence_zombies_on(
+    forwarder: &Forwarder,
+    base_url: &str,
+    connector: &str,
+) -> Result<()> {
+    let path = format!("/connectors/{}/fence", path_segment(connector));
+    let (status, _, body) = forwarder
+        .send(base_url, Method::PUT, &path, &HeaderMap::new(), Bytes::new())
+        .await
+        .map_err(|e| {
+            ConnectError::Conflict(format!(
+                "Request to leader to perform zombie fencing for connector {connector} failed: the leader at {base_url} did not answer ({e})"
+            ))
+        })?;
+    answer(status, &body)
+}
+
+/// The outcome of a request to another worker: its error message as the matching error.
+fn answer(status: StatusCode, body: &[u8]) -> Result<()> {
     if status.is_success() {
         return Ok(());
     }
-    let message = serde_json::from_slice::<serde_json::Value>(&body)
+    let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(String::from))
-        .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     Err(match status {
         StatusCode::NOT_FOUND => ConnectError::NotFound(message),
         StatusCode::CONFLICT => ConnectError::Conflict(message),
+        StatusCode::BAD_REQUEST => ConnectError::BadRequest(message),
         _ => ConnectError::Other(message),
     })
 }

@@ -9,10 +9,12 @@ use async_trait::async_trait;
 use parking_lot::RwLock;
 
 use super::topic_log::{LogClients, LogRecord, TopicLog};
+use crate::config::ConfigMap;
 use crate::data::OffsetMap;
 use crate::errors::Result;
+use crate::kafka::{Admin, TopicSpec};
 use crate::runtime::offsets::{offset_key, OffsetTable};
-use crate::runtime::OffsetStore;
+use crate::runtime::{ConnectorOffsetTopics, OffsetStore};
 
 /// The offsets topic, read into memory.
 pub struct KafkaOffsetStore {
@@ -77,5 +79,51 @@ impl OffsetStore for KafkaOffsetStore {
 
     async fn read_to_end(&self, timeout: Duration) -> Result<()> {
         self.log.read_to_end(timeout).await
+    }
+}
+
+/// Connector-specific offsets topics (`offsets.storage.topic`), each read by the task that uses
+/// it. A missing topic is created compacted, with the partitions and replication factor of the
+/// worker's offsets topic, as Connect does.
+pub struct KafkaConnectorOffsetTopics {
+    pub bootstrap: String,
+    /// The worker's admin client settings.
+    pub admin: ConfigMap,
+    pub consumer: ConfigMap,
+    pub producer: ConfigMap,
+    pub partitions: i32,
+    pub replication_factor: i16,
+}
+
+#[async_trait]
+impl ConnectorOffsetTopics for KafkaConnectorOffsetTopics {
+    async fn open(&self, topic: &str) -> Result<Arc<dyn OffsetStore>> {
+        let admin = Admin::new(&self.bootstrap, &self.admin)?;
+        let spec = TopicSpec::new(topic, self.partitions, self.replication_factor)
+            .config("cleanup.policy", "compact");
+        if !admin.create_topics(&[spec]).await?.is_empty() {
+            tracing::info!(topic = %topic, "created the connector's offsets topic");
+        }
+        let (bootstrap, consumer, producer, name) = (
+            self.bootstrap.clone(),
+            self.consumer.clone(),
+            self.producer.clone(),
+            topic.to_string(),
+        );
+        // Creating the reader fetches metadata, which blocks.
+        let store = tokio::task::spawn_blocking(move || {
+            let clients = LogClients {
+                bootstrap: &bootstrap,
+                consumer: &consumer,
+                producer: &producer,
+            };
+            KafkaOffsetStore::start(&clients, &name)
+        })
+        .await
+        .map_err(|e| {
+            crate::errors::ConnectError::Other(format!("opening {topic} failed: {e}"))
+        })??;
+        store.read_to_end(Duration::from_secs(60)).await?;
+        Ok(Arc::new(store))
     }
 }
