@@ -83,6 +83,16 @@ def wait_running(worker: Worker, name: str, tasks: int, timeout: float = 600) ->
     raise RuntimeError(f"{name}: {tasks} tasks not RUNNING in {timeout} s; last status {last}")
 
 
+def end_offset(consumer, topic: str) -> int:
+    """The topic's end offset; 0 while the source has not created it yet."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1]
+    except KafkaException:
+        return 0
+
+
 def settle_and_read(worker: Worker, settle: float) -> tuple[float, int]:
     time.sleep(settle)
     return worker.rss_mb(), threads(worker.proc.pid)
@@ -149,12 +159,12 @@ def memory_returned(kafka: Kafka, workdir: Path, connectors: int, records: int, 
                 },
             )
         started = time.time()
-        from confluent_kafka import Consumer, TopicPartition
+        from confluent_kafka import Consumer
 
         consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "bench-task-cost"})
         try:
             while True:
-                produced = [consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=10)[1] for t in topics]
+                produced = [end_offset(consumer, t) for t in topics]
                 sunk = [count_lines(o) for o in outputs]
                 if all(p >= records for p in produced) and all(s >= records for s in sunk):
                     break
@@ -169,7 +179,7 @@ def memory_returned(kafka: Kafka, workdir: Path, connectors: int, records: int, 
             worker.delete(name)
         after = settle_and_read(worker, settle)
         ratio = after[0] / fresh[0]
-        print(f"\nmemory returned: {connectors} connectors x {records:,} records ({moved:.0f} s), then deleted")
+        print(f"\nmemory returned: {connectors} connectors x {records:,} records ({moved:.0f} s), deleted")
         print(f"  fresh idle RSS     {fresh[0]:8.1f} MB, {fresh[1]} threads")
         print(f"  with connectors    {busy[0]:8.1f} MB, {busy[1]} threads")
         print(f"  after deletes      {after[0]:8.1f} MB, {after[1]} threads (after {settle:.0f} s)")
