@@ -6,6 +6,7 @@ pub mod dead_letter;
 pub mod errors;
 pub mod offsets;
 pub mod peek;
+pub mod shared_producer;
 pub mod sink_task;
 pub mod source_task;
 pub mod state;

@@ -3,18 +3,19 @@
 //! `offset.flush.interval.ms` and when the task stops.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer};
 
 use super::converters::ConverterSet;
 use super::errors::{ErrorHandler, Failure, Stage};
 use super::offsets::{partition_id, ConnectorOffsetReader};
+use super::shared_producer::{
+    DeliveryState, SourceProducer, TaskDeliveries, ACKED, FAILED, PENDING, SKIPPED,
+};
 use super::state::TargetState;
 use super::transactions::{
     transaction_error, transactional_id, Transactions, TRANSACTION_CALL_TIMEOUT,
@@ -25,9 +26,14 @@ use crate::config::connector::TransactionBoundary;
 use crate::convert::Converter;
 use crate::data::{OffsetMap, Origin, Record, SchemaRef, SourcePartition, Value};
 use crate::errors::{ConnectError, Result};
-use crate::kafka::{build_client_config, ClientRole, LoggingContext};
+use crate::kafka::{build_client_config, ClientRole};
 use crate::plugin::TransactionRequest;
 use crate::plugin::{SourceTask, SourceTaskContext};
+
+/// The `client.id` of the producer that at-least-once source tasks share (Kafka Connect's
+/// per-task `connector-producer-<connector>-<task>` stays for transactional producers, and a
+/// connector can set its own with `producer.override.client.id`).
+pub(crate) const SHARED_PRODUCER_CLIENT_ID: &str = "conveyor-source-producer";
 
 /// Counts a task start for `connect-worker-metrics`.
 pub(crate) fn count_startup(ok: bool) {
@@ -131,30 +137,6 @@ struct FirstTry {
     value: Option<Converted>,
 }
 
-const PENDING: u8 = 0;
-const ACKED: u8 = 1;
-const FAILED: u8 = 2;
-/// Dropped by a transformation or skipped under `errors.tolerance=all`: done, commit past it.
-const SKIPPED: u8 = 3;
-
-/// Delivery state of one produced record, shared with the delivery callback.
-#[derive(Debug, Default)]
-pub struct DeliveryState(AtomicU8);
-
-impl DeliveryState {
-    fn new(state: u8) -> Arc<Self> {
-        Arc::new(DeliveryState(AtomicU8::new(state)))
-    }
-
-    fn get(&self) -> u8 {
-        self.0.load(Ordering::Acquire)
-    }
-
-    fn set(&self, state: u8) {
-        self.0.store(state, Ordering::Release)
-    }
-}
-
 /// Records sent but not yet committed, per source partition, in send order. An offset is
 /// committed only when it and every earlier record of its partition are acknowledged
 /// (Connect's `SubmittedRecords`).
@@ -229,44 +211,15 @@ impl SubmittedRecords {
     }
 }
 
-/// Producer context: delivery reports mark records acknowledged or failed.
-pub struct SourceProducerContext {
-    log: LoggingContext,
-    first_failure: Mutex<Option<String>>,
-}
-
-crate::delegate_client_context!(SourceProducerContext, log);
-
-impl ProducerContext for SourceProducerContext {
-    type DeliveryOpaque = Arc<DeliveryState>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, state: Arc<DeliveryState>) {
-        match result {
-            Ok(_) => {
-                state.set(ACKED);
-                self.log.health.clear();
-            }
-            Err((e, msg)) => {
-                use rdkafka::Message;
-                state.set(FAILED);
-                let mut first = self.first_failure.lock();
-                if first.is_none() {
-                    *first = Some(format!(
-                        "failed to send a record to topic {} partition {}: {e}",
-                        msg.topic(),
-                        msg.partition()
-                    ));
-                }
-            }
-        }
-    }
-}
-
 /// One source task's loop, run on its own thread.
 pub(crate) struct SourceTaskLoop {
     env: TaskEnv,
     task: Box<dyn SourceTask>,
-    producer: ThreadedProducer<SourceProducerContext>,
+    /// Shared with the worker's other at-least-once source tasks configured alike; the
+    /// task's own when it is transactional.
+    producer: Arc<SourceProducer>,
+    /// This task's records in that producer.
+    deliveries: Arc<TaskDeliveries>,
     converters: ConverterSet,
     chain: TransformChain,
     errors: ErrorHandler,
@@ -282,11 +235,16 @@ pub(crate) struct SourceTaskLoop {
 }
 
 impl SourceTaskLoop {
-    pub(crate) fn new(env: TaskEnv, task: Box<dyn SourceTask>) -> Result<Self> {
+    pub(crate) fn new(mut env: TaskEnv, task: Box<dyn SourceTask>) -> Result<Self> {
         let converters = ConverterSet::build(&env.registry, &env.worker, &env.connector)?;
         let chain = TransformChain::build(&env.connector.raw, &env.registry)?;
-        let client_id = format!("connector-producer-{}-{}", env.id.connector, env.id.task);
         let transactions = Transactions::for_task(&env.worker, &env.connector.raw);
+        // Connect's per-task name for a transactional producer; one name for the shared one.
+        let client_id = if transactions.is_some() {
+            format!("connector-producer-{}-{}", env.id.connector, env.id.task)
+        } else {
+            SHARED_PRODUCER_CLIENT_ID.to_string()
+        };
         let txn_id = env
             .worker
             .distributed
@@ -339,23 +297,26 @@ impl SourceTaskLoop {
             &env.connector.raw,
             ClientRole::Producer.override_prefix(),
         );
-        let producer: ThreadedProducer<SourceProducerContext> = build_client_config(
+        let config = build_client_config(
             &env.bootstrap,
             ClientRole::Producer,
             &defaults,
             &env.worker.producer,
             &overrides,
-        )?
-        .create_with_context(SourceProducerContext {
-            log: LoggingContext::new(env.health.clone()),
-            first_failure: Mutex::new(None),
-        })
-        .map_err(|e| ConnectError::Kafka(format!("could not create the producer: {e}")))?;
+        )?;
+        let producer = if transactions.is_some() {
+            SourceProducer::create(&config)?
+        } else {
+            env.producers.get(&config)?
+        };
+        // The producer's connection troubles are this task's: they show in its status.
+        env.health = producer.health.clone();
         let errors = super::dead_letter::error_handler(&env, &converters)?;
         Ok(SourceTaskLoop {
             env,
             task,
             producer,
+            deliveries: Arc::default(),
             converters,
             chain,
             errors,
@@ -586,17 +547,23 @@ impl SourceTaskLoop {
             let key = super::offsets::offset_key(&id.connector, partition);
             let value = serde_json::to_vec(offset)?;
             let mut rec: BaseRecord<'_, [u8], [u8], Arc<DeliveryState>> =
-                BaseRecord::with_opaque_to(&topic, DeliveryState::new(SKIPPED))
+                BaseRecord::with_opaque_to(&topic, DeliveryState::new(SKIPPED, &self.deliveries))
                     .key(key.as_slice())
                     .payload(value.as_slice());
             loop {
+                // Counted before the send: the delivery report may come before it returns.
+                self.deliveries.sent();
                 match self.producer.send(rec) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        self.deliveries.not_sent();
                         rec = back;
                         self.producer.poll(Duration::from_millis(10));
                     }
-                    Err((e, _)) => return Err(transaction_error(&id, "write offsets in", &e)),
+                    Err((e, _)) => {
+                        self.deliveries.not_sent();
+                        return Err(transaction_error(&id, "write offsets in", &e));
+                    }
                 }
             }
         }
@@ -644,7 +611,7 @@ impl SourceTaskLoop {
         if self.errors.tolerates_all() {
             return Ok(());
         }
-        match self.producer.context().first_failure.lock().clone() {
+        match self.deliveries.first_failure() {
             Some(f) => Err(ConnectError::Kafka(f)),
             None => Ok(()),
         }
@@ -725,7 +692,7 @@ impl SourceTaskLoop {
                 t.offsets.insert(partition_id(&p), (p.as_ref().clone(), o));
                 return;
             }
-            self.submitted.submit(&p, o, DeliveryState::new(SKIPPED));
+            self.submitted.submit(&p, o, DeliveryState::new(SKIPPED, &self.deliveries));
         }
     }
 
@@ -853,7 +820,7 @@ impl SourceTaskLoop {
             self.skip(position);
             return Ok(());
         };
-        let state = DeliveryState::new(PENDING);
+        let state = DeliveryState::new(PENDING, &self.deliveries);
         if let Some((p, o)) = position {
             match self.transactions.as_mut() {
                 // Committed with the transaction, which delivers every record or none.
@@ -881,6 +848,8 @@ impl SourceTaskLoop {
             rec = rec.partition(p);
         }
         loop {
+            // Counted before the send: the delivery report may come before it returns.
+            self.deliveries.sent();
             match self.producer.send(rec) {
                 Ok(()) => {
                     self.env.metrics.source_record_write.inc();
@@ -889,6 +858,7 @@ impl SourceTaskLoop {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     // Back-pressure: the broker is slow or away. Wait for deliveries, keep the
                     // status honest, and give up only if the task is being stopped.
+                    self.deliveries.not_sent();
                     rec = back;
                     if self.env.control.cancel.is_cancelled() {
                         state.set(FAILED);
@@ -907,6 +877,7 @@ impl SourceTaskLoop {
                     self.update_status_note();
                 }
                 Err((e, _)) => {
+                    self.deliveries.not_sent();
                     state.set(FAILED);
                     let err = ConnectError::Kafka(format!(
                         "failed to send a record to topic {topic}: {e}"
@@ -944,7 +915,7 @@ impl SourceTaskLoop {
 
     /// Shows on a RUNNING status why records are not being delivered, and clears it after.
     fn update_status_note(&mut self) {
-        let note = if self.submitted.pending() > 0 || self.producer.in_flight_count() > 0 {
+        let note = if self.submitted.pending() > 0 || self.deliveries.in_flight() > 0 {
             self.env
                 .health
                 .recent_error(Duration::from_secs(30))
@@ -1013,11 +984,11 @@ impl SourceTaskLoop {
             .max(self.env.worker.offset_flush_timeout);
         let deadline = Instant::now() + timeout;
         // Every record handed to the producer counts, with a source offset or without one:
-        // the producer would drop what is still queued when it is closed.
+        // the producer would drop what is still queued when it is closed. Only this task's
+        // records are waited for: the producer may be shared, and its polling thread serves
+        // the delivery reports.
         loop {
-            if self.producer.flush(Duration::from_millis(100)).is_ok()
-                && self.producer.in_flight_count() == 0
-            {
+            if self.deliveries.in_flight() == 0 {
                 // Every delivery report has been served: what is now committable is kept
                 // for the final commit below, and nothing more will be acknowledged.
                 for (p, o) in self.submitted.committable(self.errors.tolerates_all()) {
@@ -1028,15 +999,16 @@ impl SourceTaskLoop {
             if Instant::now() >= deadline {
                 break;
             }
+            std::thread::sleep(Duration::from_millis(2));
         }
-        let undelivered = self.producer.in_flight_count();
+        let undelivered = self.deliveries.in_flight();
         if undelivered > 0 {
             tracing::warn!(
                 undelivered,
                 timeout_ms = timeout.as_millis() as u64,
                 "stopping with {undelivered} records not delivered to Kafka after {} ms \
-                 (task.shutdown.graceful.timeout.ms); they are dropped. Those with a source \
-                 offset are not committed and will be sent again; those without one are lost",
+                 (task.shutdown.graceful.timeout.ms). Those with a source offset are not \
+                 committed and will be sent again; those without one may be lost",
                 timeout.as_millis()
             );
         } else if self.submitted.pending() > 0 {
@@ -1132,6 +1104,7 @@ impl SourceTaskLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parking_lot::Mutex;
     use crate::plugin::{PluginRegistry, TransformPlugin};
     use crate::transform::Transformation;
     use serde_json::json;
@@ -1241,7 +1214,8 @@ mod tests {
         let mut s = SubmittedRecords::default();
         let a = Arc::new(map(json!({"f": "a"})));
         let b = Arc::new(map(json!({"f": "b"})));
-        let states: Vec<_> = (0..3).map(|_| DeliveryState::new(PENDING)).collect();
+        let task = Arc::new(TaskDeliveries::default());
+        let states: Vec<_> = (0..3).map(|_| DeliveryState::new(PENDING, &task)).collect();
         s.submit(&a, map(json!({"p": 1})), states[0].clone());
         s.submit(&a, map(json!({"p": 2})), states[1].clone());
         s.submit(&b, map(json!({"p": 9})), states[2].clone());

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::offsets::OffsetStore;
+use super::shared_producer::SourceProducers;
 use super::sink_task::SinkTaskLoop;
 use super::source_task::SourceTaskLoop;
 use super::state::{State, TargetState};
@@ -63,6 +64,7 @@ pub(crate) struct TaskEnv {
     pub rt: Handle,
     pub health: Arc<ClientHealth>,
     pub topics: Arc<TopicCreator>,
+    pub producers: Arc<SourceProducers>,
     pub metrics: TaskMetrics,
     status: Arc<dyn StatusListener>,
     superseded: Arc<AtomicBool>,
@@ -151,6 +153,8 @@ pub struct Worker {
     services: WorkerServices,
     rt: Handle,
     topics: Arc<TopicCreator>,
+    /// Producers shared by at-least-once source tasks.
+    producers: Arc<SourceProducers>,
     connectors: Mutex<HashMap<String, RunningConnector>>,
     tasks: Mutex<HashMap<TaskId, RunningTask>>,
     requests: mpsc::UnboundedSender<ConnectorRequest>,
@@ -182,6 +186,7 @@ impl Worker {
                 services,
                 rt,
                 topics,
+                producers: Arc::default(),
                 connectors: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(HashMap::new()),
                 requests: tx,
@@ -422,6 +427,7 @@ impl Worker {
             self.services.offsets.clone(),
             self.rt.clone(),
             self.topics.clone(),
+            self.producers.clone(),
             self.services.offset_topics.clone(),
         );
         let thread_id = id.clone();
@@ -434,7 +440,7 @@ impl Worker {
         let finished_in_thread = finished.clone();
         let spawn = std::thread::Builder::new().name(thread_name(&id)).spawn(move || {
             let id = thread_id;
-            let (worker, bootstrap, offsets, rt, topics, offset_topics) = env_parts;
+            let (worker, bootstrap, offsets, rt, topics, producers, offset_topics) = env_parts;
             let span = tracing::info_span!("task", connector = %id.connector, task = id.task);
             let _entered = span.enter();
             tracing::info!("task starting");
@@ -483,6 +489,7 @@ impl Worker {
                     rt,
                     health: Arc::new(ClientHealth::default()),
                     topics,
+                    producers,
                     metrics: TaskMetrics::new(&id.connector, id.task),
                     status: status.clone(),
                     superseded: sup.clone(),
