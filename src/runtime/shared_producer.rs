@@ -169,7 +169,7 @@ impl SourceProducers {
     }
 
     /// Producers in use (for tests and metrics).
-    pub fn len(&self) -> usize {
+    pub fn in_use(&self) -> usize {
         self.by_config
             .lock()
             .values()
@@ -198,9 +198,9 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let other = producers.get(&config("own")).unwrap();
         assert!(!Arc::ptr_eq(&a, &other));
-        assert_eq!(producers.len(), 2);
+        assert_eq!(producers.in_use(), 2);
         drop((a, b));
-        assert_eq!(producers.len(), 1);
+        assert_eq!(producers.in_use(), 1);
         // Once every user is gone, the next task gets a new producer.
         let c = producers.get(&config("shared")).unwrap();
         assert_eq!(Arc::strong_count(&c), 1);

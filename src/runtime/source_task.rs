@@ -692,7 +692,8 @@ impl SourceTaskLoop {
                 t.offsets.insert(partition_id(&p), (p.as_ref().clone(), o));
                 return;
             }
-            self.submitted.submit(&p, o, DeliveryState::new(SKIPPED, &self.deliveries));
+            self.submitted
+                .submit(&p, o, DeliveryState::new(SKIPPED, &self.deliveries));
         }
     }
 
@@ -1104,9 +1105,9 @@ impl SourceTaskLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parking_lot::Mutex;
     use crate::plugin::{PluginRegistry, TransformPlugin};
     use crate::transform::Transformation;
+    use parking_lot::Mutex;
     use serde_json::json;
 
     fn map(v: serde_json::Value) -> OffsetMap {
