@@ -379,6 +379,15 @@ def test_the_leader_fences_the_previous_generation_before_the_next_starts(eos_cl
 
     r = w2.rest.put("/connectors/seq/config", {**{k: str(v) for k, v in config.items()}, "tasks.max": "1"})
     assert r.status_code == 200, r.text
+
+    # The old generation's task 0 may still show RUNNING for a moment: the task-count record of
+    # the new generation is what says the fencing round is over.
+    def new_generation_counted() -> bool:
+        records = broker_records(broker, f"{eos_cluster.group}-configs")
+        counts = [json.loads(v)["task-count"] for k, v in records if k == "tasks-fencing-seq"]
+        return counts[-1:] == [1]
+
+    wait_until(new_generation_counted, 90, what="the task-count record of the new generation")
     wait_until(lambda: running(w1, "seq", 1), 60, what="the new generation's task running")
     with pytest.raises(KafkaException):
         zombie.commit_transaction(30)
