@@ -189,4 +189,16 @@ pub(crate) mod test_support {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
+
+    /// `base` plus every key `def` gives a default, set explicitly to that default: a parse
+    /// of either must give the same config.
+    pub(crate) fn defaults_spelt_out(def: &super::def::ConfigDef, base: &ConfigMap) -> ConfigMap {
+        let mut out = base.clone();
+        for key in def.keys() {
+            if let super::def::DefaultValue::Value(d) = &key.default {
+                out.entry(key.name.clone()).or_insert_with(|| d.clone());
+            }
+        }
+        out
+    }
 }

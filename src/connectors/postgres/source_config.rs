@@ -409,18 +409,7 @@ impl SourceConfig {
 mod tests {
     use super::*;
 
-    use crate::config::test_support::map;
-
-    /// `base` plus every key the ConfigDef gives a default, set explicitly to that default.
-    fn defaults_spelt_out(def: &ConfigDef, base: &ConfigMap) -> ConfigMap {
-        let mut out = base.clone();
-        for key in def.keys() {
-            if let crate::config::def::DefaultValue::Value(d) = &key.default {
-                out.entry(key.name.clone()).or_insert_with(|| d.clone());
-            }
-        }
-        out
-    }
+    use crate::config::test_support::{defaults_spelt_out, map};
 
     #[test]
     fn an_unset_key_means_its_config_def_default() {
