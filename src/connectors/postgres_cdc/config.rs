@@ -298,7 +298,7 @@ impl CdcConfig {
         let s = |k: &str| parsed.string(k).unwrap_or_default().to_string();
         let opt = |k: &str| parsed.non_empty_string(k).map(String::from);
         let list = |k: &str| regexes(&parsed.list(k), k).map_err(ConnectError::Config);
-        let port = parsed.int(PORT).unwrap_or(5432);
+        let port = parsed.int_value(PORT)?;
         let port = u16::try_from(port).map_err(|_| {
             ConnectError::Config(format!(
                 "Invalid value {port} for configuration {PORT}: not a TCP port"
@@ -337,7 +337,7 @@ impl CdcConfig {
             sslkey: opt(SSLKEY),
             topic_prefix: s(TOPIC_PREFIX),
             slot_name: slot,
-            slot_drop_on_stop: parsed.boolean(SLOT_DROP_ON_STOP).unwrap_or(false),
+            slot_drop_on_stop: parsed.boolean_value(SLOT_DROP_ON_STOP)?,
             publication_name: s(PUBLICATION_NAME),
             autocreate: match s(PUBLICATION_AUTOCREATE_MODE).as_str() {
                 "filtered" => AutocreateMode::Filtered,
@@ -356,7 +356,7 @@ impl CdcConfig {
                 "when_needed" => SnapshotMode::WhenNeeded,
                 _ => SnapshotMode::Initial,
             },
-            snapshot_fetch_size: parsed.int(SNAPSHOT_FETCH_SIZE).unwrap_or(10240).max(1) as usize,
+            snapshot_fetch_size: parsed.int_value(SNAPSHOT_FETCH_SIZE)?.max(1) as usize,
             modes: Modes {
                 decimal: match s(DECIMAL_HANDLING_MODE).as_str() {
                     "double" => DecimalMode::Double,
@@ -369,20 +369,18 @@ impl CdcConfig {
                     _ => TimePrecision::Adaptive,
                 },
             },
-            tombstones_on_delete: parsed.boolean(TOMBSTONES_ON_DELETE).unwrap_or(true),
+            tombstones_on_delete: parsed.boolean_value(TOMBSTONES_ON_DELETE)?,
             skipped_operations: parsed
                 .list(SKIPPED_OPERATIONS)
                 .into_iter()
                 .filter(|o| o != "none")
                 .collect(),
-            heartbeat_interval: match parsed.int(HEARTBEAT_INTERVAL_MS).unwrap_or(0) {
+            heartbeat_interval: match parsed.int_value(HEARTBEAT_INTERVAL_MS)? {
                 0 => None,
                 ms => Some(Duration::from_millis(ms as u64)),
             },
-            max_batch_size: parsed.int(MAX_BATCH_SIZE).unwrap_or(2048).max(1) as usize,
-            poll_interval: Duration::from_millis(
-                parsed.long(POLL_INTERVAL_MS).unwrap_or(500).max(0) as u64,
-            ),
+            max_batch_size: parsed.int_value(MAX_BATCH_SIZE)?.max(1) as usize,
+            poll_interval: Duration::from_millis(parsed.long_value(POLL_INTERVAL_MS)?.max(0) as u64),
         })
     }
 
@@ -425,7 +423,7 @@ impl CdcConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::test_support::map;
+    use crate::config::test_support::{defaults_spelt_out, map};
 
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![
@@ -448,6 +446,17 @@ mod tests {
         assert!(c.skips("t") && !c.skips("c"));
         assert_eq!(c.max_batch_size, 2048);
         assert!(c.captures_table("public", "x"));
+    }
+
+    #[test]
+    fn an_unset_key_means_its_config_def_default() {
+        let implicit = map(&base());
+        let explicit = defaults_spelt_out(&config_def(), &implicit);
+        assert!(explicit.len() > implicit.len() + 10);
+        assert_eq!(
+            format!("{:?}", CdcConfig::parse(&implicit).unwrap()),
+            format!("{:?}", CdcConfig::parse(&explicit).unwrap())
+        );
     }
 
     #[test]
