@@ -152,10 +152,12 @@ pub struct SourceProducers {
 impl SourceProducers {
     /// The producer for `config`: the one another task uses if there is one, else a new one.
     pub fn get(&self, config: &ClientConfig) -> Result<Arc<SourceProducer>> {
+        // `config_map` masks secrets (`sasl.password`, `ssl.key.password`, ...): two logins that
+        // differ only there must not share a producer, so the values come from `get`.
         let key: BTreeMap<String, String> = config
             .config_map()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .keys()
+            .map(|k| (k.to_string(), config.get(k).unwrap_or_default().to_string()))
             .collect();
         let mut by_config = self.by_config.lock();
         if let Some(shared) = by_config.get(&key).and_then(Weak::upgrade) {
@@ -201,6 +203,15 @@ mod tests {
         assert_eq!(producers.in_use(), 2);
         drop((a, b));
         assert_eq!(producers.in_use(), 1);
+        // A login that differs only in its (masked) password is another producer.
+        let mut right = config("shared");
+        right.set("sasl.password", "right");
+        let mut wrong = config("shared");
+        wrong.set("sasl.password", "wrong");
+        let r = producers.get(&right).unwrap();
+        let w = producers.get(&wrong).unwrap();
+        assert!(!Arc::ptr_eq(&r, &w));
+        drop((r, w));
         // Once every user is gone, the next task gets a new producer.
         let c = producers.get(&config("shared")).unwrap();
         assert_eq!(Arc::strong_count(&c), 1);
