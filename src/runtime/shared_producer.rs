@@ -170,8 +170,9 @@ impl SourceProducers {
         Ok(producer)
     }
 
-    /// Producers in use (for tests and metrics).
-    pub fn in_use(&self) -> usize {
+    /// Producers in use.
+    #[cfg(test)]
+    fn in_use(&self) -> usize {
         self.by_config
             .lock()
             .values()
