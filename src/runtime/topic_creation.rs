@@ -121,4 +121,17 @@ impl TopicCreator {
             }
         }
     }
+
+    /// Drops the admin client once no task needs it: an idle worker should not keep its
+    /// threads and buffers (four threads with librdkafka). The next new topic makes one again.
+    pub fn release_admin(&self) {
+        let Some(admin) = self.admin.lock().take() else {
+            return;
+        };
+        // Dropping a librdkafka client joins its threads: not on an async worker thread.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || drop(admin))),
+            Err(_) => drop(admin),
+        }
+    }
 }

@@ -580,6 +580,9 @@ impl Worker {
             }
         }
         if stopped_any {
+            if self.tasks.lock().is_empty() {
+                self.topics.release_admin();
+            }
             Self::release_free_memory();
         }
     }

@@ -81,3 +81,30 @@ def test_a_delivery_failure_fails_only_the_task_that_sent_the_record(tmp_path, b
         f.write("".join(f"later {i}\n" for i in range(5)))
     wait_until(lambda: _delivered(broker, fine, 25), 60, what="records appended later")
     assert worker.rest.status("fine")["tasks"][0]["state"] == "RUNNING"
+
+
+def _client_threads(pid: int) -> list[str]:
+    """librdkafka's threads in the process (they are all named rdk:...)."""
+    names = [(t / "comm").read_text().strip() for t in Path(f"/proc/{pid}/task").iterdir()]
+    return sorted(n for n in names if n.startswith("rdk:"))
+
+
+def test_a_worker_without_tasks_keeps_no_kafka_client(tmp_path, broker, start_worker):
+    worker = start_worker()
+    assert _client_threads(worker.proc.pid) == []
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"line {i}\n" for i in range(20)))
+    # A topic that does not exist yet: the worker creates it with its admin client.
+    topic = unique("idle-clients")
+    worker.create("busy", _source(lines, topic))
+    worker.rest.wait_running("busy")
+    wait_until(lambda: _delivered(broker, topic, 20), 60, what="the connector's records")
+    assert _client_threads(worker.proc.pid), "the running task's clients should show"
+
+    assert worker.rest.delete("/connectors/busy").status_code == 204
+    # The shared producer goes with its last task, and the topic-creation admin client too.
+    wait_until(
+        lambda: _client_threads(worker.proc.pid) == [],
+        30,
+        what="no librdkafka threads left in the idle worker",
+    )
