@@ -707,14 +707,7 @@ impl SinkTaskLoop {
             timestamp: msg.timestamp().to_millis(),
             key: msg.key().map(<[u8]>::to_vec),
             value: msg.payload().map(<[u8]>::to_vec),
-            headers: msg
-                .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            headers: crate::kafka::copied_headers(msg),
         }
     }
 

@@ -721,7 +721,7 @@ impl SourceTaskLoop {
         first: FirstTry,
     ) -> Result<Option<OutgoingRecord>> {
         let FirstTry {
-            key: mut first_key,
+            key: first_key,
             value: first_value,
         } = first;
         let c = &self.converters;
@@ -737,11 +737,9 @@ impl SourceTaskLoop {
                 })?;
                 Ok(None)
             };
-        let key = match self.retrying(|| {
-            first_key.take().unwrap_or_else(|| {
-                c.key
-                    .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
-            })
+        let key = match self.retrying_after(first_key, || {
+            c.key
+                .to_bytes(&record.topic, record.key_schema.as_ref(), &record.key)
         }) {
             Ok(k) => k,
             Err(e) => return fail(Stage::KeyConverter, &c.key_class, e, &record),
@@ -765,13 +763,10 @@ impl SourceTaskLoop {
         };
         // The value goes last and by value: string and byte converters can hand over its
         // buffer instead of copying it.
-        if let Some(result) = first_value {
-            let mut first_value = Some(result);
-            let value = match self.retrying(|| {
-                first_value.take().unwrap_or_else(|| {
-                    c.value
-                        .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
-                })
+        if first_value.is_some() {
+            let value = match self.retrying_after(first_value, || {
+                c.value
+                    .to_bytes(&record.topic, record.value_schema.as_ref(), &record.value)
             }) {
                 Ok(v) => v,
                 Err(e) => return fail(Stage::ValueConverter, &c.value_class, e, &record),
@@ -800,6 +795,17 @@ impl SourceTaskLoop {
             }
         };
         Ok(Some(OutgoingRecord::new(record, key, value, headers)))
+    }
+
+    /// [`Self::retrying`] a conversion whose first attempt, when `first` holds one, was made
+    /// with the rest of its batch.
+    fn retrying_after(
+        &self,
+        first: Option<Converted>,
+        mut convert: impl FnMut() -> Converted,
+    ) -> Converted {
+        let mut first = first;
+        self.retrying(|| first.take().unwrap_or_else(&mut convert))
     }
 
     /// Runs a conversion again while it fails with a retriable error (a schema registry that
