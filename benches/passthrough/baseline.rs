@@ -77,7 +77,10 @@ fn produce(bootstrap: &str, topic: &str, input: &str) {
 fn consume(bootstrap: &str, topic: &str, output: &str, expected: usize) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", format!("baseline-{topic}-{}", std::process::id()))
+        .set(
+            "group.id",
+            format!("baseline-{topic}-{}", std::process::id()),
+        )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
@@ -28,35 +28,56 @@ pub struct LogRecord<'a> {
     pub offset: i64,
 }
 
-/// The high watermark of one partition. Right after a topic is created its leader may not be
-/// known yet (Apache Kafka answers NOT_LEADER_OR_FOLLOWER or LEADER_NOT_AVAILABLE for a moment),
-/// so retriable answers are retried until `timeout`.
-fn end_offset(
+/// The end offset of each partition, asked in one ListOffsets request (latest timestamp)
+/// rather than one round trip per partition: the offsets topic has 25 partitions, and reading
+/// it to its end comes before every task that moves to a worker. Right after a topic is
+/// created its leaders may not be known yet (Apache Kafka answers NOT_LEADER_OR_FOLLOWER or
+/// LEADER_NOT_AVAILABLE for a moment), so retriable answers are retried until `timeout`.
+fn end_offsets(
     consumer: &BaseConsumer<LoggingContext>,
     topic: &str,
-    partition: i32,
+    partitions: i32,
     timeout: Duration,
-) -> KafkaResult<(i32, i64)> {
+) -> KafkaResult<Vec<(i32, i64)>> {
     let deadline = std::time::Instant::now() + timeout;
+    let retriable = |e: &KafkaError| {
+        std::time::Instant::now() < deadline
+            && matches!(
+                e.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::NotLeaderForPartition
+                        | RDKafkaErrorCode::LeaderNotAvailable
+                        | RDKafkaErrorCode::UnknownTopicOrPartition
+                        | RDKafkaErrorCode::UnknownPartition
+                )
+            )
+    };
     loop {
-        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
-            Ok((_, high)) => return Ok((partition, high)),
-            Err(e)
-                if std::time::Instant::now() < deadline
-                    && matches!(
-                        e.rdkafka_error_code(),
-                        Some(
-                            RDKafkaErrorCode::NotLeaderForPartition
-                                | RDKafkaErrorCode::LeaderNotAvailable
-                                | RDKafkaErrorCode::UnknownTopicOrPartition
-                                | RDKafkaErrorCode::UnknownPartition
-                        )
-                    ) =>
-            {
-                tracing::debug!(topic, partition, error = %e, "end offset not known yet; retrying");
+        let mut query = TopicPartitionList::new();
+        for p in 0..partitions {
+            query.add_partition_offset(topic, p, Offset::End)?;
+        }
+        let answer = consumer
+            .offsets_for_times(query, Duration::from_secs(10))
+            .and_then(|tpl| {
+                tpl.elements()
+                    .iter()
+                    .map(|e| {
+                        e.error()?;
+                        match e.offset() {
+                            Offset::Offset(o) => Ok((e.partition(), o)),
+                            // An empty partition has no offset for "latest" to name.
+                            _ => Ok((e.partition(), 0)),
+                        }
+                    })
+                    .collect::<KafkaResult<Vec<_>>>()
+            });
+        match answer {
+            Err(e) if retriable(&e) => {
+                tracing::debug!(topic, error = %e, "end offsets not known yet; retrying");
                 std::thread::sleep(Duration::from_millis(100));
             }
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
 }
@@ -233,9 +254,7 @@ impl TopicLog {
         let topic = self.topic.clone();
         let partitions = self.partitions;
         let ends = tokio::task::spawn_blocking(move || {
-            (0..partitions)
-                .map(|p| end_offset(&consumer, &topic, p, timeout))
-                .collect::<std::result::Result<Vec<_>, _>>()
+            end_offsets(&consumer, &topic, partitions, timeout)
         })
         .await
         .map_err(|e| ConnectError::Other(e.to_string()))?
