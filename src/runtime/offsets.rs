@@ -510,6 +510,14 @@ mod layered_tests {
         let worker = Arc::new(MemoryOffsetStore::default());
         let connector = Arc::new(MemoryOffsetStore::default());
         let a = map(serde_json::json!({"p": "a"}));
+        // Written before the connector had its own topic.
+        worker
+            .put(
+                "c",
+                vec![(a.clone(), Some(map(serde_json::json!({"n": 1}))))],
+            )
+            .await
+            .unwrap();
         let layered = LayeredOffsetStore {
             connector: connector.clone(),
             worker: worker.clone(),
@@ -517,7 +525,7 @@ mod layered_tests {
         layered
             .put(
                 "c",
-                vec![(a.clone(), Some(map(serde_json::json!({"n": 1}))))],
+                vec![(a.clone(), Some(map(serde_json::json!({"n": 2}))))],
             )
             .await
             .unwrap();
@@ -526,7 +534,7 @@ mod layered_tests {
         assert_eq!(
             worker.get("c", &a),
             None,
-            "the worker's copy would show through"
+            "the worker's offset would show through"
         );
         assert_eq!(layered.get("c", &a), None);
     }
