@@ -610,17 +610,18 @@ def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     assert committed == [n for n in range(max(committed) + 1) if n % 10 <= 4]
 
 
-def test_preparing_fences_and_counts_tasks_without_transactions(eos_cluster, broker):
-    """The rolling-upgrade step: tasks still write without transactions, but the connector's
-    worker already writes Connect's task-count record, so workers switched to ``enabled``
-    can trust it."""
+def test_preparing_neither_fences_nor_counts_tasks(eos_cluster, broker):
+    """The rolling-upgrade step, as in Connect: tasks write without transactions, and as zombie
+    fencing and its task-count record come only with ``enabled``, the config topic gets no
+    ``tasks-fencing-`` record."""
     topic = broker.create_topic(unique("preparing"))
     w = eos_cluster("w", support="preparing")
     w.create("seq", {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, **JSON_VALUES})
     wait_until(lambda: running(w, "seq", 2), 60, what="2 tasks running")
-    records = broker_records(broker, f"{eos_cluster.group}-configs")
-    assert ("tasks-fencing-seq", '{"task-count":2}') in records, records
     # No task initialized a transactional producer: the log has no fenced or transactional
     # errors, and records flow.
     assert read_committed(broker, topic, idle=1.0)
+    records = broker_records(broker, f"{eos_cluster.group}-configs")
+    assert any(k.startswith("task-seq-") for k, _ in records), records
+    assert not [r for r in records if r[0].startswith("tasks-fencing-")], records
     assert "Transaction" not in w.log_text()
