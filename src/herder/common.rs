@@ -204,7 +204,6 @@ pub async fn connector_offsets(
         ConnectorType::Source => worker
             .source_offsets(config)
             .await?
-            .0
             .connector_offsets(&parsed.name)
             .into_iter()
             .map(|(partition, offset)| ConnectorOffset {
@@ -272,7 +271,7 @@ pub async fn alter_offsets(
                 .into_iter()
                 .map(|o| (o.partition, o.offset))
                 .collect();
-            let (store, _) = worker.source_offsets(config).await?;
+            let store = worker.source_offsets(config).await?;
             store.put(&parsed.name, entries).await?;
         }
         ConnectorType::Sink => {
@@ -326,17 +325,15 @@ pub async fn reset_offsets(
     match connector_type {
         ConnectorType::Unknown => return Err(unknown_type(&parsed.name)),
         ConnectorType::Source => {
-            let (store, own_topic) = worker.source_offsets(config).await?;
+            // With a connector's own topic, the store writes the tombstones to the worker's
+            // too, so its offsets cannot show through again.
+            let store = worker.source_offsets(config).await?;
             let entries: Vec<_> = store
                 .connector_offsets(&parsed.name)
                 .into_iter()
                 .map(|(p, _)| (p, None))
                 .collect();
-            store.put(&parsed.name, entries.clone()).await?;
-            // Offsets in the worker's topic would show through the connector's again.
-            if own_topic {
-                worker.offsets().put(&parsed.name, entries).await?;
-            }
+            store.put(&parsed.name, entries).await?;
         }
         ConnectorType::Sink => {
             group_offsets::delete_group(

@@ -113,6 +113,23 @@ impl OffsetTable {
 }
 
 /// Where source offsets are kept.
+/// The connector-specific offsets topic (`offsets.storage.topic`) of a source connector: set,
+/// on a distributed worker, and not the worker's own offsets topic. As in Kafka Connect
+/// (`Worker.offsetStoreForRegularSourceTask` and its exactly-once twin), it holds the
+/// connector's offsets whether or not exactly-once support is enabled; standalone workers
+/// do not permit one and keep their offsets file.
+pub fn connector_offsets_topic(
+    worker: &crate::config::WorkerConfig,
+    connector: &crate::config::ConfigMap,
+) -> Option<String> {
+    let global = &worker.distributed.as_ref()?.offset_topic;
+    connector
+        .get(crate::config::connector::OFFSETS_STORAGE_TOPIC)
+        .map(|t| t.trim())
+        .filter(|t| !t.is_empty() && *t != global)
+        .map(str::to_string)
+}
+
 #[async_trait]
 pub trait OffsetStore: Send + Sync {
     /// The committed offset of a source partition.
@@ -159,12 +176,27 @@ impl OffsetStore for LayeredOffsetStore {
             .or_else(|| self.worker.get(connector, partition))
     }
 
+    /// Kafka Connect's order (`ConnectorOffsetBackingStore.set`, KAFKA-15018): tombstones go
+    /// to the worker's store first, so a reset offset cannot show through from there again;
+    /// then every entry to the connector's store; then a copy of the other offsets to the
+    /// worker's, whose failure is only logged (the connector's store is the one read first).
     async fn put(
         &self,
         connector: &str,
         entries: Vec<(OffsetMap, Option<OffsetMap>)>,
     ) -> Result<()> {
-        self.connector.put(connector, entries).await
+        let (tombstones, offsets): (Vec<_>, Vec<_>) =
+            entries.iter().cloned().partition(|(_, o)| o.is_none());
+        if !tombstones.is_empty() {
+            self.worker.put(connector, tombstones).await?;
+        }
+        self.connector.put(connector, entries).await?;
+        if !offsets.is_empty() {
+            if let Err(e) = self.worker.put(connector, offsets).await {
+                tracing::warn!(error = %e, "failed to write offsets to the worker's offsets topic (secondary store)");
+            }
+        }
+        Ok(())
     }
 
     fn connector_offsets(&self, connector: &str) -> Vec<(OffsetMap, OffsetMap)> {
@@ -459,8 +491,8 @@ mod layered_tests {
         assert_eq!(layered.get("c", &b), Some(map(serde_json::json!({"n": 2}))));
         assert_eq!(
             worker.get("c", &a),
-            Some(map(serde_json::json!({"n": 1}))),
-            "writes stay in the connector's store"
+            Some(map(serde_json::json!({"n": 10}))),
+            "a copy goes to the worker's store, as Connect writes one"
         );
         let mut all = layered.connector_offsets("c");
         all.sort_by_key(|(p, _)| partition_id(p));
@@ -471,5 +503,39 @@ mod layered_tests {
                 (b, map(serde_json::json!({"n": 2})))
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_tombstone_clears_both_stores() {
+        let worker = Arc::new(MemoryOffsetStore::default());
+        let connector = Arc::new(MemoryOffsetStore::default());
+        let a = map(serde_json::json!({"p": "a"}));
+        // Written before the connector had its own topic.
+        worker
+            .put(
+                "c",
+                vec![(a.clone(), Some(map(serde_json::json!({"n": 1}))))],
+            )
+            .await
+            .unwrap();
+        let layered = LayeredOffsetStore {
+            connector: connector.clone(),
+            worker: worker.clone(),
+        };
+        layered
+            .put(
+                "c",
+                vec![(a.clone(), Some(map(serde_json::json!({"n": 2}))))],
+            )
+            .await
+            .unwrap();
+        layered.put("c", vec![(a.clone(), None)]).await.unwrap();
+        assert_eq!(connector.get("c", &a), None);
+        assert_eq!(
+            worker.get("c", &a),
+            None,
+            "the worker's offset would show through"
+        );
+        assert_eq!(layered.get("c", &a), None);
     }
 }

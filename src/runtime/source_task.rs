@@ -269,11 +269,9 @@ impl SourceTaskLoop {
         let mut defaults = vec![
             ("client.id", client_id.as_str()),
             ("acks", "all"),
-            // Keep order under retries, as Kafka Connect does.
-            ("max.in.flight.requests.per.connection", "1"),
             // 16 MB, not librdkafka's 1 GB nor Java's 32 MB buffer.memory: librdkafka sends a
             // produce request per partition, at most batch.size (1 MB) each, one in flight per
-            // broker (max.in.flight above), so 16 MB keeps full batches ready for 16 busy
+            // broker for at-least-once tasks, so 16 MB keeps full batches ready for 16 busy
             // partitions a broker; more only lets tasks run further ahead of the broker, in
             // memory (at 32 MB it was a third of a CDC worker's peak RSS). Tasks wait for room
             // when it is full; producer.buffer.memory raises it.
@@ -283,15 +281,21 @@ impl SourceTaskLoop {
             defaults.extend([
                 ("transactional.id", txn_id.as_str()),
                 ("enable.idempotence", "true"),
+                // Idempotence keeps each partition in order with up to 5 requests in flight.
+                // Kafka Connect keeps 1, but the Java client puts every partition bound for a
+                // broker in one produce request, where librdkafka sends one request per
+                // partition: with 1, a transaction's offsets record waits a round trip for its
+                // records' request before it is even sent.
+                ("max.in.flight.requests.per.connection", "5"),
                 // A transactional producer may not wait longer than its transaction lasts.
                 ("message.timeout.ms", "60000"),
                 // The Java producer's partitioner: offsets land where Connect's would.
                 ("partitioner", "murmur2_random"),
-                // A transaction begun right after a commit is answered CONCURRENT_TRANSACTIONS
-                // until the broker has written the commit markers; librdkafka then waits
-                // retry.backoff.ms (100 ms) before asking again, which caps
-                // transaction.boundary=poll at ~10 transactions a second. The Java producer
-                // retries that case after 20 ms; so does this one.
+                // Until the broker has written the previous commit's markers, a coordinator
+                // answers CONCURRENT_TRANSACTIONS. librdkafka retries an AddPartitionsToTxn
+                // so answered after a fixed 20 ms (as the Java producer does), but other
+                // retried requests (an EndTxn so answered, produce retries) after
+                // retry.backoff.ms, 100 ms by default: a tenth of a second per commit.
                 ("retry.backoff.ms", "20"),
                 // Each transaction ends with a few small requests (AddPartitionsToTxn, the
                 // last produce, EndTxn) whose answers the task waits for: send them at once,
@@ -308,6 +312,8 @@ impl SourceTaskLoop {
             }
         } else {
             defaults.extend([
+                // Keep order under retries, as Kafka Connect does.
+                ("max.in.flight.requests.per.connection", "1"),
                 ("enable.idempotence", "false"),
                 // Never give up on a record: Connect's delivery.timeout.ms=MAX.
                 ("message.timeout.ms", "0"),
@@ -1062,29 +1068,26 @@ impl SourceTaskLoop {
     }
 
     /// Sends what is queued at once and waits until every record of the transaction is
-    /// delivered. rdkafka's own flush (which `commit_transaction` calls) polls in 100 ms
-    /// steps, and the producer's polling thread takes the delivery reports it waits for, so
-    /// every commit would last 100 ms: here the non-blocking flush is retried every
-    /// millisecond instead, and the commit's own flush then has nothing left to wait for.
+    /// delivered. rdkafka's own flush (which `commit_transaction` calls first) polls the
+    /// delivery reports in 100 ms steps, racing the producer's polling thread for them, so
+    /// every commit would last 100 ms; librdkafka's `rd_kafka_flush` instead waits on a
+    /// condition variable until the polling thread has served the last report, and the
+    /// commit's own flush then has nothing left to wait for.
     fn flush_transaction(&self) -> Result<()> {
-        let deadline = Instant::now() + TRANSACTION_CALL_TIMEOUT;
-        loop {
-            match self.producer.flush(Duration::ZERO) {
-                Ok(()) => return Ok(()),
-                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
-                    if Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(e) => {
-                    return Err(transaction_error(
-                        &self.env.id,
-                        "deliver the records of",
-                        &e,
-                    ))
-                }
-            }
+        let timeout_ms = TRANSACTION_CALL_TIMEOUT.as_millis() as std::os::raw::c_int;
+        // SAFETY: the producer outlives the call, and rd_kafka_flush may be called from any
+        // thread; with delivery reports as events (rdkafka's mode) it only waits.
+        let code = unsafe {
+            rdkafka::bindings::rd_kafka_flush(self.producer.client().native_ptr(), timeout_ms)
+        };
+        if code == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            return Ok(());
         }
+        Err(transaction_error(
+            &self.env.id,
+            "deliver the records of",
+            &KafkaError::Flush(code.into()),
+        ))
     }
 
     /// Ends the open transaction (committed for `poll` and `interval` boundaries; aborted for

@@ -99,7 +99,7 @@ impl Transactions {
         Some(Transactions {
             boundary,
             interval,
-            offsets_topic: connector_offsets_topic(worker, connector)
+            offsets_topic: super::offsets::connector_offsets_topic(worker, connector)
                 .unwrap_or_else(|| distributed.offset_topic.clone()),
             context: (boundary == TransactionBoundary::Connector)
                 .then(|| Arc::new(TransactionContext::default())),
@@ -115,22 +115,6 @@ impl Transactions {
             && self.boundary == TransactionBoundary::Interval
             && self.opened_at.elapsed() >= self.interval
     }
-}
-
-/// The connector-specific offsets topic (`offsets.storage.topic`) a source connector's tasks
-/// write their offsets to, in their transactions: set, on a worker with exactly-once support
-/// enabled, and not the worker's own offsets topic.
-pub fn connector_offsets_topic(worker: &WorkerConfig, connector: &ConfigMap) -> Option<String> {
-    use crate::config::worker::ExactlyOnceSourceSupport;
-    if worker.exactly_once_source_support != ExactlyOnceSourceSupport::Enabled {
-        return None;
-    }
-    let global = &worker.distributed.as_ref()?.offset_topic;
-    connector
-        .get(crate::config::connector::OFFSETS_STORAGE_TOPIC)
-        .map(|t| t.trim())
-        .filter(|t| !t.is_empty() && *t != global)
-        .map(str::to_string)
 }
 
 /// Fences out the producers of `ids`: a short-lived producer per id initializes transactions
@@ -174,6 +158,7 @@ pub async fn fence_producers(
 
 #[cfg(test)]
 mod tests {
+    use super::super::offsets::connector_offsets_topic;
     use super::*;
 
     #[test]
@@ -224,6 +209,23 @@ mod tests {
                 .offsets_topic,
             "seq-offsets"
         );
-        assert_eq!(connector_offsets_topic(&disabled, &connector), None);
+        assert_eq!(
+            connector_offsets_topic(&disabled, &connector).as_deref(),
+            Some("seq-offsets"),
+            "Connect uses a connector's offsets topic without exactly-once support too"
+        );
+        let standalone = WorkerConfig::parse(
+            &crate::config::test_support::map(&[
+                ("bootstrap.servers", "localhost:9092"),
+                ("offset.storage.file.filename", "/tmp/offsets"),
+            ]),
+            crate::config::worker::WorkerMode::Standalone,
+        )
+        .unwrap();
+        assert_eq!(
+            connector_offsets_topic(&standalone, &connector),
+            None,
+            "standalone workers keep their offsets file"
+        );
     }
 }

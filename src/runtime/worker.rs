@@ -214,18 +214,14 @@ impl Worker {
 
     /// The offsets of a source connector with `config`: with a connector-specific offsets
     /// topic, that topic's (opened for the call) layered over the worker's; else the worker's.
-    /// The second value is true when the connector has its own topic.
-    pub async fn source_offsets(&self, config: &ConfigMap) -> Result<(Arc<dyn OffsetStore>, bool)> {
-        let topic = super::transactions::connector_offsets_topic(&self.services.config, config);
+    pub async fn source_offsets(&self, config: &ConfigMap) -> Result<Arc<dyn OffsetStore>> {
+        let topic = super::offsets::connector_offsets_topic(&self.services.config, config);
         match (topic, &self.services.offset_topics) {
-            (Some(topic), Some(topics)) => Ok((
-                Arc::new(super::offsets::LayeredOffsetStore {
-                    connector: topics.open(&topic).await?,
-                    worker: self.services.offsets.clone(),
-                }),
-                true,
-            )),
-            _ => Ok((self.services.offsets.clone(), false)),
+            (Some(topic), Some(topics)) => Ok(Arc::new(super::offsets::LayeredOffsetStore {
+                connector: topics.open(&topic).await?,
+                worker: self.services.offsets.clone(),
+            })),
+            _ => Ok(self.services.offsets.clone()),
         }
     }
 
@@ -463,7 +459,7 @@ impl Worker {
                 let connector = ConnectorConfig::parse(&connector_cfg, Some(connector_type))?;
                 let offsets = match (
                     connector_type,
-                    super::transactions::connector_offsets_topic(&worker, &connector.raw),
+                    super::offsets::connector_offsets_topic(&worker, &connector.raw),
                     &offset_topics,
                 ) {
                     (ConnectorType::Source, Some(topic), Some(topics)) => {

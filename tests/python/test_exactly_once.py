@@ -474,6 +474,82 @@ def test_a_connector_offsets_topic_holds_the_offsets_and_resumes_the_task(eos_cl
     assert seq_offsets(own)[-1] == both[-1]
 
 
+def test_a_connector_offsets_topic_without_exactly_once(eos_cluster, broker):
+    """``offsets.storage.topic`` on a worker with ``exactly.once.source.support=disabled``:
+    as in Connect, the connector's own topic holds its offsets (with a copy in the worker's,
+    Connect's secondary write) and a task on a new worker resumes from that topic first."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    topic = broker.create_topic(unique("own_offsets_alo"))
+    own = unique("seq-offsets-alo")
+    w = eos_cluster("w", support="disabled")
+    config = {
+        "connector.class": RUST_SEQ,
+        "topic": topic,
+        "batch.size": 10,
+        "offsets.storage.topic": own,
+        **JSON_VALUES,
+    }
+    w.create("seq", config)
+    wait_until(lambda: running(w, "seq", 1), 60, what="task running")
+    time.sleep(2)
+    r = w.rest.put("/connectors/seq/stop")
+    assert r.status_code in (202, 204), r.text
+    wait_until(lambda: task_states(w, "seq") == [], 60, what="connector stopped")
+    first = per_task(read_committed(broker, topic))[0]
+    assert len(first) >= 10 and first == list(range(len(first)))
+
+    def seq_offsets(offsets_topic: str) -> list[int]:
+        return [
+            json.loads(v)["seq"]
+            for k, v in broker_records(broker, offsets_topic)
+            if v and json.loads(k) == ["seq", {"task": 0}]
+        ]
+
+    committed = seq_offsets(own)
+    assert committed and committed[-1] == first[-1], (committed[-3:], first[-3:])
+    assert seq_offsets(f"{eos_cluster.group}-offsets")[-1] == first[-1]
+    r = w.rest.get("/connectors/seq/offsets")
+    assert r.status_code == 200, r.text
+    assert r.json()["offsets"] == [{"partition": {"task": 0}, "offset": {"seq": first[-1]}}]
+
+    # A later offset, in the connector's topic alone (on the partition of the task's
+    # entries, so that it is the latest): a task that reads the worker's topic, or reads the
+    # connector's only after it, would not skip ahead to it.
+    c = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": unique("p"), "enable.auto.commit": False}
+    )
+    md = c.list_topics(own, timeout=10)
+    c.assign([TopicPartition(own, p, 0) for p in md.topics[own].partitions])
+    partition, deadline = None, time.monotonic() + 30
+    while partition is None and time.monotonic() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error() and json.loads(m.key()) == ["seq", {"task": 0}]:
+            partition = m.partition()
+    c.close()
+    assert partition is not None
+    skip_to = first[-1] + 1000
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    compact = {"separators": (",", ":")}  # Connect's JsonConverter bytes
+    key, value = json.dumps(["seq", {"task": 0}], **compact), json.dumps({"seq": skip_to}, **compact)
+    p.produce(own, key=key, value=value, partition=partition)
+    assert p.flush(30) == 0
+
+    w.kill()
+    w2 = eos_cluster("w2", support="disabled")
+    r = w2.rest.put("/connectors/seq/resume")
+    assert r.status_code in (202, 204), r.text
+    wait_until(lambda: running(w2, "seq", 1), 60, what="task running on the new worker")
+    wait_until(
+        lambda: len(per_task(read_committed(broker, topic, idle=1.0))[0]) > len(first),
+        60,
+        what="more records",
+    )
+    later = per_task(read_committed(broker, topic, idle=1.0))[0][len(first) :]
+    assert later[0] == skip_to + 1, f"resumed at {later[0]}, not after the connector topic's {skip_to}"
+    assert later == list(range(skip_to + 1, skip_to + 1 + len(later)))
+
+
 def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     """An exactly-once source (with aborted transactions and a kill -9) into the PostgreSQL
     sink with delivery.guarantee=exactly_once: every committed number is one row, no aborted
@@ -534,17 +610,18 @@ def test_exactly_once_end_to_end_into_postgresql(eos_cluster, broker, eos_db):
     assert committed == [n for n in range(max(committed) + 1) if n % 10 <= 4]
 
 
-def test_preparing_fences_and_counts_tasks_without_transactions(eos_cluster, broker):
-    """The rolling-upgrade step: tasks still write without transactions, but the connector's
-    worker already writes Connect's task-count record, so workers switched to ``enabled``
-    can trust it."""
+def test_preparing_neither_fences_nor_counts_tasks(eos_cluster, broker):
+    """The rolling-upgrade step, as in Connect: tasks write without transactions, and as zombie
+    fencing and its task-count record come only with ``enabled``, the config topic gets no
+    ``tasks-fencing-`` record."""
     topic = broker.create_topic(unique("preparing"))
     w = eos_cluster("w", support="preparing")
     w.create("seq", {"connector.class": RUST_SEQ, "topic": topic, "tasks.max": 2, **JSON_VALUES})
     wait_until(lambda: running(w, "seq", 2), 60, what="2 tasks running")
-    records = broker_records(broker, f"{eos_cluster.group}-configs")
-    assert ("tasks-fencing-seq", '{"task-count":2}') in records, records
     # No task initialized a transactional producer: the log has no fenced or transactional
     # errors, and records flow.
     assert read_committed(broker, topic, idle=1.0)
+    records = broker_records(broker, f"{eos_cluster.group}-configs")
+    assert any(k.startswith("task-seq-") for k, _ in records), records
+    assert not [r for r in records if r[0].startswith("tasks-fencing-")], records
     assert "Transaction" not in w.log_text()

@@ -169,7 +169,11 @@ impl SourceTask for SequenceSourceTask {
     }
 
     async fn poll(&mut self) -> Result<Vec<Record>> {
-        tokio::time::sleep(self.interval).await;
+        // Even a zero sleep waits for the timer's next millisecond tick: with
+        // `poll.interval.ms=0` the task is meant not to pause at all.
+        if !self.interval.is_zero() {
+            tokio::time::sleep(self.interval).await;
+        }
         let mut records = Vec::with_capacity(self.batch as usize);
         for i in 0..self.batch {
             let seq = self.next;

@@ -542,13 +542,6 @@ impl DistributedHerder {
                 tracing::info!(connector = %name, tasks = new.len(), "writing new task configs");
                 self.configs.put_task_configs(name, &new).await?;
             }
-            // With `enabled`, the tasks ask for their fencing before they start; with
-            // `preparing` they do not wait for it, so the task-count record is asked for here.
-            let preparing = self.worker.config().exactly_once_source_support
-                == ExactlyOnceSourceSupport::Preparing;
-            if !stopped && preparing && self.connector_type(config) == Some(ConnectorType::Source) {
-                self.request_zombie_fencing(name);
-            }
             Ok::<_, ConnectError>(())
         }
         .await;
